@@ -1,0 +1,13 @@
+DROP TABLE alerts_sent;
+DROP TABLE imap_state;
+DROP TABLE quarantine;
+DROP TABLE audit_events;
+DROP TABLE outbound_mail;
+DROP TABLE reply_clocks;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE tickets;
+DROP TABLE consulters;
+DROP TABLE login_failures;
+DROP TABLE sessions;
+DROP TABLE staff;

@@ -1,0 +1,187 @@
+//! The command line (CONTRACT §1). Exit codes follow sysexits: 64 usage, 65 bad data,
+//! 69 unavailable, 75 try again later, 78 configuration.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Settings;
+use crate::db::{self, DbError};
+use crate::domain::consultation::normalise_email;
+use crate::passwords;
+use crate::startup::{Application, StartError};
+
+pub const EX_USAGE: u8 = 64;
+pub const EX_DATAERR: u8 = 65;
+pub const EX_UNAVAILABLE: u8 = 69;
+pub const EX_TEMPFAIL: u8 = 75;
+pub const EX_CONFIG: u8 = 78;
+
+#[derive(Parser, Debug)]
+#[command(name = "madoguchi", version, about = "窓口 — the consultation window")]
+pub struct Cli {
+    /// A TOML file layered over the built-in config/default.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP and run the background workers (default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StaffCommand {
+    /// Create a staff account; the password is the first line of standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Role {
+    Counsellor,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counsellor => "counsellor",
+            Self::Supervisor => "supervisor",
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(EX_CONFIG, &e),
+    };
+    init_logging(&settings.log.level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => match db::connect(&settings.database) {
+            Ok(_) => {
+                println!("migrations are up to date");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(db_exit(&e), &e),
+        },
+        Command::Staff {
+            command: StaffCommand::Add { email, name, role },
+        } => staff_add(&settings, &email, &name, role),
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    let app = match Application::build(settings) {
+        Ok(app) => app,
+        Err(e) => return fail(start_exit(&e), &e),
+    };
+    tracing::info!(port = app.port(), "madoguchi is serving");
+    let runtime = actix_web::rt::System::new();
+    match runtime.block_on(app.run_until_stopped()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, &e),
+    }
+}
+
+fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCode {
+    let Some(email) = normalise_email(email) else {
+        return fail(EX_USAGE, &"--email is not a mail address");
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return fail(EX_USAGE, &"--name must not be empty");
+    }
+    let mut password = String::new();
+    if let Err(e) = std::io::stdin().lock().read_line(&mut password) {
+        return fail(
+            EX_USAGE,
+            &format!("cannot read the password from stdin: {e}"),
+        );
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    let hash = match passwords::hash(password) {
+        Ok(h) => h,
+        Err(e) => return fail(EX_USAGE, &e),
+    };
+    let pool = match db::connect(&settings.database) {
+        Ok(p) => p,
+        Err(e) => return fail(db_exit(&e), &e),
+    };
+    let created = pool.get().map_err(DbError::from).and_then(|mut conn| {
+        db::staff::create(
+            &mut conn,
+            &db::staff::NewStaff {
+                email: &email,
+                name,
+                role: role.as_str(),
+                password_hash: &hash,
+                active: true,
+                created_at: db::to_db(chrono::Utc::now()),
+            },
+        )
+    });
+    match created {
+        Ok(id) => {
+            println!("staff account {} created ({})", id.0, role.as_str());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.is_unique_violation() => fail(
+            EX_DATAERR,
+            &"a staff account with that email exists already",
+        ),
+        Err(e) => fail(db_exit(&e), &e),
+    }
+}
+
+fn db_exit(e: &DbError) -> u8 {
+    match e {
+        DbError::Unavailable(_) => EX_TEMPFAIL,
+        DbError::BadUrl(_) => EX_CONFIG,
+        _ => EX_UNAVAILABLE,
+    }
+}
+
+fn start_exit(e: &StartError) -> u8 {
+    match e {
+        StartError::Config(_) | StartError::Template(_) | StartError::Mail(_) => EX_CONFIG,
+        StartError::Db(e) => db_exit(e),
+        StartError::Bind(..) => EX_UNAVAILABLE,
+    }
+}
+
+fn fail(code: u8, e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("madoguchi: {e}");
+    ExitCode::from(code)
+}
+
+fn init_logging(level: &str) {
+    let level = level
+        .parse::<tracing::Level>()
+        .unwrap_or(tracing::Level::INFO);
+    // Logs go to stderr, leaving stdout to command output.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,378 @@
+//! Settings: the built-in `config/default.toml`, then an optional file, then
+//! `MADOGUCHI_<SECTION>__<KEY>` environment variables.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::domain::calendar::{BusinessCalendar, Closure};
+use crate::domain::clock::{ClockRules, SlaMode};
+
+/// The defaults are compiled in so the binary runs from any folder.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "MADOGUCHI_";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub center: CenterSettings,
+    pub sla: SlaSettings,
+    pub intake: IntakeSettings,
+    pub smtp: SmtpSettings,
+    pub imap: ImapSettings,
+    pub auth: AuthSettings,
+    pub templates: TemplateSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub public_base_url: String,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterSettings {
+    pub name: String,
+    pub timezone: String,
+    pub reply_address: String,
+    pub phone: String,
+    pub phone_hours: String,
+    pub postal_address: String,
+    pub website: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSettings {
+    pub reply_days: u32,
+    pub mode: String,
+    pub due_soon_days: u32,
+    pub closures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    pub max_attachment_bytes: u64,
+    pub rate_limit_per_hour: u32,
+    pub max_body_chars: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub transport: String,
+    pub file_dir: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub retry_base_seconds: u64,
+    pub give_up_after_hours: u64,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub mailbox: String,
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub session_idle_hours: u32,
+    pub max_failed_logins: u32,
+    pub cooling_off_minutes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+}
+
+#[derive(Debug)]
+pub enum ConfigError {
+    Read(PathBuf, std::io::Error),
+    Parse(String, toml::de::Error),
+    UnknownEnv(String),
+    BadEnv(String, String),
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+            Self::Parse(source, e) => write!(f, "{source}: {e}"),
+            Self::UnknownEnv(var) => write!(f, "{var} names no setting"),
+            Self::BadEnv(var, why) => write!(f, "{var}: {why}"),
+            Self::Invalid(why) => write!(f, "invalid configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Defaults, then `file`, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = parse(DEFAULT_TOML, "config/default.toml")?;
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+            merge(&mut table, parse(&text, &path.display().to_string())?);
+        }
+        for (var, raw) in env {
+            if let Some(name) = var.strip_prefix(ENV_PREFIX) {
+                apply_env(&mut table, &var, name, &raw)?;
+            }
+        }
+        let settings: Settings = Value::Table(table)
+            .try_into()
+            .map_err(|e| ConfigError::Parse("configuration".into(), e))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone, with no environment (tests start from here).
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::load_from(None, std::iter::empty())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.clock_rules()?;
+        let choices: [(&str, &str, &[&str]); 5] = [
+            ("smtp.transport", &self.smtp.transport, &["file", "smtp"]),
+            ("smtp.tls", &self.smtp.tls, &["none", "starttls", "tls"]),
+            ("imap.tls", &self.imap.tls, &["none", "starttls", "tls"]),
+            (
+                "database.sqlite_synchronous",
+                &self.database.sqlite_synchronous,
+                &["full", "normal"],
+            ),
+            (
+                "log.level",
+                &self.log.level,
+                &["error", "warn", "info", "debug", "trace"],
+            ),
+        ];
+        for (key, value, allowed) in choices {
+            if !allowed.contains(&value) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} is \"{value}\", expected one of {allowed:?}"
+                )));
+            }
+        }
+        if !self.center.reply_address.contains('@') {
+            return Err(ConfigError::Invalid(
+                "center.reply_address must be a mail address".into(),
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "database.pool_size must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reply clock's rules, checked once at start so bad values stop the service early.
+    pub fn clock_rules(&self) -> Result<ClockRules, ConfigError> {
+        let tz = self.center.timezone.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "center.timezone \"{}\" is no IANA time zone",
+                self.center.timezone
+            ))
+        })?;
+        let mode: SlaMode =
+            self.sla.mode.parse().map_err(|_| {
+                ConfigError::Invalid("sla.mode must be calendar or business".into())
+            })?;
+        let closures = self
+            .sla
+            .closures
+            .iter()
+            .map(|c| {
+                c.parse::<Closure>()
+                    .map_err(|e| ConfigError::Invalid(format!("sla.closures \"{c}\": {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !(1..=365).contains(&self.sla.reply_days) {
+            return Err(ConfigError::Invalid(
+                "sla.reply_days must be between 1 and 365".into(),
+            ));
+        }
+        let calendar = BusinessCalendar::new(closures);
+        if calendar
+            .next_business_day_after(chrono::Utc::now().date_naive())
+            .is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "sla.closures leave no business day in the year".into(),
+            ));
+        }
+        Ok(ClockRules {
+            reply_days: self.sla.reply_days,
+            mode,
+            due_soon: chrono::Duration::days(i64::from(self.sla.due_soon_days)),
+            tz,
+            calendar,
+        })
+    }
+}
+
+fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>()
+        .map_err(|e| ConfigError::Parse(source.to_string(), e))
+}
+
+fn merge(base: &mut Table, over: Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The default's type decides how the text is read, so a password of digits stays a string.
+fn apply_env(table: &mut Table, var: &str, name: &str, raw: &str) -> Result<(), ConfigError> {
+    let Some((section, key)) = name.split_once("__") else {
+        return Err(ConfigError::UnknownEnv(var.into()));
+    };
+    let slot = table
+        .get_mut(&section.to_ascii_lowercase())
+        .and_then(Value::as_table_mut)
+        .and_then(|t| t.get_mut(&key.to_ascii_lowercase()))
+        .ok_or_else(|| ConfigError::UnknownEnv(var.into()))?;
+    let bad = |what: &str| ConfigError::BadEnv(var.into(), format!("expected {what}"));
+    *slot = match slot {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| bad("a whole number"))?),
+        Value::Boolean(_) => Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        _ => {
+            let doc = format!("v = {raw}");
+            let mut parsed = doc
+                .parse::<Table>()
+                .map_err(|_| bad("a TOML value such as [\"12-29..01-03\"]"))?;
+            parsed.remove("v").ok_or_else(|| bad("a TOML value"))?
+        }
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_hold_the_contract_values() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.database.url, "sqlite://data/madoguchi.db");
+        assert_eq!(s.sla.reply_days, 10);
+        assert_eq!(s.sla.closures, vec!["12-29..01-03".to_string()]);
+        assert_eq!(s.smtp.transport, "file");
+        assert_eq!(s.intake.rate_limit_per_hour, 20);
+        assert_eq!(s.center.phone, "011-863-8733");
+        assert!(!s.imap.enabled);
+    }
+
+    #[test]
+    fn env_overrides_by_the_type_of_the_default() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("MADOGUCHI_DATABASE__URL", "postgres://u@h:5432/d"),
+                ("MADOGUCHI_SMTP__PORT", "2525"),
+                ("MADOGUCHI_SMTP__PASSWORD", "12345"),
+                ("MADOGUCHI_IMAP__ENABLED", "true"),
+                ("MADOGUCHI_SLA__CLOSURES", "[\"08-13..08-16\"]"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url, "postgres://u@h:5432/d");
+        assert_eq!(s.smtp.port, 2525);
+        assert_eq!(s.smtp.password, "12345");
+        assert!(s.imap.enabled);
+        assert_eq!(s.sla.closures, vec!["08-13..08-16".to_string()]);
+    }
+
+    #[test]
+    fn unknown_or_malformed_env_is_refused() {
+        let err = Settings::load_from(None, env(&[("MADOGUCHI_SMTP__PROT", "1")])).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownEnv(_)), "{err}");
+        let err = Settings::load_from(None, env(&[("MADOGUCHI_SMTP__PORT", "x")])).unwrap_err();
+        assert!(matches!(err, ConfigError::BadEnv(..)), "{err}");
+    }
+
+    #[test]
+    fn a_file_is_layered_over_the_defaults() {
+        let dir = std::env::temp_dir().join(format!("madoguchi-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("site.toml");
+        std::fs::write(
+            &path,
+            "[sla]\nmode = \"business\"\n[center]\nname = \"テスト\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), std::iter::empty()).unwrap();
+        assert_eq!(s.sla.mode, "business");
+        assert_eq!(s.center.name, "テスト");
+        assert_eq!(s.sla.reply_days, 10, "untouched keys keep their default");
+        std::fs::write(&path, "[sla]\nreply_dayz = 3\n").unwrap();
+        assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
+        std::fs::write(&path, "[sla]\nmode = \"weekly\"\n").unwrap();
+        assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

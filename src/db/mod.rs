@@ -1,0 +1,250 @@
+//! The persistence layer: the only place with SQL. One connection enum serves SQLite and
+//! PostgreSQL; the backend is chosen by the URL's scheme.
+
+pub mod outbox;
+pub mod schema;
+pub mod staff;
+pub mod tickets;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseSettings;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<DbManager>;
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+#[derive(Debug)]
+pub enum DbError {
+    /// No connection could be had (database down, pool exhausted).
+    Unavailable(String),
+    Query(diesel::result::Error),
+    Migration(String),
+    BadUrl(String),
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(e) => write!(f, "database unavailable: {e}"),
+            Self::Query(e) => write!(f, "database error: {e}"),
+            Self::Migration(e) => write!(f, "migration failed: {e}"),
+            Self::BadUrl(url) => write!(
+                f,
+                "database.url \"{url}\" must start with sqlite:// or postgres://"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Query(e)
+    }
+}
+
+impl From<r2d2::PoolError> for DbError {
+    fn from(e: r2d2::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Where the data lives, parsed from `database.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            // sqlite:///abs keeps its leading slash; sqlite://rel is relative to the working folder.
+            if path.is_empty() {
+                return Err(DbError::BadUrl(url.into()));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.into()))
+        } else {
+            Err(DbError::BadUrl(url.into()))
+        }
+    }
+}
+
+/// Opens connections of the configured kind only: a Postgres URL that fails must never fall
+/// through to creating an SQLite file of that name.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    target: DbTarget,
+    sqlite_synchronous: &'static str,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.target {
+            DbTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DbTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers work beside the one writer; busy_timeout makes writers queue
+                // instead of failing; foreign keys are off by default in SQLite.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    self.sqlite_synchronous
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Builds the pool and applies pending migrations.
+pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    let target = DbTarget::parse(&settings.url)?;
+    if let DbTarget::Sqlite(path) = &target
+        && let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    let manager = DbManager {
+        target,
+        sqlite_synchronous: if settings.sqlite_synchronous == "normal" {
+            "NORMAL"
+        } else {
+            "FULL"
+        },
+    };
+    let pool = r2d2::Pool::builder()
+        .max_size(settings.pool_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    run_migrations(&mut *pool.get()?)?;
+    Ok(pool)
+}
+
+pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgres(c) => {
+            // Several instances may start at once; one migrates while the others wait.
+            c.batch_execute("SELECT pg_advisory_lock(7171001)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute("SELECT pg_advisory_unlock(7171001)")?;
+            result
+        }
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(())
+}
+
+/// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue on
+/// busy_timeout instead of one failing when it upgrades a read lock.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// Times are stored as UTC without zone, cut to microseconds so both backends keep them alike.
+pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
+    t.trunc_subsecs(6).naive_utc()
+}
+
+pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes_pick_the_backend() {
+        assert_eq!(
+            DbTarget::parse("sqlite://data/m.db").unwrap(),
+            DbTarget::Sqlite("data/m.db".into())
+        );
+        assert_eq!(
+            DbTarget::parse("sqlite:///var/lib/m.db").unwrap(),
+            DbTarget::Sqlite("/var/lib/m.db".into())
+        );
+        assert!(matches!(
+            DbTarget::parse("postgres://u@h:5432/d").unwrap(),
+            DbTarget::Postgres(_)
+        ));
+        assert!(DbTarget::parse("mysql://x").is_err());
+        assert!(DbTarget::parse("data/m.db").is_err());
+        assert!(DbTarget::parse("sqlite://").is_err());
+    }
+}

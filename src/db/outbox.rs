@@ -1,0 +1,219 @@
+//! The outbox: mail waiting to go out, claimed by delivery workers under a lease.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::outbound_mail;
+use super::{DbConn, DbError, from_db, to_db, write_tx};
+
+#[derive(Insertable)]
+#[diesel(table_name = outbound_mail)]
+pub struct NewOutboundMail<'a> {
+    pub message_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    /// `acknowledgement`, `reply`, `alert`, …
+    pub kind: &'a str,
+    pub to_address: &'a str,
+    pub rfc_message_id: &'a str,
+    pub raw: &'a [u8],
+    pub status: &'a str,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn enqueue(conn: &mut DbConn, mail: &NewOutboundMail<'_>) -> Result<i64, DbError> {
+    Ok(diesel::insert_into(outbound_mail::table)
+        .values(mail)
+        .returning(outbound_mail::id)
+        .get_result(conn)?)
+}
+
+/// Acknowledgements queued to one address since `since`, for the daily cap that keeps us from
+/// flooding an inbox or feeding a loop.
+pub fn acknowledgements_since(
+    conn: &mut DbConn,
+    to: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(outbound_mail::table
+        .filter(outbound_mail::to_address.eq(to))
+        .filter(outbound_mail::kind.eq("acknowledgement"))
+        .filter(outbound_mail::created_at.gt(to_db(since)))
+        .count()
+        .get_result(conn)?)
+}
+
+/// A mail claimed for one delivery attempt.
+#[derive(Debug, Queryable)]
+pub struct ClaimedMail {
+    pub id: i64,
+    pub to_address: String,
+    pub raw: Vec<u8>,
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// Claims up to `limit` due mails for `worker` until `lease_until`. On PostgreSQL, rows another
+/// instance holds are skipped (`FOR UPDATE SKIP LOCKED`); on SQLite the write lock taken at
+/// BEGIN makes the claim exclusive.
+pub fn claim_due(
+    conn: &mut DbConn,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ClaimedMail>, DbError> {
+    let now = to_db(now);
+    write_tx(conn, |conn| {
+        let due = outbound_mail::table
+            .filter(outbound_mail::status.eq("queued"))
+            .filter(outbound_mail::next_attempt_at.le(now))
+            .filter(
+                outbound_mail::locked_until
+                    .is_null()
+                    .or(outbound_mail::locked_until.lt(now)),
+            )
+            .order((outbound_mail::next_attempt_at, outbound_mail::id))
+            .select(outbound_mail::id)
+            .limit(limit);
+        let ids: Vec<i64> = match conn {
+            DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+            DbConn::Sqlite(sqlite) => due.load(sqlite)?,
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(outbound_mail::table.filter(outbound_mail::id.eq_any(&ids)))
+            .set((
+                outbound_mail::locked_until.eq(Some(to_db(lease_until))),
+                outbound_mail::locked_by.eq(Some(worker)),
+            ))
+            .execute(conn)?;
+        Ok(outbound_mail::table
+            .filter(outbound_mail::id.eq_any(&ids))
+            .order((outbound_mail::next_attempt_at, outbound_mail::id))
+            .select((
+                outbound_mail::id,
+                outbound_mail::to_address,
+                outbound_mail::raw,
+                outbound_mail::attempts,
+                outbound_mail::created_at,
+            ))
+            .load(conn)?)
+    })
+}
+
+/// Only the worker that holds the lease may settle a mail; a worker whose lease ran out
+/// (it hung past its time) must not overwrite the outcome of the one that took over.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn held_by<'a>(id: i64, worker: &'a str) -> _ {
+    outbound_mail::table
+        .filter(outbound_mail::id.eq(id))
+        .filter(outbound_mail::locked_by.eq(worker))
+}
+
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(held_by(id, worker))
+        .set((
+            outbound_mail::status.eq("sent"),
+            outbound_mail::attempts.eq(outbound_mail::attempts + 1),
+            outbound_mail::sent_at.eq(Some(to_db(now))),
+            outbound_mail::last_error.eq(None::<String>),
+            outbound_mail::locked_until.eq(None::<NaiveDateTime>),
+            outbound_mail::locked_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_retry(
+    conn: &mut DbConn,
+    id: i64,
+    worker: &str,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), DbError> {
+    diesel::update(held_by(id, worker))
+        .set((
+            outbound_mail::attempts.eq(outbound_mail::attempts + 1),
+            outbound_mail::next_attempt_at.eq(to_db(next_attempt_at)),
+            outbound_mail::last_error.eq(Some(error)),
+            outbound_mail::locked_until.eq(None::<NaiveDateTime>),
+            outbound_mail::locked_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &mut DbConn, id: i64, worker: &str, error: &str) -> Result<(), DbError> {
+    diesel::update(held_by(id, worker))
+        .set((
+            outbound_mail::status.eq("failed"),
+            outbound_mail::attempts.eq(outbound_mail::attempts + 1),
+            outbound_mail::last_error.eq(Some(error)),
+            outbound_mail::locked_until.eq(None::<NaiveDateTime>),
+            outbound_mail::locked_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Gives claimed but untried mail back at shutdown, so another worker need not wait for the lease.
+pub fn release(conn: &mut DbConn, ids: &[i64], worker: &str) -> Result<(), DbError> {
+    diesel::update(
+        outbound_mail::table
+            .filter(outbound_mail::id.eq_any(ids))
+            .filter(outbound_mail::locked_by.eq(worker)),
+    )
+    .set((
+        outbound_mail::locked_until.eq(None::<NaiveDateTime>),
+        outbound_mail::locked_by.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// When the next queued mail falls due, so an idle worker sleeps exactly that long.
+pub fn next_due(conn: &mut DbConn) -> Result<Option<DateTime<Utc>>, DbError> {
+    let next: Option<NaiveDateTime> = outbound_mail::table
+        .filter(outbound_mail::status.eq("queued"))
+        .select(diesel::dsl::min(outbound_mail::next_attempt_at))
+        .first(conn)?;
+    Ok(next.map(from_db))
+}
+
+/// Delivery state per message, for the API.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct DeliveryRow {
+    #[serde(skip)]
+    pub message_id: Option<i64>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+pub fn delivery_for_messages(
+    conn: &mut DbConn,
+    message_ids: &[i64],
+) -> Result<Vec<DeliveryRow>, DbError> {
+    Ok(outbound_mail::table
+        .filter(outbound_mail::message_id.eq_any(message_ids))
+        .select((
+            outbound_mail::message_id,
+            outbound_mail::status,
+            outbound_mail::attempts,
+            outbound_mail::last_error,
+        ))
+        .load(conn)?)
+}
+
+/// The lease a worker takes: long enough for one slow SMTP exchange, short enough that mail
+/// held by a killed process is soon picked up again.
+pub fn lease(smtp_timeout_seconds: u64) -> Duration {
+    Duration::seconds(i64::try_from(smtp_timeout_seconds).unwrap_or(60) * 2 + 5)
+}

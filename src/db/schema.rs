@@ -1,0 +1,203 @@
+// The one diesel schema for both backends; the migrations in migrations/sqlite and
+// migrations/postgres must keep to it.
+
+diesel::table! {
+    staff (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        staff_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        client_addr -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        account -> Text,
+        client_addr -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consulters (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        reference -> Text,
+        subject -> Text,
+        status -> Text,
+        channel -> Text,
+        urgent -> Bool,
+        urgent_reasons -> Nullable<Text>,
+        consulter_id -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        relationship -> Nullable<Text>,
+        age_group -> Nullable<Text>,
+        area -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        clock_started_at -> Nullable<Timestamp>,
+        reply_due_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        author_id -> Nullable<BigInt>,
+        subject -> Nullable<Text>,
+        body_text -> Text,
+        rfc_message_id -> Nullable<Text>,
+        in_reply_to -> Nullable<Text>,
+        references_header -> Nullable<Text>,
+        from_address -> Nullable<Text>,
+        automatic -> Bool,
+        raw_mime -> Nullable<Binary>,
+        system_note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reply_clocks (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        started_at -> Timestamp,
+        due_at -> Timestamp,
+        started_by_message_id -> Nullable<BigInt>,
+        stopped_at -> Nullable<Timestamp>,
+        stopped_by_staff_id -> Nullable<BigInt>,
+        stopped_by_message_id -> Nullable<BigInt>,
+        due_soon_alerted_at -> Nullable<Timestamp>,
+        overdue_alerted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbound_mail (id) {
+        id -> BigInt,
+        message_id -> Nullable<BigInt>,
+        ticket_id -> Nullable<BigInt>,
+        kind -> Text,
+        to_address -> Text,
+        rfc_message_id -> Text,
+        raw -> Binary,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        staff_id -> Nullable<BigInt>,
+        action -> Text,
+        ticket_id -> Nullable<BigInt>,
+        target -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    quarantine (id) {
+        id -> BigInt,
+        received_at -> Timestamp,
+        source -> Text,
+        reason -> Text,
+        raw -> Binary,
+        retried_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    imap_state (mailbox) {
+        mailbox -> Text,
+        uidvalidity -> BigInt,
+        last_uid -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alerts_sent (key) {
+        key -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> staff (staff_id));
+diesel::joinable!(tickets -> consulters (consulter_id));
+diesel::joinable!(tickets -> staff (assignee_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(messages -> staff (author_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(reply_clocks -> tickets (ticket_id));
+diesel::joinable!(reply_clocks -> messages (started_by_message_id));
+diesel::joinable!(reply_clocks -> staff (stopped_by_staff_id));
+diesel::joinable!(outbound_mail -> messages (message_id));
+diesel::joinable!(outbound_mail -> tickets (ticket_id));
+diesel::joinable!(audit_events -> staff (staff_id));
+diesel::joinable!(audit_events -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    staff,
+    sessions,
+    login_failures,
+    consulters,
+    tickets,
+    messages,
+    attachments,
+    reply_clocks,
+    outbound_mail,
+    audit_events,
+    quarantine,
+    imap_state,
+    alerts_sent,
+);

@@ -1,0 +1,232 @@
+//! Tickets, their consulters, messages and reply clocks.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{consulters, messages, reply_clocks, tickets};
+use super::{DbConn, DbError, to_db};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct TicketId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct MessageId(pub i64);
+
+#[derive(Insertable)]
+#[diesel(table_name = consulters)]
+struct NewConsulter<'a> {
+    email: &'a str,
+    name: Option<&'a str>,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = tickets)]
+struct NewTicket<'a> {
+    reference: &'a str,
+    subject: &'a str,
+    status: &'a str,
+    channel: &'a str,
+    urgent: bool,
+    consulter_id: i64,
+    relationship: Option<&'a str>,
+    age_group: Option<&'a str>,
+    area: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage<'a> {
+    pub ticket_id: i64,
+    pub kind: &'a str,
+    pub author_id: Option<i64>,
+    pub subject: Option<&'a str>,
+    pub body_text: &'a str,
+    pub rfc_message_id: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
+    pub references_header: Option<&'a str>,
+    pub from_address: Option<&'a str>,
+    pub automatic: bool,
+    pub raw_mime: Option<&'a [u8]>,
+    pub system_note: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = reply_clocks)]
+struct NewClock {
+    ticket_id: i64,
+    started_at: NaiveDateTime,
+    due_at: NaiveDateTime,
+    started_by_message_id: Option<i64>,
+}
+
+/// A new consultation, from the form or a first mail.
+pub struct OpenTicket<'a> {
+    pub reference: &'a str,
+    pub subject: &'a str,
+    /// `web_form` or `email`.
+    pub channel: &'a str,
+    pub consulter_email: &'a str,
+    pub consulter_name: Option<&'a str>,
+    pub relationship: Option<&'a str>,
+    pub age_group: Option<&'a str>,
+    pub area: Option<&'a str>,
+    pub urgent: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+pub struct OpenedTicket {
+    pub ticket_id: TicketId,
+    pub consulter_id: i64,
+}
+
+/// Finds the consulter by address or adds them. A savepoint keeps a concurrent insert of the
+/// same address (a unique violation) from spoiling the caller's transaction.
+pub fn consulter_for(
+    conn: &mut DbConn,
+    email: &str,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let found = consulters::table
+        .filter(consulters::email.eq(email))
+        .select((consulters::id, consulters::name))
+        .first::<(i64, Option<String>)>(conn)
+        .optional()?;
+    if let Some((id, known_name)) = found {
+        if name.is_some() && known_name.as_deref() != name {
+            diesel::update(consulters::table.find(id))
+                .set(consulters::name.eq(name))
+                .execute(conn)?;
+        }
+        return Ok(id);
+    }
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(consulters::table)
+            .values(NewConsulter {
+                email,
+                name,
+                created_at: to_db(now),
+            })
+            .returning(consulters::id)
+            .get_result::<i64>(c)
+    });
+    match inserted {
+        Ok(id) => Ok(id),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(consulters::table
+            .filter(consulters::email.eq(email))
+            .select(consulters::id)
+            .first(conn)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens a ticket with its consulter. The caller adds the first message with [`add_message`]
+/// and starts its clock with [`start_clock`], all in the caller's transaction.
+pub fn open(conn: &mut DbConn, t: &OpenTicket<'_>) -> Result<OpenedTicket, DbError> {
+    let consulter_id = consulter_for(conn, t.consulter_email, t.consulter_name, t.received_at)?;
+    let now = to_db(t.received_at);
+    let ticket_id = diesel::insert_into(tickets::table)
+        .values(NewTicket {
+            reference: t.reference,
+            subject: t.subject,
+            status: "new",
+            channel: t.channel,
+            urgent: t.urgent,
+            consulter_id,
+            relationship: t.relationship,
+            age_group: t.age_group,
+            area: t.area,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(tickets::id)
+        .get_result::<i64>(conn)?;
+    Ok(OpenedTicket {
+        ticket_id: TicketId(ticket_id),
+        consulter_id,
+    })
+}
+
+pub fn add_message(conn: &mut DbConn, m: &NewMessage<'_>) -> Result<MessageId, DbError> {
+    Ok(MessageId(
+        diesel::insert_into(messages::table)
+            .values(m)
+            .returning(messages::id)
+            .get_result::<i64>(conn)?,
+    ))
+}
+
+/// Starts a reply clock on a ticket that has none running.
+pub fn start_clock(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    by_message: MessageId,
+) -> Result<(), DbError> {
+    diesel::insert_into(reply_clocks::table)
+        .values(NewClock {
+            ticket_id: ticket.0,
+            started_at: to_db(started_at),
+            due_at: to_db(due_at),
+            started_by_message_id: Some(by_message.0),
+        })
+        .execute(conn)?;
+    diesel::update(tickets::table.find(ticket.0))
+        .set((
+            tickets::clock_started_at.eq(Some(to_db(started_at))),
+            tickets::reply_due_at.eq(Some(to_db(due_at))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn reference_exists(conn: &mut DbConn, reference: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        tickets::table.filter(tickets::reference.eq(reference)),
+    ))
+    .get_result(conn)?)
+}
+
+/// What the receipt and tests need to see of a stored ticket.
+#[derive(Debug, Queryable)]
+pub struct TicketRow {
+    pub id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: String,
+    pub channel: String,
+    pub urgent: bool,
+    pub assignee_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub clock_started_at: Option<NaiveDateTime>,
+    pub reply_due_at: Option<NaiveDateTime>,
+}
+
+pub fn by_reference(conn: &mut DbConn, reference: &str) -> Result<Option<TicketRow>, DbError> {
+    Ok(tickets::table
+        .filter(tickets::reference.eq(reference))
+        .select((
+            tickets::id,
+            tickets::reference,
+            tickets::subject,
+            tickets::status,
+            tickets::channel,
+            tickets::urgent,
+            tickets::assignee_id,
+            tickets::created_at,
+            tickets::clock_started_at,
+            tickets::reply_due_at,
+        ))
+        .first(conn)
+        .optional()?)
+}

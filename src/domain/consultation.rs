@@ -1,0 +1,320 @@
+//! What a consultation from the form or the public API must hold, checked without I/O.
+
+use serde_json::Value;
+
+/// The fields as they arrived, before any check. Form posts and JSON both end up here.
+#[derive(Debug, Default, Clone)]
+pub struct RawConsultation {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub relationship: Option<String>,
+    pub age_group: Option<String>,
+    pub area: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub consent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    /// The person withdrawn from society writes themself.
+    OneSelf,
+    Family,
+    Other,
+}
+
+impl Relationship {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneSelf => "self",
+            Self::Family => "family",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "self" => Some(Self::OneSelf),
+            "family" => Some(Self::Family),
+            "other" => Some(Self::Other),
+            _ => None,
+        }
+    }
+}
+
+/// A consultation that passed every check; text is trimmed and free of control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultation {
+    pub name: Option<String>,
+    /// Lower-cased in the domain part only: the local part may be case-sensitive.
+    pub email: String,
+    pub relationship: Relationship,
+    pub age_group: Option<String>,
+    pub area: Option<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    /// Stable, for programs: `required`, `too_long`, `invalid`, `must_be_true`, `wrong_type`.
+    pub code: &'static str,
+    /// For the person filling in the form.
+    pub message_ja: &'static str,
+}
+
+pub struct Limits {
+    pub max_body_chars: usize,
+}
+
+const MAX_NAME: usize = 100;
+const MAX_SHORT: usize = 100;
+const MAX_SUBJECT: usize = 200;
+const MAX_EMAIL: usize = 254;
+
+pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut text = |field: &'static str, value: &Option<String>, max: usize, required: bool| {
+        let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
+        if cleaned.is_empty() {
+            if required {
+                errors.push(FieldError {
+                    field,
+                    code: "required",
+                    message_ja: "入力してください。",
+                });
+            }
+            None
+        } else if cleaned.chars().count() > max {
+            errors.push(FieldError {
+                field,
+                code: "too_long",
+                message_ja: "長すぎます。短くしてください。",
+            });
+            None
+        } else {
+            Some(cleaned)
+        }
+    };
+    let name = text("name", &raw.name, MAX_NAME, false);
+    let email = text("email", &raw.email, MAX_EMAIL, true);
+    let relationship = text("relationship", &raw.relationship, MAX_SHORT, true);
+    let age_group = text("age_group", &raw.age_group, MAX_SHORT, false);
+    let area = text("area", &raw.area, MAX_SHORT, false);
+    let subject = text("subject", &raw.subject, MAX_SUBJECT, true);
+    let body = text("body", &raw.body, limits.max_body_chars, true);
+
+    let email = email.and_then(|e| {
+        let normalised = normalise_email(&e);
+        if normalised.is_none() {
+            errors.push(FieldError {
+                field: "email",
+                code: "invalid",
+                message_ja: "メールアドレスの形式をご確認ください（例: name@example.jp）。",
+            });
+        }
+        normalised
+    });
+    let relationship = relationship.and_then(|r| {
+        let parsed = Relationship::parse(&r);
+        if parsed.is_none() {
+            errors.push(FieldError {
+                field: "relationship",
+                code: "invalid",
+                message_ja: "ご本人・ご家族・その他のいずれかを選んでください。",
+            });
+        }
+        parsed
+    });
+    if !raw.consent {
+        errors.push(FieldError {
+            field: "consent",
+            code: "must_be_true",
+            message_ja: "個人情報の取り扱いへの同意が必要です。",
+        });
+    }
+    match (email, relationship, subject, body) {
+        (Some(email), Some(relationship), Some(subject), Some(body)) if errors.is_empty() => {
+            Ok(Consultation {
+                name,
+                email,
+                relationship,
+                age_group,
+                area,
+                subject,
+                body,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Reads a JSON body leniently so that a wrong type is reported per field, not as a parse error.
+pub fn from_json(value: &Value) -> Result<RawConsultation, Vec<FieldError>> {
+    let Some(obj) = value.as_object() else {
+        return Err(vec![FieldError {
+            field: "body",
+            code: "wrong_type",
+            message_ja: "JSON オブジェクトを送ってください。",
+        }]);
+    };
+    let mut errors = Vec::new();
+    let mut string = |field: &'static str| match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError {
+                field,
+                code: "wrong_type",
+                message_ja: "文字列で送ってください。",
+            });
+            None
+        }
+    };
+    let raw = RawConsultation {
+        name: string("name"),
+        email: string("email"),
+        relationship: string("relationship"),
+        age_group: string("age_group"),
+        area: string("area"),
+        subject: string("subject"),
+        body: string("body"),
+        consent: obj.get("consent") == Some(&Value::Bool(true)),
+    };
+    if let Some(v) = obj.get("consent")
+        && !v.is_boolean()
+        && !v.is_null()
+    {
+        errors.push(FieldError {
+            field: "consent",
+            code: "wrong_type",
+            message_ja: "true か false で送ってください。",
+        });
+    }
+    if errors.is_empty() {
+        Ok(raw)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Trims, drops control characters (PostgreSQL refuses NUL) and unifies line ends.
+fn clean_text(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A deliberately plain check: one @, a dotted domain, no spaces. Mail to an address that
+/// passes but does not exist bounces, and the bounce is handled by intake.
+pub fn normalise_email(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (local, domain) = s.rsplit_once('@')?;
+    let ok_local = !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
+    let ok_domain = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    (ok_local && ok_domain).then(|| format!("{local}@{}", domain.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const LIMITS: Limits = Limits {
+        max_body_chars: 100,
+    };
+
+    fn good() -> RawConsultation {
+        RawConsultation {
+            name: Some("  山田 花子 ".into()),
+            email: Some("Hanako@Example.JP".into()),
+            relationship: Some("family".into()),
+            age_group: Some("20代".into()),
+            area: None,
+            subject: Some("息子のことで".into()),
+            body: Some("はじめて相談します。\r\nよろしくお願いします。\u{0}".into()),
+            consent: true,
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<(&str, &str)> {
+        errors.iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    #[test]
+    fn a_good_consultation_is_cleaned() {
+        let c = validate(&good(), &LIMITS).unwrap();
+        assert_eq!(c.name.as_deref(), Some("山田 花子"));
+        assert_eq!(c.email, "Hanako@example.jp");
+        assert_eq!(c.relationship, Relationship::Family);
+        assert_eq!(c.body, "はじめて相談します。\nよろしくお願いします。");
+        assert_eq!(c.area, None);
+    }
+
+    #[test]
+    fn every_offending_field_is_named() {
+        let raw = RawConsultation {
+            email: Some("not-an-address".into()),
+            relationship: Some("cousin".into()),
+            subject: Some("   ".into()),
+            body: Some("あ".repeat(101)),
+            consent: false,
+            ..RawConsultation::default()
+        };
+        let errors = validate(&raw, &LIMITS).unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            vec![
+                ("subject", "required"),
+                ("body", "too_long"),
+                ("email", "invalid"),
+                ("relationship", "invalid"),
+                ("consent", "must_be_true"),
+            ]
+        );
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.jp", "a.b+c@mail.example.co.jp", "\"x\"@d.org"] {
+            assert!(normalise_email(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.jp", "a@.jp", "a@b..jp", "a b@c.jp", "a@b.jp>", "あ@b.jp",
+        ] {
+            assert!(normalise_email(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_types_are_checked_per_field() {
+        let errors = from_json(&json!({"email": 3, "consent": "yes", "body": ["x"]})).unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            vec![
+                ("email", "wrong_type"),
+                ("body", "wrong_type"),
+                ("consent", "wrong_type")
+            ]
+        );
+        assert!(from_json(&json!([1])).is_err());
+        let raw = from_json(&json!({"email": "a@b.jp", "consent": true, "name": null})).unwrap();
+        assert!(raw.consent);
+        assert_eq!(raw.name, None);
+    }
+}

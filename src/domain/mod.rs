@@ -1,0 +1,7 @@
+//! Pure rules of the consultation desk: no I/O, no clock reads, no database.
+
+pub mod calendar;
+pub mod clock;
+pub mod consultation;
+pub mod jpdate;
+pub mod reference;

@@ -1,0 +1,288 @@
+//! The public intake: the consultation form (`/consult`) and `POST /api/v1/consultations`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{internal, json_error, validation_error};
+use crate::db::DbError;
+use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
+use crate::domain::jpdate;
+use crate::intake::web::{Receipt, SubmitError, submit};
+use crate::state::AppState;
+
+const RELATIONSHIPS: [(&str, &str); 3] = [
+    ("self", "ご本人"),
+    ("family", "ご家族"),
+    ("other", "その他（支援者・知人など）"),
+];
+const AGE_GROUPS: [&str; 7] = [
+    "10代",
+    "20代",
+    "30代",
+    "40代",
+    "50代",
+    "60代以上",
+    "わからない",
+];
+
+/// The form's fields as typed, kept so that an error page shows them again.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ConsultForm {
+    name: Option<String>,
+    email: Option<String>,
+    relationship: Option<String>,
+    age_group: Option<String>,
+    area: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    consent: Option<String>,
+}
+
+impl ConsultForm {
+    fn to_raw(&self) -> RawConsultation {
+        RawConsultation {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            relationship: self.relationship.clone(),
+            age_group: self.age_group.clone(),
+            area: self.area.clone(),
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            consent: matches!(self.consent.as_deref(), Some("true" | "on" | "1")),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ConsultationError {
+    Invalid(Vec<FieldError>),
+    RateLimited,
+    Unavailable,
+    Internal(String),
+}
+
+impl std::fmt::Display for ConsultationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "{} invalid fields", e.len()),
+            Self::RateLimited => write!(f, "too many consultations from one address"),
+            Self::Unavailable => write!(f, "database unavailable"),
+            Self::Internal(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl ResponseError for ConsultationError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Invalid(errors) => validation_error(errors),
+            Self::RateLimited => json_error(
+                self.status_code(),
+                "rate_limited",
+                "too many consultations from this address in the last hour; \
+                 please try again later or call the consultation line",
+            ),
+            Self::Unavailable => json_error(
+                self.status_code(),
+                "unavailable",
+                "the service is busy; please try again in a moment",
+            ),
+            Self::Internal(e) => internal("consultation intake failed", e),
+        }
+    }
+}
+
+impl From<SubmitError> for ConsultationError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Db(DbError::Unavailable(_)) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+fn client_addr(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+}
+
+/// Validates, applies the per-address limit, and stores on a blocking thread.
+async fn take(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    raw: &RawConsultation,
+) -> Result<Receipt, ConsultationError> {
+    let limits = Limits {
+        max_body_chars: state.settings.intake.max_body_chars,
+    };
+    let consultation: Consultation =
+        consultation::validate(raw, &limits).map_err(ConsultationError::Invalid)?;
+    if !state
+        .intake_limiter
+        .try_acquire(client_addr(req), state.time.now())
+    {
+        return Err(ConsultationError::RateLimited);
+    }
+    let state = state.clone();
+    web::block(move || {
+        let mut conn = state.pool.get().map_err(DbError::from)?;
+        submit(&state, &mut conn, &consultation)
+    })
+    .await
+    .map_err(|e| ConsultationError::Internal(e.to_string()))?
+    .map_err(ConsultationError::from)
+}
+
+pub async fn create_consultation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ConsultationError> {
+    let raw = consultation::from_json(&body).map_err(ConsultationError::Invalid)?;
+    let receipt = take(&state, &req, &raw).await?;
+    let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
+    Ok(HttpResponse::Created().json(json!({
+        "reference": receipt.reference,
+        "reply_due_at": due.to_rfc3339(),
+    })))
+}
+
+pub async fn consult_form(state: web::Data<AppState>) -> HttpResponse {
+    form_page(&state, &ConsultForm::default(), &[], StatusCode::OK)
+}
+
+pub async fn consult_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ConsultForm>,
+) -> HttpResponse {
+    match take(&state, &req, &form.to_raw()).await {
+        Ok(receipt) => {
+            let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
+            page(
+                &state,
+                "pages/receipt.html",
+                context! {
+                    center => &state.settings.center,
+                    reference => receipt.reference,
+                    reply_days => state.settings.sla.reply_days,
+                    reply_by => jpdate::date_ja(&due),
+                },
+                StatusCode::OK,
+            )
+        }
+        Err(ConsultationError::Invalid(errors)) => {
+            form_page(&state, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(ConsultationError::RateLimited) => message_page(
+            &state,
+            "しばらくしてからお送りください",
+            &[
+                "短い時間に多くのご相談が送られたため、いまは受け付けを止めています。",
+                "1時間ほどたってから、もう一度お送りください。急ぎのときは、お電話でご相談ください。",
+            ],
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(e) => {
+            if let ConsultationError::Internal(cause) = &e {
+                tracing::error!(error = %cause, "consultation form intake failed");
+            }
+            message_page(
+                &state,
+                "ただいま受け付けできませんでした",
+                &[
+                    "申し訳ありません。システムの都合で、ご相談を受け付けることができませんでした。",
+                    "お手数ですが、少し時間をおいてもう一度お送りください。書いた内容は、念のため控えておいてください。",
+                ],
+                e.status_code(),
+            )
+        }
+    }
+}
+
+fn form_page(
+    state: &AppState,
+    form: &ConsultForm,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> HttpResponse {
+    let errors: BTreeMap<&str, &str> = errors.iter().map(|e| (e.field, e.message_ja)).collect();
+    page(
+        state,
+        "pages/consult.html",
+        context! {
+            center => &state.settings.center,
+            reply_days => state.settings.sla.reply_days,
+            action => "/consult",
+            form => form,
+            errors => errors,
+            relationships => RELATIONSHIPS,
+            age_groups => AGE_GROUPS,
+        },
+        status,
+    )
+}
+
+fn message_page(
+    state: &AppState,
+    title: &str,
+    paragraphs: &[&str],
+    status: StatusCode,
+) -> HttpResponse {
+    page(
+        state,
+        "pages/message.html",
+        context! {
+            center => &state.settings.center,
+            title => title,
+            paragraphs => paragraphs,
+            back => "/consult",
+        },
+        status,
+    )
+}
+
+fn page(state: &AppState, name: &str, ctx: minijinja::Value, status: StatusCode) -> HttpResponse {
+    match state.templates.render(name, ctx) {
+        Ok(html) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, template = name, "page could not be rendered");
+            HttpResponse::InternalServerError()
+                .content_type(ContentType::plaintext())
+                .body("申し訳ありません。ページを表示できませんでした。")
+        }
+    }
+}
+
+/// For a form post that could not even be read (not UTF-8, far too large).
+pub fn bad_form_page(req: &HttpRequest) -> HttpResponse {
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => message_page(
+            state,
+            "送信された内容を読み取れませんでした",
+            &[
+                "お手数ですが、フォームからもう一度お送りください。長すぎる場合は、いくつかに分けてお送りください。",
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+        None => HttpResponse::BadRequest().finish(),
+    }
+}

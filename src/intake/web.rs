@@ -1,0 +1,180 @@
+//! A consultation from the form or `POST /api/v1/consultations`: one transaction stores the
+//! ticket, the consulter's message, the reply clock and the acknowledgement mail.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::db::tickets::{self, NewMessage, OpenTicket, TicketId};
+use crate::db::{DbConn, DbError, outbox, to_db, write_tx};
+use crate::domain::consultation::Consultation;
+use crate::domain::{clock, jpdate, reference};
+use crate::mail::compose::{self, Acknowledgement, ComposeError};
+use crate::state::AppState;
+
+/// At most this many acknowledgements go to one address a day (CONTRACT §5).
+pub const ACKS_PER_DAY: i64 = 3;
+
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub ticket_id: TicketId,
+    pub reference: String,
+    pub reply_due_at: DateTime<Utc>,
+    pub acknowledged: bool,
+}
+
+#[derive(Debug)]
+pub enum SubmitError {
+    Db(DbError),
+    Compose(ComposeError),
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Db(e) => write!(f, "{e}"),
+            Self::Compose(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SubmitError {}
+
+impl From<DbError> for SubmitError {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for SubmitError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+pub fn submit(
+    state: &AppState,
+    conn: &mut DbConn,
+    c: &Consultation,
+) -> Result<Receipt, SubmitError> {
+    let now = state.time.now();
+    let due = clock::reply_due_at(&state.rules, now);
+    let reply_by = jpdate::date_ja(&due.with_timezone(&state.rules.tz));
+    // A reference collision is rare (40 random bits) and shows as a unique violation: try anew.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let reference = reference::from_entropy(crate::random::bytes());
+        let ack = compose::acknowledgement(
+            &state.templates,
+            &state.settings.center,
+            &Acknowledgement {
+                to: &c.email,
+                name: c.name.as_deref(),
+                reference: &reference,
+                subject: &c.subject,
+                reply_days: state.settings.sla.reply_days,
+                reply_by: &reply_by,
+                in_reply_to: None,
+            },
+            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
+            now,
+        )
+        .map_err(SubmitError::Compose)?;
+        match write_tx(conn, |conn| store(conn, c, &reference, now, due, &ack)) {
+            Ok((ticket_id, acknowledged)) => {
+                if acknowledged {
+                    state.waker.wake();
+                }
+                return Ok(Receipt {
+                    ticket_id,
+                    reference,
+                    reply_due_at: due,
+                    acknowledged,
+                });
+            }
+            Err(SubmitError::Db(e)) if e.is_unique_violation() && tries < 5 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn store(
+    conn: &mut DbConn,
+    c: &Consultation,
+    reference: &str,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+    ack: &compose::OutgoingMail,
+) -> Result<(TicketId, bool), SubmitError> {
+    let opened = tickets::open(
+        conn,
+        &OpenTicket {
+            reference,
+            subject: &c.subject,
+            channel: "web_form",
+            consulter_email: &c.email,
+            consulter_name: c.name.as_deref(),
+            relationship: Some(c.relationship.as_str()),
+            age_group: c.age_group.as_deref(),
+            area: c.area.as_deref(),
+            urgent: false,
+            received_at: now,
+        },
+    )?;
+    let ticket = opened.ticket_id;
+    let inbound = tickets::add_message(
+        conn,
+        &NewMessage {
+            ticket_id: ticket.0,
+            kind: "inbound",
+            author_id: None,
+            subject: Some(&c.subject),
+            body_text: &c.body,
+            rfc_message_id: None,
+            in_reply_to: None,
+            references_header: None,
+            from_address: Some(&c.email),
+            automatic: false,
+            raw_mime: None,
+            system_note: None,
+            created_at: to_db(now),
+        },
+    )?;
+    tickets::start_clock(conn, ticket, now, due, inbound)?;
+    let sent_today = outbox::acknowledgements_since(conn, &c.email, now - Duration::hours(24))?;
+    if sent_today >= ACKS_PER_DAY {
+        return Ok((ticket, false));
+    }
+    let ack_message = tickets::add_message(
+        conn,
+        &NewMessage {
+            ticket_id: ticket.0,
+            kind: "outbound",
+            author_id: None,
+            subject: Some(&ack.subject),
+            body_text: &ack.body,
+            rfc_message_id: Some(&ack.rfc_message_id),
+            in_reply_to: None,
+            references_header: None,
+            from_address: None,
+            automatic: true,
+            raw_mime: None,
+            system_note: None,
+            created_at: to_db(now),
+        },
+    )?;
+    outbox::enqueue(
+        conn,
+        &outbox::NewOutboundMail {
+            message_id: Some(ack_message.0),
+            ticket_id: Some(ticket.0),
+            kind: "acknowledgement",
+            to_address: &ack.to,
+            rfc_message_id: &ack.rfc_message_id,
+            raw: &ack.raw,
+            status: "queued",
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+        },
+    )?;
+    Ok((ticket, true))
+}

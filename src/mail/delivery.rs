@@ -1,0 +1,295 @@
+//! The outbox worker: claims due mail, hands it to the transport, and records the outcome.
+//! It is the only code that talks to an SMTP server.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{SmtpTransport, Transport as _};
+
+use crate::config::SmtpSettings;
+use crate::db::{self, Pool, from_db, outbox};
+use crate::timesource::TimeSource;
+
+/// How mail leaves: an SMTP server, or `.eml` files in a folder (the default, so a fresh
+/// install never reaches out to a mail server).
+pub enum Transport {
+    Smtp(Box<SmtpTransport>),
+    File(PathBuf),
+}
+
+#[derive(Debug)]
+pub struct SendError {
+    /// The server refused for good (5xx): retrying cannot help.
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl Transport {
+    pub fn from_settings(s: &SmtpSettings) -> Result<Self, String> {
+        if s.transport == "file" {
+            return Ok(Self::File(PathBuf::from(&s.file_dir)));
+        }
+        let builder = match s.tls.as_str() {
+            "tls" => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
+            "starttls" => SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?,
+            _ => SmtpTransport::builder_dangerous(&s.host),
+        };
+        let mut builder = builder
+            .port(s.port)
+            .timeout(Some(StdDuration::from_secs(s.timeout_seconds)));
+        if !s.username.is_empty() {
+            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+        }
+        Ok(Self::Smtp(Box::new(builder.build())))
+    }
+
+    pub fn send(&self, from: &str, to: &str, raw: &[u8], name: &str) -> Result<(), SendError> {
+        match self {
+            Self::Smtp(smtp) => {
+                let envelope = Envelope::new(
+                    Some(from.parse().map_err(|_| permanent("bad sender address"))?),
+                    vec![to.parse().map_err(|_| permanent("bad recipient address"))?],
+                )
+                .map_err(|e| permanent(&e.to_string()))?;
+                smtp.send_raw(&envelope, raw)
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: e.is_permanent(),
+                        message: e.to_string(),
+                    })
+            }
+            Self::File(dir) => write_eml(dir, name, raw).map_err(|e| SendError {
+                permanent: false,
+                message: format!("cannot write mail file: {e}"),
+            }),
+        }
+    }
+}
+
+fn permanent(message: &str) -> SendError {
+    SendError {
+        permanent: true,
+        message: message.to_string(),
+    }
+}
+
+/// Written beside, then renamed, so a reader never sees half a mail.
+fn write_eml(dir: &std::path::Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, raw)?;
+    std::fs::rename(tmp, dir.join(format!("{name}.eml")))
+}
+
+/// What to do after a failed try: when to try again, or to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    At(DateTime<Utc>),
+    GiveUp,
+}
+
+/// Exponential backoff: the n-th retry waits `base × 2^(n-1)`; past `give_up_after` from the
+/// mail's creation there is no further try.
+pub fn plan_retry(
+    failures_before: i32,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    base: Duration,
+    give_up_after: Duration,
+) -> Retry {
+    let exponent = failures_before.clamp(0, 20) as u32;
+    let wait = base * 2i32.pow(exponent);
+    let next = now + wait;
+    if next > created_at + give_up_after {
+        Retry::GiveUp
+    } else {
+        Retry::At(next)
+    }
+}
+
+/// Wakes an idle worker when mail is queued, instead of leaving it to its next poll.
+#[derive(Default)]
+pub struct Waker {
+    pending: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Waker {
+    pub fn wake(&self) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self, timeout: StdDuration) {
+        let guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .cv
+            .wait_timeout_while(guard, timeout, |pending| !*pending)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard = false;
+    }
+}
+
+/// The worker's longest sleep: mail queued by another instance is seen at least this often.
+const POLL: StdDuration = StdDuration::from_secs(5);
+const BATCH: i64 = 20;
+
+pub struct DeliveryWorker {
+    pub pool: Pool,
+    pub transport: Transport,
+    pub settings: SmtpSettings,
+    pub from: String,
+    pub id: String,
+    pub time: Arc<dyn TimeSource>,
+    pub waker: Arc<Waker>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+impl DeliveryWorker {
+    /// Runs until `shutdown` is set. The mail in flight is finished; claimed mail not yet tried
+    /// is released for others.
+    pub fn run(self) {
+        while !self.shutdown.load(Ordering::SeqCst) {
+            match self.round() {
+                Ok(0) => self.waker.wait(self.idle_wait()),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail delivery: database error; retrying shortly");
+                    self.waker.wait(StdDuration::from_secs(1));
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "mail delivery stopped");
+    }
+
+    /// One claim-and-send pass; returns how many mails were tried.
+    pub fn round(&self) -> Result<usize, db::DbError> {
+        let mut conn = self.pool.get()?;
+        let now = self.time.now();
+        let lease_until = now + outbox::lease(self.settings.timeout_seconds);
+        let claimed = outbox::claim_due(&mut conn, &self.id, now, lease_until, BATCH)?;
+        let mut tried = 0;
+        for (i, mail) in claimed.iter().enumerate() {
+            if self.shutdown.load(Ordering::SeqCst) {
+                let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+                outbox::release(&mut conn, &rest, &self.id)?;
+                break;
+            }
+            self.deliver(&mut conn, mail)?;
+            tried += 1;
+        }
+        Ok(tried)
+    }
+
+    fn deliver(
+        &self,
+        conn: &mut db::DbConn,
+        mail: &outbox::ClaimedMail,
+    ) -> Result<(), db::DbError> {
+        let name = format!("{}-{}", self.time.now().format("%Y%m%dT%H%M%S"), mail.id);
+        let outcome = self
+            .transport
+            .send(&self.from, &mail.to_address, &mail.raw, &name);
+        let now = self.time.now();
+        match outcome {
+            Ok(()) => {
+                outbox::mark_sent(conn, mail.id, &self.id, now)?;
+                tracing::info!(
+                    outbox_id = mail.id,
+                    attempts = mail.attempts + 1,
+                    "mail sent"
+                );
+            }
+            Err(e) if e.permanent => {
+                outbox::mark_failed(conn, mail.id, &self.id, &e.message)?;
+                tracing::warn!(outbox_id = mail.id, error = %e.message, "mail refused for good");
+            }
+            Err(e) => {
+                let plan = plan_retry(
+                    mail.attempts,
+                    from_db(mail.created_at),
+                    now,
+                    Duration::seconds(
+                        i64::try_from(self.settings.retry_base_seconds).unwrap_or(30),
+                    ),
+                    Duration::hours(i64::try_from(self.settings.give_up_after_hours).unwrap_or(72)),
+                );
+                match plan {
+                    Retry::At(at) => {
+                        outbox::mark_retry(conn, mail.id, &self.id, at, &e.message)?;
+                        tracing::info!(outbox_id = mail.id, error = %e.message, retry_at = %at, "mail delivery failed; will retry");
+                    }
+                    Retry::GiveUp => {
+                        let why =
+                            format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
+                        outbox::mark_failed(conn, mail.id, &self.id, &why)?;
+                        tracing::warn!(outbox_id = mail.id, error = %e.message, "mail delivery given up");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn idle_wait(&self) -> StdDuration {
+        let next = self
+            .pool
+            .get()
+            .ok()
+            .and_then(|mut c| outbox::next_due(&mut c).ok().flatten());
+        match next {
+            Some(at) => (at - self.time.now())
+                .to_std()
+                .unwrap_or(StdDuration::ZERO)
+                .clamp(StdDuration::from_millis(50), POLL),
+            None => POLL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn backoff_doubles_then_gives_up() {
+        let created = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let base = Duration::seconds(30);
+        let limit = Duration::hours(72);
+        assert_eq!(
+            plan_retry(0, created, created, base, limit),
+            Retry::At(created + Duration::seconds(30))
+        );
+        assert_eq!(
+            plan_retry(3, created, created, base, limit),
+            Retry::At(created + Duration::seconds(240))
+        );
+        let late = created + Duration::hours(71);
+        assert_eq!(plan_retry(10, created, late, base, limit), Retry::GiveUp);
+        // A huge failure count must neither overflow nor panic.
+        assert_eq!(
+            plan_retry(i32::MAX, created, created, base, limit),
+            Retry::GiveUp
+        );
+    }
+
+    #[test]
+    fn waker_returns_early_when_woken() {
+        let w = Arc::new(Waker::default());
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            w2.wait(StdDuration::from_secs(30));
+            start.elapsed()
+        });
+        std::thread::sleep(StdDuration::from_millis(50));
+        w.wake();
+        assert!(t.join().unwrap() < StdDuration::from_secs(5));
+    }
+}

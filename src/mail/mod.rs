@@ -1,0 +1,5 @@
+//! Mail we send: composed from templates into exact bytes when queued, then delivered by the
+//! outbox worker, the only code that talks to an SMTP server.
+
+pub mod compose;
+pub mod delivery;

@@ -1,0 +1,177 @@
+//! `Application::build(settings)`: the HTTP server and the background workers, used by
+//! `madoguchi serve` and by the tests alike.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+use crate::config::{ConfigError, Settings};
+use crate::db::{self, DbError};
+use crate::mail::delivery::{DeliveryWorker, Transport, Waker};
+use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
+use crate::templates::{TemplateError, Templates};
+use crate::timesource::{SystemTime, TimeSource};
+
+#[derive(Debug)]
+pub enum StartError {
+    Config(ConfigError),
+    Db(DbError),
+    Template(TemplateError),
+    Bind(String, std::io::Error),
+    Mail(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "{e}"),
+            Self::Db(e) => write!(f, "{e}"),
+            Self::Template(e) => write!(f, "{e}"),
+            Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Self::Mail(e) => write!(f, "mail transport: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The shared state alone, for commands that need the database and rules but no server.
+pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
+    let rules = settings.clock_rules().map_err(StartError::Config)?;
+    let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
+    let templates = Templates::load(dir).map_err(StartError::Template)?;
+    let pool = db::connect(&settings.database).map_err(StartError::Db)?;
+    let intake_limiter = RateLimiter::new(
+        settings.intake.rate_limit_per_hour,
+        chrono::Duration::hours(1),
+    );
+    Ok(AppState {
+        settings,
+        rules,
+        templates,
+        pool,
+        time,
+        waker: Arc::new(Waker::default()),
+        intake_limiter,
+    })
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    worker: DeliveryWorker,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Self, StartError> {
+        Self::build_with_time(settings, Arc::new(SystemTime))
+    }
+
+    /// As [`Application::build`], with a clock the caller controls (tests use a fake one).
+    pub fn build_with_time(
+        settings: Settings,
+        time: Arc<dyn TimeSource>,
+    ) -> Result<Self, StartError> {
+        let transport = Transport::from_settings(&settings.smtp).map_err(StartError::Mail)?;
+        let bind = settings.server.bind.clone();
+        let workers = settings.server.workers;
+        let state = web::Data::new(build_state(settings, time)?);
+        let listener = TcpListener::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind.clone(), e))?
+            .port();
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .configure(crate::http::routes)
+        });
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartError::Bind(bind, e))?
+            .run();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let worker = DeliveryWorker {
+            pool: state.pool.clone(),
+            transport,
+            settings: state.settings.smtp.clone(),
+            from: state.settings.center.reply_address.clone(),
+            id: format!(
+                "{}-{}",
+                std::process::id(),
+                hex(&crate::random::bytes::<4>())
+            ),
+            time: state.time.clone(),
+            waker: state.waker.clone(),
+            shutdown: shutdown.clone(),
+        };
+        Ok(Self {
+            port,
+            server,
+            state,
+            worker,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the mail
+    /// worker finish the mail in flight before returning.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.warn_without_staff().await;
+        let waker = self.state.waker.clone();
+        let worker = std::thread::Builder::new()
+            .name("mail-delivery".into())
+            .spawn(move || self.worker.run())?;
+        let served = self.server.await;
+        self.shutdown.store(true, Ordering::SeqCst);
+        waker.wake();
+        let joined = web::block(move || worker.join()).await;
+        if !matches!(joined, Ok(Ok(()))) {
+            tracing::error!("the mail delivery worker ended abnormally");
+        }
+        served
+    }
+
+    async fn warn_without_staff(&self) {
+        let pool = self.state.pool.clone();
+        let count = web::block(move || {
+            pool.get()
+                .map_err(DbError::from)
+                .and_then(|mut c| db::staff::count_active(&mut c))
+        })
+        .await;
+        if let Ok(Ok(0)) = count {
+            tracing::warn!(
+                "no staff account yet; create one with: \
+                 echo 'PASSWORD' | madoguchi staff add --email E --name N --role supervisor"
+            );
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

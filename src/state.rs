@@ -1,0 +1,22 @@
+//! What every request handler, worker and command shares.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::domain::clock::ClockRules;
+use crate::mail::delivery::Waker;
+use crate::ratelimit::RateLimiter;
+use crate::templates::Templates;
+use crate::timesource::TimeSource;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub rules: ClockRules,
+    pub templates: Templates,
+    pub pool: Pool,
+    pub time: Arc<dyn TimeSource>,
+    /// Wakes the delivery worker when a transaction has queued mail.
+    pub waker: Arc<Waker>,
+    pub intake_limiter: RateLimiter,
+}

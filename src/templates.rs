@@ -1,0 +1,139 @@
+//! Mail and page templates: built in, and replaceable one file at a time from `templates.dir`
+//! so a centre can change its wording without rebuilding.
+
+use std::fmt;
+use std::path::Path;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// Every template, with its built-in text. Names are paths under `config/templates/`.
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "partials/signature.txt",
+        include_str!("../config/templates/partials/signature.txt"),
+    ),
+    (
+        "acknowledgement/subject.txt",
+        include_str!("../config/templates/acknowledgement/subject.txt"),
+    ),
+    (
+        "acknowledgement/body.txt",
+        include_str!("../config/templates/acknowledgement/body.txt"),
+    ),
+    (
+        "reply/body.txt",
+        include_str!("../config/templates/reply/body.txt"),
+    ),
+    (
+        "pages/layout.html",
+        include_str!("../config/templates/pages/layout.html"),
+    ),
+    (
+        "pages/consult.html",
+        include_str!("../config/templates/pages/consult.html"),
+    ),
+    (
+        "pages/receipt.html",
+        include_str!("../config/templates/pages/receipt.html"),
+    ),
+    (
+        "pages/message.html",
+        include_str!("../config/templates/pages/message.html"),
+    ),
+];
+
+#[derive(Debug)]
+pub struct TemplateError(String);
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "template error: {}", self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(e: minijinja::Error) -> Self {
+        // The alternate form names the template and line, which is what a centre editing one needs.
+        Self(format!("{e:#}"))
+    }
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// Loads the built-in templates, then any same-named files under `dir`; all are parsed
+    /// now, so a broken template stops the start instead of a mail later.
+    pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        for (name, text) in BUILT_IN {
+            let own = match dir {
+                Some(dir) => match std::fs::read_to_string(dir.join(name)) {
+                    Ok(text) => Some(text),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(TemplateError(format!("{name}: {e}"))),
+                },
+                None => None,
+            };
+            match own {
+                Some(text) => env.add_template_owned(*name, text)?,
+                None => env.add_template(name, text)?,
+            }
+        }
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, TemplateError> {
+        Ok(self.env.get_template(name)?.render(ctx)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_ins_parse_and_html_is_escaped() {
+        let t = Templates::load(None).unwrap();
+        let html = t
+            .render(
+                "pages/message.html",
+                minijinja::context! {
+                    title => "<script>x</script>",
+                    paragraphs => vec!["a & b"],
+                    center => minijinja::context! { name => "C", phone => "1" },
+                },
+            )
+            .unwrap();
+        assert!(html.contains("&lt;script&gt;x"));
+        assert!(html.contains("a &amp; b"));
+        assert!(!html.contains("<script>"));
+    }
+
+    #[test]
+    fn a_centre_file_replaces_one_template() {
+        let dir = std::env::temp_dir().join(format!("madoguchi-tpl-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("acknowledgement")).unwrap();
+        std::fs::write(
+            dir.join("acknowledgement/subject.txt"),
+            "受付 {{ reference }}",
+        )
+        .unwrap();
+        let t = Templates::load(Some(&dir)).unwrap();
+        let subject = t
+            .render(
+                "acknowledgement/subject.txt",
+                minijinja::context! { reference => "X" },
+            )
+            .unwrap();
+        assert_eq!(subject, "受付 X");
+        std::fs::write(dir.join("acknowledgement/subject.txt"), "{% if %}").unwrap();
+        let err = Templates::load(Some(&dir)).err().unwrap();
+        assert!(err.to_string().contains("subject.txt"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
