@@ -1,7 +1,7 @@
 //! The command line (CONTRACT §1). Exit codes follow sysexits: 64 usage, 65 bad data,
 //! 69 unavailable, 75 try again later, 78 configuration.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -182,6 +182,7 @@ fn init_logging(level: &str) {
     // Logs go to stderr, leaving stdout to command output.
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 pub trait TimeSource: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -12,8 +12,9 @@ pub trait TimeSource: Send + Sync {
 pub struct SystemTime;
 
 impl TimeSource for SystemTime {
+    /// Cut to microseconds, the precision both databases keep, so a stored time reads back equal.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 

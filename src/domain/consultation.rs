@@ -150,15 +150,28 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
     }
 }
 
+/// Checks a JSON body: wrong types and invalid values are reported together, per field.
+pub fn validate_json(value: &Value, limits: &Limits) -> Result<Consultation, Vec<FieldError>> {
+    let (raw, mut errors) = from_json(value);
+    match validate(&raw, limits) {
+        Ok(c) if errors.is_empty() => Ok(c),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            // A field of the wrong type was read as absent; keep only its type error.
+            for e in more {
+                if !errors.iter().any(|t| t.field == e.field) {
+                    errors.push(e);
+                }
+            }
+            Err(errors)
+        }
+    }
+}
+
 /// Reads a JSON body leniently so that a wrong type is reported per field, not as a parse error.
-pub fn from_json(value: &Value) -> Result<RawConsultation, Vec<FieldError>> {
-    let Some(obj) = value.as_object() else {
-        return Err(vec![FieldError {
-            field: "body",
-            code: "wrong_type",
-            message_ja: "JSON オブジェクトを送ってください。",
-        }]);
-    };
+fn from_json(value: &Value) -> (RawConsultation, Vec<FieldError>) {
+    let empty = serde_json::Map::new();
+    let obj = value.as_object().unwrap_or(&empty);
     let mut errors = Vec::new();
     let mut string = |field: &'static str| match obj.get(field) {
         None | Some(Value::Null) => None,
@@ -192,11 +205,7 @@ pub fn from_json(value: &Value) -> Result<RawConsultation, Vec<FieldError>> {
             message_ja: "true か false で送ってください。",
         });
     }
-    if errors.is_empty() {
-        Ok(raw)
-    } else {
-        Err(errors)
-    }
+    (raw, errors)
 }
 
 /// Trims, drops control characters (PostgreSQL refuses NUL) and unifies line ends.
@@ -302,19 +311,30 @@ mod tests {
     }
 
     #[test]
-    fn json_types_are_checked_per_field() {
-        let errors = from_json(&json!({"email": 3, "consent": "yes", "body": ["x"]})).unwrap_err();
+    fn json_types_and_values_are_checked_per_field() {
+        let errors = validate_json(
+            &json!({"email": 3, "consent": "yes", "body": ["x"], "relationship": "cousin"}),
+            &LIMITS,
+        )
+        .unwrap_err();
         assert_eq!(
             fields(&errors),
             vec![
                 ("email", "wrong_type"),
                 ("body", "wrong_type"),
-                ("consent", "wrong_type")
+                ("consent", "wrong_type"),
+                ("subject", "required"),
+                ("relationship", "invalid"),
             ]
         );
-        assert!(from_json(&json!([1])).is_err());
-        let raw = from_json(&json!({"email": "a@b.jp", "consent": true, "name": null})).unwrap();
-        assert!(raw.consent);
-        assert_eq!(raw.name, None);
+        let errors = validate_json(&json!([1]), &LIMITS).unwrap_err();
+        assert!(fields(&errors).contains(&("email", "required")));
+        let ok = validate_json(
+            &json!({"email": "a@b.jp", "relationship": "self", "subject": "s", "body": "b",
+                    "consent": true, "name": null}),
+            &LIMITS,
+        )
+        .unwrap();
+        assert_eq!(ok.name, None);
     }
 }

@@ -122,17 +122,19 @@ fn client_addr(req: &HttpRequest) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
 }
 
-/// Validates, applies the per-address limit, and stores on a blocking thread.
+fn limits(state: &AppState) -> Limits {
+    Limits {
+        max_body_chars: state.settings.intake.max_body_chars,
+    }
+}
+
+/// Applies the per-address limit to a valid consultation and stores it on a blocking thread.
 async fn take(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    raw: &RawConsultation,
+    validated: Result<Consultation, Vec<FieldError>>,
 ) -> Result<Receipt, ConsultationError> {
-    let limits = Limits {
-        max_body_chars: state.settings.intake.max_body_chars,
-    };
-    let consultation: Consultation =
-        consultation::validate(raw, &limits).map_err(ConsultationError::Invalid)?;
+    let consultation = validated.map_err(ConsultationError::Invalid)?;
     if !state
         .intake_limiter
         .try_acquire(client_addr(req), state.time.now())
@@ -154,8 +156,8 @@ pub async fn create_consultation(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ConsultationError> {
-    let raw = consultation::from_json(&body).map_err(ConsultationError::Invalid)?;
-    let receipt = take(&state, &req, &raw).await?;
+    let validated = consultation::validate_json(&body, &limits(&state));
+    let receipt = take(&state, &req, validated).await?;
     let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
     Ok(HttpResponse::Created().json(json!({
         "reference": receipt.reference,
@@ -172,7 +174,8 @@ pub async fn consult_submit(
     req: HttpRequest,
     form: web::Form<ConsultForm>,
 ) -> HttpResponse {
-    match take(&state, &req, &form.to_raw()).await {
+    let validated = consultation::validate(&form.to_raw(), &limits(&state));
+    match take(&state, &req, validated).await {
         Ok(receipt) => {
             let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
             page(

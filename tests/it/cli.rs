@@ -1,0 +1,152 @@
+//! The command line as an operator meets it: exit codes, messages, and what it stores.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use diesel::prelude::*;
+use madoguchi::db::schema::staff;
+
+use crate::both_backends;
+use crate::support::{Backend, TestDb};
+
+both_backends!(
+    migrate_applies_and_is_idempotent,
+    staff_add_creates_an_account_with_a_hashed_password,
+);
+
+fn madoguchi(db: &TestDb, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .args(args)
+        .env("MADOGUCHI_DATABASE__URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("madoguchi runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn migrate_applies_and_is_idempotent(backend: Backend) {
+    let db = TestDb::new(backend);
+    for _ in 0..2 {
+        let out = madoguchi(&db, &["migrate"], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    }
+}
+
+fn staff_add_creates_an_account_with_a_hashed_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let add = |email: &str, password: &str| {
+        madoguchi(
+            &db,
+            &[
+                "staff",
+                "add",
+                "--email",
+                email,
+                "--name",
+                "佐藤 相談員",
+                "--role",
+                "counsellor",
+            ],
+            password,
+        )
+    };
+    let out = add("sato@center.example", "long enough password\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = add("sato@center.example", "long enough password\n");
+    assert_eq!(again.status.code(), Some(65), "a duplicate is bad data");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let short = add("kato@center.example", "short\n");
+    assert_eq!(short.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least"));
+    let bad = add("not-an-address", "long enough password\n");
+    assert_eq!(bad.status.code(), Some(64));
+
+    let conn = madoguchi::db::connect(&crate::support::test_settings(&db).database).unwrap();
+    let conn = &mut *conn.get().unwrap();
+    let rows: Vec<(String, String, String, bool)> = staff::table
+        .select((
+            staff::email,
+            staff::role,
+            staff::password_hash,
+            staff::active,
+        ))
+        .load(conn)
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "sato@center.example");
+    assert_eq!(rows[0].1, "counsellor");
+    assert!(rows[0].2.starts_with("$argon2id$"));
+    assert!(!rows[0].2.contains("long enough"));
+    assert!(madoguchi::passwords::verify(
+        "long enough password",
+        &rows[0].2
+    ));
+    assert!(rows[0].3);
+}
+
+#[test]
+fn bad_configuration_exits_78_with_the_reason() {
+    let db = TestDb::new(Backend::Sqlite);
+    let out = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("migrate")
+        .env("MADOGUCHI_DATABASE__URL", &db.url)
+        .env("MADOGUCHI_SLA__MODE", "weekly")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sla.mode"));
+    let out = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .args(["migrate", "--config", "/nonexistent/site.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
+
+#[test]
+fn serve_without_staff_says_how_to_create_one() {
+    let db = TestDb::new(Backend::Sqlite);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .env("MADOGUCHI_DATABASE__URL", &db.url)
+        .env("MADOGUCHI_SERVER__BIND", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("no staff account"))
+    });
+    let line = crate::support::eventually(std::time::Duration::from_secs(20), || {
+        reader.is_finished().then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.is_some(), "serve never said it");
+    let found = reader.join().unwrap().expect("the hint line");
+    assert!(found.contains("madoguchi staff add"), "{found}");
+    assert!(
+        !found.contains('\u{1b}'),
+        "no colour codes when not on a terminal"
+    );
+}

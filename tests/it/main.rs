@@ -1,0 +1,7 @@
+//! One integration-test binary (linking is the slow part of a Rust test build).
+
+mod support;
+
+mod cli;
+mod consultations;
+mod outbox;

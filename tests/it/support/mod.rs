@@ -1,0 +1,279 @@
+//! Test harness: a fresh database per test on SQLite or PostgreSQL, the real server on a free
+//! port, a hand-set clock, and a real SMTP server over TCP.
+
+pub mod smtp_server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::web;
+use chrono::{SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use madoguchi::Application;
+use madoguchi::config::Settings;
+use madoguchi::db::PooledConn;
+use madoguchi::state::AppState;
+use madoguchi::timesource::FakeTime;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Writes each test twice, once per backend: `both_backends!(name_a, name_b);` turns
+/// `fn name_a(backend: Backend)` into `sqlite::name_a` and `postgres::name_a`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::support::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::support::Backend::Postgres) } )*
+        }
+    };
+}
+
+fn random_name() -> String {
+    let bytes: [u8; 8] = madoguchi::random::bytes();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The server every machine of ours runs; CI and developers may point elsewhere.
+fn postgres_admin_urls() -> Vec<String> {
+    match std::env::var("MADOGUCHI_TEST_POSTGRES") {
+        Ok(url) => vec![url],
+        Err(_) => vec![
+            "postgres://postgres@127.0.0.1:5432/postgres".into(),
+            "postgres://root@127.0.0.1:5432/postgres".into(),
+        ],
+    }
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+    dir: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        let name = format!("madoguchi_test_{}", random_name());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Self {
+                    url: format!("sqlite://{}", dir.join("test.db").display()),
+                    pg: None,
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let (admin_url, mut admin) = postgres_admin_urls()
+                    .into_iter()
+                    .find_map(|u| PgConnection::establish(&u).ok().map(|c| (u, c)))
+                    .expect("PostgreSQL on 127.0.0.1:5432 (set MADOGUCHI_TEST_POSTGRES)");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(b, _)| b);
+                Self {
+                    url: format!("{base}/{name}"),
+                    pg: Some((admin_url, name)),
+                    dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Settings for a test: port 0, the given database, mail written to a throw-away folder.
+pub fn test_settings(db: &TestDb) -> Settings {
+    let mut s = Settings::defaults().expect("built-in settings");
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.database.url = db.url.clone();
+    s.database.pool_size = 4;
+    s.database.sqlite_synchronous = "normal".into();
+    s.smtp.file_dir = std::env::temp_dir()
+        .join(format!("madoguchi_mail_{}", random_name()))
+        .display()
+        .to_string();
+    s.log.level = "warn".into();
+    s
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub time: Arc<FakeTime>,
+    pub state: web::Data<AppState>,
+    pub http: ureq::Agent,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+    // Dropped last: the server must be gone before its database is.
+    _db: Arc<TestDb>,
+}
+
+pub fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {})
+}
+
+pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = Arc::new(TestDb::new(backend));
+    let mut settings = test_settings(&db);
+    adjust(&mut settings);
+    spawn_on(db, settings)
+}
+
+/// Another server on the same database (several instances).
+pub fn spawn_on(db: Arc<TestDb>, settings: Settings) -> TestApp {
+    let time = Arc::new(FakeTime::new(Utc::now().trunc_subsecs(6)));
+    let app = Application::build_with_time(settings, time.clone()).expect("application starts");
+    let port = app.port();
+    let handle = app.handle();
+    let state = app.state();
+    let thread =
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(app.run_until_stopped()));
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        time,
+        state,
+        http,
+        handle,
+        thread: Some(thread),
+        _db: db,
+    }
+}
+
+/// A response read whole, so tests can look at status, headers and body together.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn read(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut resp = resp.expect("the request reached the server");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    Reply {
+        status: resp.status().as_u16(),
+        content_type,
+        body: resp.body_mut().read_to_string().expect("a readable body"),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        read(self.http.get(self.url(path)).call())
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
+        read(self.http.post(self.url(path)).send_json(body))
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        read(
+            self.http
+                .post(self.url(path))
+                .header("content-type", content_type)
+                .send(body),
+        )
+    }
+
+    pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        read(
+            self.http
+                .post(self.url(path))
+                .send_form(fields.iter().copied()),
+        )
+    }
+
+    pub fn conn(&self) -> PooledConn {
+        self.state.pool.get().expect("a database connection")
+    }
+
+    /// Wakes the mail worker, e.g. after the clock was moved.
+    pub fn wake_mail(&self) {
+        self.state.waker.wake();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(true));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A consultation that passes every check.
+pub fn consultation(email: &str) -> Value {
+    serde_json::json!({
+        "name": "山田 花子",
+        "email": email,
+        "relationship": "family",
+        "age_group": "20代",
+        "area": "白石区",
+        "subject": "息子のことで相談です",
+        "body": "息子が3年ほど部屋から出てきません。どう声をかけたらよいでしょうか。",
+        "consent": true,
+    })
+}
+
+/// Polls until `check` holds or `timeout` passes; for effects of background workers.
+pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
