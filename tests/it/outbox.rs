@@ -310,6 +310,43 @@ fn two_instances_on_one_postgres_send_each_mail_once() {
     );
 }
 
+#[test]
+fn sqlite_stays_correct_while_another_process_writes_the_same_file() {
+    let smtp = TestSmtpServer::start();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        use_smtp(s, &smtp);
+        s.intake.rate_limit_per_hour = 0;
+    });
+    // A pool of its own on the same file is, to SQLite, another process such as `ingest`.
+    let mut other = app.state.settings.database.clone();
+    other.pool_size = 2;
+    let other = db::connect(&other).unwrap();
+    let now = app.time.now();
+    let writer = std::thread::spawn(move || {
+        (0..100)
+            .flat_map(|i| queue_mails(&other, 1, &format!("other{i}"), now))
+            .collect::<Vec<_>>()
+    });
+    for i in 0..30 {
+        let r = app.post_json(
+            "/api/v1/consultations",
+            &consultation(&format!("c{i}@example.jp")),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let ids = writer.join().unwrap();
+    app.wake_mail();
+    assert_eq!(smtp.wait_for(130, Duration::from_secs(60)).len(), 130);
+    wait_for_statuses(&app, |s| {
+        s.len() == 130 && s.iter().all(|(st, ..)| st == "sent")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = arrivals(&smtp);
+    assert_eq!(seen.len(), 130);
+    assert!(seen.values().all(|n| *n == 1), "each mail once");
+    assert!(ids.iter().all(|id| seen.contains_key(id)));
+}
+
 /// A `madoguchi serve` process of its own, so it can be killed.
 struct ServeProcess {
     child: std::process::Child,
