@@ -7,10 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::accounts::{self, AccountError};
 use crate::config::Settings;
 use crate::db::{self, DbError};
-use crate::domain::consultation::normalise_email;
-use crate::passwords;
 use crate::startup::{Application, StartError};
 
 pub const EX_USAGE: u8 = 64;
@@ -105,13 +104,6 @@ fn serve(settings: Settings) -> ExitCode {
 }
 
 fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCode {
-    let Some(email) = normalise_email(email) else {
-        return fail(EX_USAGE, &"--email is not a mail address");
-    };
-    let name = name.trim();
-    if name.is_empty() {
-        return fail(EX_USAGE, &"--name must not be empty");
-    }
     let mut password = String::new();
     if let Err(e) = std::io::stdin().lock().read_line(&mut password) {
         return fail(
@@ -120,37 +112,42 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
         );
     }
     let password = password.trim_end_matches(['\r', '\n']);
-    let hash = match passwords::hash(password) {
-        Ok(h) => h,
-        Err(e) => return fail(EX_USAGE, &e),
-    };
     let pool = match db::connect(&settings.database) {
         Ok(p) => p,
         Err(e) => return fail(db_exit(&e), &e),
     };
-    let created = pool.get().map_err(DbError::from).and_then(|mut conn| {
-        db::staff::create(
+    let created = match pool.get() {
+        Ok(mut conn) => accounts::create(
             &mut conn,
-            &db::staff::NewStaff {
-                email: &email,
-                name,
-                role: role.as_str(),
-                password_hash: &hash,
-                active: true,
-                created_at: db::to_db(chrono::Utc::now()),
-            },
-        )
-    });
+            email,
+            name,
+            role.as_str(),
+            password,
+            chrono::Utc::now(),
+        ),
+        Err(e) => Err(AccountError::Db(DbError::from(e))),
+    };
     match created {
         Ok(id) => {
             println!("staff account {} created ({})", id.0, role.as_str());
             ExitCode::SUCCESS
         }
-        Err(e) if e.is_unique_violation() => fail(
-            EX_DATAERR,
-            &"a staff account with that email exists already",
-        ),
-        Err(e) => fail(db_exit(&e), &e),
+        Err(AccountError::Invalid(fields)) => {
+            let why: Vec<String> = fields
+                .iter()
+                .map(|(f, c)| match (*f, *c) {
+                    ("password", _) => format!(
+                        "the password must have at least {} characters",
+                        crate::passwords::MIN_LENGTH
+                    ),
+                    (f, c) => format!("--{f} is {c}"),
+                })
+                .collect();
+            fail(EX_USAGE, &why.join("; "))
+        }
+        Err(AccountError::Exists) => fail(EX_DATAERR, &AccountError::Exists),
+        Err(AccountError::Db(e)) => fail(db_exit(&e), &e),
+        Err(e) => fail(EX_UNAVAILABLE, &e),
     }
 }
 

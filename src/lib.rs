@@ -2,6 +2,8 @@
 //! answer people by mail: web-form and mail intake, a reply clock per unanswered message,
 //! a counsellors' queue, a durable outbox, and supervisors' reports.
 
+pub mod accounts;
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -16,5 +18,6 @@ pub mod startup;
 pub mod state;
 pub mod templates;
 pub mod timesource;
+pub mod tokens;
 
 pub use startup::Application;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use utoipa_actix_web::AppExt;
 
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
@@ -88,11 +89,20 @@ impl Application {
             .local_addr()
             .map_err(|e| StartError::Bind(bind.clone(), e))?
             .port();
+        let doc = crate::http::openapi()
+            .to_json()
+            .map_err(|e| StartError::Mail(format!("OpenAPI document: {e}")))?;
+        let doc = web::Data::new(crate::http::OpenApiJson(doc));
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .into_utoipa_app()
                 .app_data(app_state.clone())
-                .configure(crate::http::routes)
+                .app_data(doc.clone())
+                .configure(crate::http::register)
+                .into_app()
+                .configure(crate::http::configure)
+                .default_service(web::to(crate::http::not_found))
         });
         if workers > 0 {
             server = server.workers(workers);

@@ -1,8 +1,11 @@
 //! The persistence layer: the only place with SQL. One connection enum serves SQLite and
 //! PostgreSQL; the backend is chosen by the URL's scheme.
 
+pub mod audit;
 pub mod outbox;
+pub mod queue;
 pub mod schema;
+pub mod sessions;
 pub mod staff;
 pub mod tickets;
 

@@ -62,6 +62,7 @@ diesel::table! {
         updated_at -> Timestamp,
         clock_started_at -> Nullable<Timestamp>,
         reply_due_at -> Nullable<Timestamp>,
+        queue_due_at -> Timestamp,
     }
 }
 

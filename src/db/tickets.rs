@@ -36,6 +36,7 @@ struct NewTicket<'a> {
     area: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    queue_due_at: NaiveDateTime,
 }
 
 #[derive(Insertable)]
@@ -147,6 +148,7 @@ pub fn open(conn: &mut DbConn, t: &OpenTicket<'_>) -> Result<OpenedTicket, DbErr
             area: t.area,
             created_at: now,
             updated_at: now,
+            queue_due_at: no_clock(),
         })
         .returning(tickets::id)
         .get_result::<i64>(conn)?;
@@ -185,9 +187,47 @@ pub fn start_clock(
         .set((
             tickets::clock_started_at.eq(Some(to_db(started_at))),
             tickets::reply_due_at.eq(Some(to_db(due_at))),
+            tickets::queue_due_at.eq(to_db(due_at)),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The queue's sort key for a ticket with no running clock: after every real due time, and
+/// still four digits of year, so SQLite's text comparison orders it right.
+pub fn no_clock() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .unwrap_or(chrono::NaiveDate::MAX)
+        .and_time(chrono::NaiveTime::MIN)
+}
+
+/// Stops the running clock, if any, when staff answered (`by_message`) or closed the ticket.
+pub fn stop_clock(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    at: DateTime<Utc>,
+    by_staff: i64,
+    by_message: Option<MessageId>,
+) -> Result<bool, DbError> {
+    let stopped = diesel::update(
+        reply_clocks::table
+            .filter(reply_clocks::ticket_id.eq(ticket.0))
+            .filter(reply_clocks::stopped_at.is_null()),
+    )
+    .set((
+        reply_clocks::stopped_at.eq(Some(to_db(at))),
+        reply_clocks::stopped_by_staff_id.eq(Some(by_staff)),
+        reply_clocks::stopped_by_message_id.eq(by_message.map(|m| m.0)),
+    ))
+    .execute(conn)?;
+    diesel::update(tickets::table.find(ticket.0))
+        .set((
+            tickets::clock_started_at.eq(None::<NaiveDateTime>),
+            tickets::reply_due_at.eq(None::<NaiveDateTime>),
+            tickets::queue_due_at.eq(no_clock()),
+        ))
+        .execute(conn)?;
+    Ok(stopped > 0)
 }
 
 pub fn reference_exists(conn: &mut DbConn, reference: &str) -> Result<bool, DbError> {
@@ -227,6 +267,65 @@ pub fn by_reference(conn: &mut DbConn, reference: &str) -> Result<Option<TicketR
             tickets::clock_started_at,
             tickets::reply_due_at,
         ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Changes made by staff; `None` leaves a field as it is.
+pub fn update(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    status: Option<&str>,
+    urgent: Option<bool>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let target = tickets::table.find(ticket.0);
+    match (status, urgent) {
+        (Some(s), Some(u)) => diesel::update(target)
+            .set((
+                tickets::status.eq(s),
+                tickets::urgent.eq(u),
+                tickets::updated_at.eq(to_db(now)),
+            ))
+            .execute(conn)?,
+        (Some(s), None) => diesel::update(target)
+            .set((tickets::status.eq(s), tickets::updated_at.eq(to_db(now))))
+            .execute(conn)?,
+        (None, Some(u)) => diesel::update(target)
+            .set((tickets::urgent.eq(u), tickets::updated_at.eq(to_db(now))))
+            .execute(conn)?,
+        (None, None) => 0,
+    };
+    Ok(())
+}
+
+pub fn assign(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    assignee: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(tickets::table.find(ticket.0))
+        .set((
+            tickets::assignee_id.eq(assignee),
+            tickets::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The consulter's newest message after `seen`, for the reply collision guard.
+pub fn inbound_after(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    seen: i64,
+) -> Result<Option<(i64, String, NaiveDateTime)>, DbError> {
+    Ok(messages::table
+        .filter(messages::ticket_id.eq(ticket.0))
+        .filter(messages::kind.eq("inbound"))
+        .filter(messages::id.gt(seen))
+        .order(messages::id.desc())
+        .select((messages::id, messages::body_text, messages::created_at))
         .first(conn)
         .optional()?)
 }

@@ -209,7 +209,7 @@ fn from_json(value: &Value) -> (RawConsultation, Vec<FieldError>) {
 }
 
 /// Trims, drops control characters (PostgreSQL refuses NUL) and unifies line ends.
-fn clean_text(s: &str) -> String {
+pub fn clean_text(s: &str) -> String {
     s.replace("\r\n", "\n")
         .chars()
         .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod consultation;
 pub mod jpdate;
 pub mod reference;
+pub mod threading;

@@ -33,3 +33,19 @@ pub fn internal(what: &str, cause: &dyn std::fmt::Display) -> HttpResponse {
         "something went wrong on our side; please try again later",
     )
 }
+
+/// The error envelope, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and snake_case, for programs.
+    code: String,
+    /// For people.
+    message: String,
+    /// On 422: each offending field with a code such as `required` or `invalid`.
+    fields: Option<BTreeMap<String, String>>,
+}

@@ -1,12 +1,20 @@
 //! `GET /healthz`: 200 when the database answers.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use diesel::connection::SimpleConnection;
 
 use super::error::json_error;
 use crate::state::AppState;
 
+#[utoipa::path(
+    tag = "public",
+    responses(
+        (status = 200, description = "The service and its database answer"),
+        (status = 503, description = "The database does not answer", body = super::error::ErrorBody),
+    )
+)]
+#[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let answered = web::block(move || {

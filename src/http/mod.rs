@@ -1,15 +1,92 @@
-//! HTTP: routes and thin handlers. Handlers parse, call a service, and map its outcome.
+//! HTTP: routes and thin handlers. Handlers parse, call an action or a service on a blocking
+//! thread, and map its outcome. The OpenAPI document is collected from the same registrations,
+//! so a route cannot be served without being documented.
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod public;
+pub mod staff;
+pub mod tickets;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
 
+use crate::db::{DbConn, DbError};
+use crate::state::AppState;
 use error::json_error;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "madoguchi",
+        description = "The consultation window: public intake, the counsellors' queue and supervisors' reports."
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route. Registered through utoipa-actix-web, which collects each handler's
+/// `#[utoipa::path]` into the OpenAPI document as it registers it.
+pub fn register(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(public::consult_form)
+        .service(public::consult_submit)
+        .service(
+            scope("/api/v1")
+                .service(public::create_consultation)
+                .service(auth::login)
+                .service(auth::logout)
+                .service(tickets::list)
+                .service(tickets::detail)
+                .service(tickets::assign)
+                .service(tickets::reply)
+                .service(tickets::note)
+                .service(tickets::update)
+                .service(tickets::audit)
+                .service(tickets::attachment)
+                .service(staff::create)
+                .route("/openapi.json", web::get().to(openapi_json)),
+        );
+}
+
+/// The OpenAPI document, built once at start from the same registrations the server uses.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(register)
+        .split_for_parts()
+        .1
+}
+
+pub struct OpenApiJson(pub String);
+
+async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
+
+/// Request-body settings and fallbacks shared by every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(256 * 1024)
@@ -31,16 +108,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 actix_web::error::InternalError::from_response(err, page).into()
             }),
     )
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/consult", web::get().to(public::consult_form))
-    .route("/consult", web::post().to(public::consult_submit))
-    .route(
-        "/api/v1/consultations",
-        web::post().to(public::create_consultation),
-    )
-    .default_service(web::to(not_found));
+    .app_data(web::PathConfig::default().error_handler(|err, _req| {
+        actix_web::error::InternalError::from_response(
+            err,
+            json_error(StatusCode::NOT_FOUND, "not_found", "no such resource"),
+        )
+        .into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+        let message = format!("the query string is not valid: {err}");
+        actix_web::error::InternalError::from_response(
+            err,
+            json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", &message),
+        )
+        .into()
+    }));
 }
 
-async fn not_found() -> HttpResponse {
+pub async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+pub fn client_addr(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}
+
+/// Times in the API are RFC 3339 in the centre's own zone.
+pub fn local_time(state: &AppState, t: DateTime<Utc>) -> String {
+    t.with_timezone(&state.rules.tz).to_rfc3339()
+}
+
+/// Runs database work on the blocking pool: no database call on the async threads.
+pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?
 }

@@ -5,10 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::{internal, json_error, validation_error};
 use crate::db::DbError;
@@ -151,6 +151,42 @@ async fn take(
     .map_err(ConsultationError::from)
 }
 
+/// The public API's consultation, as documented; the body is read leniently so that each
+/// wrong field is reported by name.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConsultationRequest {
+    name: Option<String>,
+    email: String,
+    /// `self`, `family` or `other`.
+    relationship: String,
+    age_group: Option<String>,
+    area: Option<String>,
+    subject: String,
+    body: String,
+    /// Must be true.
+    consent: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConsultationReceipt {
+    /// Matches `^[A-Z0-9-]{6,20}$`, e.g. `K7QM-4WXZ`.
+    reference: String,
+    /// RFC 3339, in the centre's time zone.
+    reply_due_at: String,
+}
+
+#[utoipa::path(
+    tag = "public",
+    request_body = ConsultationRequest,
+    responses(
+        (status = 201, description = "Stored; an acknowledgement is queued", body = ConsultationReceipt),
+        (status = 400, description = "Not JSON", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields, named in error.fields", body = super::error::ErrorBody),
+        (status = 429, description = "Too many consultations from this address", body = super::error::ErrorBody),
+    )
+)]
+#[post("/consultations")]
 pub async fn create_consultation(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -159,16 +195,31 @@ pub async fn create_consultation(
     let validated = consultation::validate_json(&body, &limits(&state));
     let receipt = take(&state, &req, validated).await?;
     let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
-    Ok(HttpResponse::Created().json(json!({
-        "reference": receipt.reference,
-        "reply_due_at": due.to_rfc3339(),
-    })))
+    Ok(HttpResponse::Created().json(ConsultationReceipt {
+        reference: receipt.reference,
+        reply_due_at: due.to_rfc3339(),
+    }))
 }
 
+#[utoipa::path(
+    tag = "public",
+    responses((status = 200, description = "The consultation form, in Japanese", content_type = "text/html"))
+)]
+#[get("/consult")]
 pub async fn consult_form(state: web::Data<AppState>) -> HttpResponse {
     form_page(&state, &ConsultForm::default(), &[], StatusCode::OK)
 }
 
+#[utoipa::path(
+    tag = "public",
+    request_body(content = ConsultationRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The receipt page with the reference", content_type = "text/html"),
+        (status = 422, description = "The form again, with errors beside the fields", content_type = "text/html"),
+        (status = 429, description = "Too many consultations from this address", content_type = "text/html"),
+    )
+)]
+#[post("/consult")]
 pub async fn consult_submit(
     state: web::Data<AppState>,
     req: HttpRequest,

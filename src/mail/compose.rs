@@ -91,6 +91,48 @@ pub fn acknowledgement(
     )
 }
 
+pub struct StaffReply<'a> {
+    pub to: &'a str,
+    pub consulter_name: Option<&'a str>,
+    pub counsellor_name: &'a str,
+    pub reference: &'a str,
+    pub ticket_subject: &'a str,
+    /// What the counsellor wrote; greeting and signature come from the template.
+    pub body: &'a str,
+    pub threading: Option<Threading>,
+}
+
+/// A counsellor's answer: `Re: <subject> [#REF]`, threaded to the consulter's newest mail.
+pub fn staff_reply(
+    templates: &Templates,
+    center: &CenterSettings,
+    reply: StaffReply<'_>,
+    message_id: String,
+    date: DateTime<Utc>,
+) -> Result<OutgoingMail, ComposeError> {
+    let body = templates.render(
+        "reply/body.txt",
+        context! {
+            center => center,
+            name => reply.consulter_name,
+            counsellor => reply.counsellor_name,
+            reference => reply.reference,
+            body => reply.body,
+        },
+    )?;
+    let subject = format!("Re: {} [#{}]", reply.ticket_subject, reply.reference);
+    build(
+        center,
+        reply.to,
+        subject,
+        body,
+        message_id,
+        reply.threading,
+        false,
+        date,
+    )
+}
+
 pub struct Threading {
     pub in_reply_to: String,
     /// Oldest first.

@@ -56,10 +56,14 @@ CREATE TABLE tickets (
     updated_at TIMESTAMP NOT NULL,
     -- Copied from the running reply clock so the queue sorts and pages on one index.
     clock_started_at TIMESTAMP,
-    reply_due_at TIMESTAMP
+    reply_due_at TIMESTAMP,
+    -- reply_due_at, or the far future when no clock runs: the queue's sort key without NULLs,
+    -- which the two backends would order differently.
+    queue_due_at TIMESTAMP NOT NULL
 );
-CREATE INDEX tickets_queue ON tickets (urgent, reply_due_at, id);
-CREATE INDEX tickets_status ON tickets (status, urgent, reply_due_at, id);
+CREATE INDEX tickets_queue ON tickets (urgent DESC, queue_due_at, id);
+CREATE INDEX tickets_open_queue ON tickets (urgent DESC, queue_due_at, id) WHERE status <> 'closed';
+CREATE INDEX tickets_status ON tickets (status, urgent DESC, queue_due_at, id);
 CREATE INDEX tickets_assignee ON tickets (assignee_id, status);
 CREATE INDEX tickets_consulter ON tickets (consulter_id);
 

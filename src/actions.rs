@@ -1,0 +1,442 @@
+//! What staff do to a ticket. Each action is one transaction that also writes its audit
+//! event and queues any mail it causes.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::audit::{self, AuditEvent};
+use crate::db::queue::{self, ConsulterRow, SummaryRow, ThreadMessage};
+use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
+use crate::db::{DbConn, DbError, outbox, sessions, to_db, write_tx};
+use crate::domain::consultation::clean_text;
+use crate::domain::threading;
+use crate::mail::compose::{self, ComposeError, StaffReply, Threading};
+use crate::state::AppState;
+
+/// Who acts, and from where: every action is audited with both.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub staff_id: i64,
+    pub name: String,
+    pub supervisor: bool,
+    pub client_addr: String,
+}
+
+#[derive(Debug)]
+pub enum ActionError {
+    NotFound,
+    Forbidden(&'static str),
+    Invalid(Vec<(&'static str, &'static str)>),
+    /// The consulter wrote again after the message the counsellor last saw.
+    Collision {
+        message_id: i64,
+        body_text: String,
+        created_at: DateTime<Utc>,
+    },
+    Db(DbError),
+    Compose(ComposeError),
+}
+
+impl From<DbError> for ActionError {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for ActionError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl std::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => write!(f, "no such ticket"),
+            Self::Forbidden(why) => write!(f, "{why}"),
+            Self::Invalid(fields) => write!(f, "invalid fields: {fields:?}"),
+            Self::Collision { message_id, .. } => {
+                write!(f, "the consulter wrote again (message {message_id})")
+            }
+            Self::Db(e) => write!(f, "{e}"),
+            Self::Compose(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+const MAX_TEXT: usize = 20_000;
+
+fn text_field(field: &'static str, raw: &str) -> Result<String, ActionError> {
+    let text = clean_text(raw);
+    if text.is_empty() {
+        Err(ActionError::Invalid(vec![(field, "required")]))
+    } else if text.chars().count() > MAX_TEXT {
+        Err(ActionError::Invalid(vec![(field, "too_long")]))
+    } else {
+        Ok(text)
+    }
+}
+
+fn audit(
+    conn: &mut DbConn,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    action: &str,
+    ticket: Option<i64>,
+    target: Option<&str>,
+    detail: Option<&str>,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        &AuditEvent {
+            at: now,
+            staff_id: Some(actor.staff_id),
+            action,
+            ticket_id: ticket,
+            target,
+            client_addr: Some(&actor.client_addr),
+            detail,
+        },
+    )
+}
+
+pub struct TicketView {
+    pub summary: SummaryRow,
+    pub consulter: ConsulterRow,
+    pub messages: Vec<ThreadMessage>,
+    pub deliveries: Vec<outbox::DeliveryRow>,
+    pub attachments: Vec<queue::AttachmentMeta>,
+}
+
+/// The whole ticket, read in four queries, and the read audited.
+pub fn view(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+) -> Result<TicketView, ActionError> {
+    let now = state.time.now();
+    let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+    let messages = queue::thread(conn, id)?;
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let deliveries = outbox::delivery_for_messages(conn, &ids)?;
+    let attachments = queue::attachments_of(conn, &ids)?;
+    audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
+    Ok(TicketView {
+        summary,
+        consulter,
+        messages,
+        deliveries,
+        attachments,
+    })
+}
+
+pub fn audit_queue_read(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    filters: &str,
+) -> Result<(), ActionError> {
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "queue.read",
+        None,
+        None,
+        Some(filters),
+    )?;
+    Ok(())
+}
+
+pub struct Queued {
+    pub message_id: MessageId,
+}
+
+/// A counsellor's reply: stops the clock, queues the mail, and sets the status.
+pub fn reply(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    body: &str,
+    close: bool,
+    last_seen_message_id: Option<i64>,
+) -> Result<Queued, ActionError> {
+    let body = text_field("body", body)?;
+    let now = state.time.now();
+    let ticket = TicketId(id);
+    let queued = write_tx(conn, |conn| {
+        let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        if let Some(seen) = last_seen_message_id
+            && let Some((message_id, body_text, created_at)) =
+                tickets::inbound_after(conn, ticket, seen)?
+        {
+            return Err(ActionError::Collision {
+                message_id,
+                body_text,
+                created_at: crate::db::from_db(created_at),
+            });
+        }
+        let thread = queue::thread(conn, id)?;
+        let ids: Vec<String> = thread
+            .iter()
+            .filter_map(|m| m.rfc_message_id.clone())
+            .collect();
+        let newest_inbound = thread
+            .iter()
+            .rev()
+            .find(|m| m.kind == "inbound")
+            .and_then(|m| m.rfc_message_id.as_deref());
+        let ack = thread
+            .iter()
+            .rev()
+            .find(|m| m.kind == "outbound" && m.automatic)
+            .and_then(|m| m.rfc_message_id.as_deref());
+        let threading =
+            threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
+                Threading {
+                    in_reply_to,
+                    references,
+                }
+            });
+        let mail = compose::staff_reply(
+            &state.templates,
+            &state.settings.center,
+            StaffReply {
+                to: &consulter.email,
+                consulter_name: consulter.name.as_deref(),
+                counsellor_name: &actor.name,
+                reference: &summary.reference,
+                ticket_subject: &summary.subject,
+                body: &body,
+                threading,
+            },
+            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
+            now,
+        )
+        .map_err(ActionError::Compose)?;
+        let message = tickets::add_message(
+            conn,
+            &NewMessage {
+                ticket_id: id,
+                kind: "outbound",
+                author_id: Some(actor.staff_id),
+                subject: Some(&mail.subject),
+                body_text: &body,
+                rfc_message_id: Some(&mail.rfc_message_id),
+                in_reply_to: newest_inbound.or(ack),
+                references_header: None,
+                from_address: None,
+                automatic: false,
+                raw_mime: None,
+                system_note: None,
+                created_at: to_db(now),
+            },
+        )?;
+        outbox::enqueue(
+            conn,
+            &outbox::NewOutboundMail {
+                message_id: Some(message.0),
+                ticket_id: Some(id),
+                kind: "reply",
+                to_address: &mail.to,
+                rfc_message_id: &mail.rfc_message_id,
+                raw: &mail.raw,
+                status: "queued",
+                next_attempt_at: to_db(now),
+                created_at: to_db(now),
+            },
+        )?;
+        tickets::stop_clock(conn, ticket, now, actor.staff_id, Some(message))?;
+        let status = if close { "closed" } else { "waiting" };
+        tickets::update(conn, ticket, Some(status), None, now)?;
+        let target = format!("message:{}", message.0);
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.reply",
+            Some(id),
+            Some(&target),
+            Some(&format!("status={status}")),
+        )?;
+        Ok(Queued {
+            message_id: message,
+        })
+    })?;
+    state.waker.wake();
+    Ok(queued)
+}
+
+pub fn note(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    body: &str,
+) -> Result<MessageId, ActionError> {
+    let body = text_field("body", body)?;
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        let message = tickets::add_message(
+            conn,
+            &NewMessage {
+                ticket_id: id,
+                kind: "note",
+                author_id: Some(actor.staff_id),
+                subject: None,
+                body_text: &body,
+                rfc_message_id: None,
+                in_reply_to: None,
+                references_header: None,
+                from_address: None,
+                automatic: false,
+                raw_mime: None,
+                system_note: None,
+                created_at: to_db(now),
+            },
+        )?;
+        let target = format!("message:{}", message.0);
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.note",
+            Some(id),
+            Some(&target),
+            None,
+        )?;
+        Ok(message)
+    })
+}
+
+/// Counsellors may take a ticket or let it go; supervisors may give it to anyone active.
+pub fn assign(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    assignee: Option<i64>,
+) -> Result<(), ActionError> {
+    if !actor.supervisor && assignee.is_some_and(|a| a != actor.staff_id) {
+        return Err(ActionError::Forbidden(
+            "counsellors may assign a ticket only to themselves or to nobody",
+        ));
+    }
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        if let Some(staff_id) = assignee
+            && !sessions::staff_is_active(conn, staff_id)?
+        {
+            return Err(ActionError::Invalid(vec![(
+                "assignee_id",
+                "not_active_staff",
+            )]));
+        }
+        tickets::assign(conn, TicketId(id), assignee, now)?;
+        let detail = assignee.map_or("assignee=none".to_string(), |a| format!("assignee={a}"));
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.assign",
+            Some(id),
+            None,
+            Some(&detail),
+        )?;
+        Ok::<(), ActionError>(())
+    })?;
+    Ok(())
+}
+
+pub const STATUSES: [&str; 4] = ["new", "open", "waiting", "closed"];
+
+/// Status and urgency by hand. Closing stops a running clock: nobody owes a reply then.
+pub fn update(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    status: Option<&str>,
+    urgent: Option<bool>,
+) -> Result<(), ActionError> {
+    let status = match status {
+        None => None,
+        Some(s) => Some(
+            *STATUSES
+                .iter()
+                .find(|known| **known == s)
+                .ok_or_else(|| ActionError::Invalid(vec![("status", "invalid")]))?,
+        ),
+    };
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        tickets::update(conn, TicketId(id), status, urgent, now)?;
+        if status == Some("closed") {
+            tickets::stop_clock(conn, TicketId(id), now, actor.staff_id, None)?;
+        }
+        let mut detail = Vec::new();
+        if let Some(s) = status {
+            detail.push(format!("status={s}"));
+        }
+        if let Some(u) = urgent {
+            detail.push(format!("urgent={u}"));
+        }
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.update",
+            Some(id),
+            None,
+            Some(&detail.join(" ")),
+        )?;
+        Ok::<(), ActionError>(())
+    })?;
+    Ok(())
+}
+
+pub fn audit_trail(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+) -> Result<Vec<audit::AuditRow>, ActionError> {
+    queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "ticket.audit_read",
+        Some(id),
+        None,
+        None,
+    )?;
+    Ok(audit::for_ticket(conn, id)?)
+}
+
+pub fn attachment(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    ticket_id: i64,
+    attachment_id: i64,
+) -> Result<(String, String, Vec<u8>), ActionError> {
+    let found = queue::attachment(conn, ticket_id, attachment_id)?.ok_or(ActionError::NotFound)?;
+    let target = format!("attachment:{attachment_id}");
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "attachment.download",
+        Some(ticket_id),
+        Some(&target),
+        None,
+    )?;
+    Ok(found)
+}

@@ -1,0 +1,305 @@
+//! The counsellors' queue and the ticket view: reads only, each in a fixed number of queries.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{attachments, consulters, messages, staff, tickets};
+use super::{DbConn, DbError, to_db};
+
+pub type Backend = <DbConn as Connection>::Backend;
+
+/// What a queue line and the head of a ticket view show.
+#[derive(Debug, Clone, Queryable)]
+pub struct SummaryRow {
+    pub id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: String,
+    pub channel: String,
+    pub urgent: bool,
+    pub assignee_id: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub reply_due_at: Option<NaiveDateTime>,
+    pub queue_due_at: NaiveDateTime,
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn summary_columns() -> _ {
+    (
+        tickets::id,
+        tickets::reference,
+        tickets::subject,
+        tickets::status,
+        tickets::channel,
+        tickets::urgent,
+        tickets::assignee_id,
+        staff::name.nullable(),
+        tickets::created_at,
+        tickets::reply_due_at,
+        tickets::queue_due_at,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Any,
+    /// Every status but closed.
+    Open,
+    Is(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Any,
+    Nobody,
+    Staff(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    Overdue,
+    DueSoon,
+    OnTrack,
+    NoClock,
+}
+
+/// Where the previous page ended, in the queue's sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub urgent: bool,
+    pub queue_due_at: NaiveDateTime,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn after(row: &SummaryRow) -> Self {
+        Self {
+            urgent: row.urgent,
+            queue_due_at: row.queue_due_at,
+            id: row.id,
+        }
+    }
+
+    /// Opaque to clients; stable across changes because it names a position, not an offset.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            u8::from(self.urgent),
+            self.queue_due_at.and_utc().timestamp_micros(),
+            self.id
+        )
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let mut parts = s.split('.');
+        let urgent = match parts.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        let micros: i64 = parts.next()?.parse().ok()?;
+        let id: i64 = parts.next()?.parse().ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            urgent,
+            queue_due_at: DateTime::from_timestamp_micros(micros)?.naive_utc(),
+            id,
+        })
+    }
+}
+
+pub struct QueueQuery {
+    pub status: StatusFilter,
+    pub assignee: AssigneeFilter,
+    pub sla: Option<SlaFilter>,
+    pub now: DateTime<Utc>,
+    pub due_soon: Duration,
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+/// One page of the queue: urgent first, then by due time (no clock last), then by id.
+/// Returns up to `limit + 1` rows so the caller knows whether another page follows.
+pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbError> {
+    let mut query = tickets::table
+        .left_join(staff::table)
+        .select(summary_columns())
+        .into_boxed::<Backend>();
+    query = match q.status {
+        StatusFilter::Any => query,
+        // Written as `<> 'closed'` so the planner can use the partial index of open tickets.
+        StatusFilter::Open => query.filter(tickets::status.ne("closed")),
+        StatusFilter::Is(s) => query.filter(tickets::status.eq(s)),
+    };
+    query = match q.assignee {
+        AssigneeFilter::Any => query,
+        AssigneeFilter::Nobody => query.filter(tickets::assignee_id.is_null()),
+        AssigneeFilter::Staff(id) => query.filter(tickets::assignee_id.eq(id)),
+    };
+    let now = to_db(q.now);
+    let soon = to_db(q.now + q.due_soon);
+    query = match q.sla {
+        None => query,
+        Some(SlaFilter::Overdue) => query.filter(tickets::reply_due_at.lt(now)),
+        Some(SlaFilter::DueSoon) => query
+            .filter(tickets::reply_due_at.ge(now))
+            .filter(tickets::reply_due_at.lt(soon)),
+        Some(SlaFilter::OnTrack) => query.filter(tickets::reply_due_at.ge(soon)),
+        Some(SlaFilter::NoClock) => query.filter(tickets::reply_due_at.is_null()),
+    };
+    if let Some(c) = q.after {
+        let later_same_rank = tickets::queue_due_at
+            .gt(c.queue_due_at)
+            .or(tickets::queue_due_at
+                .eq(c.queue_due_at)
+                .and(tickets::id.gt(c.id)));
+        query = if c.urgent {
+            query.filter(
+                tickets::urgent
+                    .eq(false)
+                    .or(tickets::urgent.eq(true).and(later_same_rank)),
+            )
+        } else {
+            query.filter(tickets::urgent.eq(false).and(later_same_rank))
+        };
+    }
+    Ok(query
+        .order((
+            tickets::urgent.desc(),
+            tickets::queue_due_at.asc(),
+            tickets::id.asc(),
+        ))
+        .limit(q.limit + 1)
+        .load(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ConsulterRow {
+    pub name: Option<String>,
+    pub email: String,
+    pub relationship: Option<String>,
+    pub age_group: Option<String>,
+    pub area: Option<String>,
+}
+
+pub fn ticket(conn: &mut DbConn, id: i64) -> Result<Option<(SummaryRow, ConsulterRow)>, DbError> {
+    Ok(tickets::table
+        .left_join(staff::table)
+        .inner_join(consulters::table)
+        .filter(tickets::id.eq(id))
+        .select((
+            summary_columns(),
+            (
+                consulters::name,
+                consulters::email,
+                tickets::relationship,
+                tickets::age_group,
+                tickets::area,
+            ),
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ThreadMessage {
+    pub id: i64,
+    pub kind: String,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub rfc_message_id: Option<String>,
+    pub system_note: Option<String>,
+    pub automatic: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// The whole thread, oldest first.
+pub fn thread(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<ThreadMessage>, DbError> {
+    Ok(messages::table
+        .left_join(staff::table)
+        .filter(messages::ticket_id.eq(ticket_id))
+        .order(messages::id)
+        .select((
+            messages::id,
+            messages::kind,
+            messages::author_id,
+            staff::name.nullable(),
+            messages::subject,
+            messages::body_text,
+            messages::rfc_message_id,
+            messages::system_note,
+            messages::automatic,
+            messages::created_at,
+        ))
+        .load(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AttachmentMeta {
+    pub id: i64,
+    pub message_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+pub fn attachments_of(
+    conn: &mut DbConn,
+    message_ids: &[i64],
+) -> Result<Vec<AttachmentMeta>, DbError> {
+    Ok(attachments::table
+        .filter(attachments::message_id.eq_any(message_ids))
+        .order(attachments::id)
+        .select((
+            attachments::id,
+            attachments::message_id,
+            attachments::filename,
+            attachments::content_type,
+            attachments::size_bytes,
+        ))
+        .load(conn)?)
+}
+
+/// One attachment's content, only if it belongs to the ticket named in the URL.
+pub fn attachment(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    attachment_id: i64,
+) -> Result<Option<(String, String, Vec<u8>)>, DbError> {
+    Ok(attachments::table
+        .inner_join(messages::table)
+        .filter(attachments::id.eq(attachment_id))
+        .filter(messages::ticket_id.eq(ticket_id))
+        .select((
+            attachments::filename,
+            attachments::content_type,
+            attachments::content,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor {
+            urgent: true,
+            queue_due_at: DateTime::from_timestamp_micros(1_767_225_600_123_456)
+                .unwrap()
+                .naive_utc(),
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["", "2.1.1", "1.x.1", "1.1", "1.1.1.1", "0.1.-"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+}
