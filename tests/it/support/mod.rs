@@ -17,7 +17,7 @@ use madoguchi::Application;
 use madoguchi::config::Settings;
 use madoguchi::db::PooledConn;
 use madoguchi::state::AppState;
-use madoguchi::timesource::FakeTime;
+use madoguchi::timesource::{FakeTime, TimeSource};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,5 +275,88 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) ->
             return None;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A staff member made straight in the database, then signed in through the API.
+pub struct Staff {
+    pub id: i64,
+    pub token: String,
+}
+
+pub const STAFF_PASSWORD: &str = "a long test password";
+
+impl TestApp {
+    pub fn add_staff(&self, email: &str, role: &str) -> i64 {
+        let mut conn = self.conn();
+        madoguchi::accounts::create(
+            &mut conn,
+            email,
+            "テスト 職員",
+            role,
+            STAFF_PASSWORD,
+            self.time.now(),
+        )
+        .expect("staff account")
+        .0
+    }
+
+    pub fn login(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+    }
+
+    pub fn staff(&self, email: &str, role: &str) -> Staff {
+        let id = self.add_staff(email, role);
+        let r = self.login(email, STAFF_PASSWORD);
+        assert_eq!(r.status, 200, "{}", r.body);
+        Staff {
+            id,
+            token: r.json()["token"].as_str().expect("token").to_string(),
+        }
+    }
+
+    /// A request with a bearer token (or none), any method, optional JSON body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let url = self.url(path);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        macro_rules! with_auth {
+            ($req:expr) => {{
+                let req = $req;
+                match &auth {
+                    Some(a) => req.header("authorization", a),
+                    None => req,
+                }
+            }};
+        }
+        let result = match (method, body) {
+            ("GET", _) => with_auth!(self.http.get(&url)).call(),
+            ("POST", Some(b)) => with_auth!(self.http.post(&url)).send_json(b),
+            ("POST", None) => with_auth!(self.http.post(&url)).send_empty(),
+            ("PATCH", Some(b)) => with_auth!(self.http.patch(&url)).send_json(b),
+            ("PATCH", None) => with_auth!(self.http.patch(&url)).send_empty(),
+            _ => panic!("unsupported {method}"),
+        };
+        read(result)
+    }
+
+    /// Files a consultation through the public API and returns its ticket id.
+    pub fn new_ticket(&self, email: &str) -> i64 {
+        let r = self.post_json("/api/v1/consultations", &consultation(email));
+        assert_eq!(r.status, 201, "{}", r.body);
+        let reference = r.json()["reference"].as_str().unwrap().to_string();
+        let mut conn = self.conn();
+        madoguchi::db::tickets::by_reference(&mut conn, &reference)
+            .unwrap()
+            .unwrap()
+            .id
     }
 }
