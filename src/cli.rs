@@ -1,7 +1,8 @@
 //! The command line (CONTRACT §1). Exit codes follow sysexits: 64 usage, 65 bad data,
 //! 69 unavailable, 75 try again later, 78 configuration.
 
-use std::io::{BufRead, IsTerminal};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,10 +11,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::accounts::{self, AccountError};
 use crate::config::Settings;
 use crate::db::{self, DbError};
-use crate::startup::{Application, StartError};
+use crate::intake::imap::outcome_name;
+use crate::intake::store::{self, Outcome};
+use crate::startup::{Application, StartError, build_state};
+use crate::state::AppState;
+use crate::timesource::SystemTime;
+use std::sync::Arc;
 
 pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;
+pub const EX_NOINPUT: u8 = 66;
 pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_TEMPFAIL: u8 = 75;
 pub const EX_CONFIG: u8 = 78;
@@ -34,6 +41,17 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Store raw RFC 5322 messages from files, or one message on stdin, as mail intake does.
+    /// Exit 0: stored (or a duplicate, or quarantined); 75: not stored, try again.
+    Ingest {
+        /// Message files; none means one message on standard input.
+        files: Vec<PathBuf>,
+    },
+    /// Mail that could not be taken.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
     /// Manage staff accounts.
     Staff {
         #[command(subcommand)]
@@ -52,6 +70,18 @@ pub enum StaffCommand {
         #[arg(long, value_enum)]
         role: Role,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuarantineCommand {
+    /// List quarantined mail, newest first.
+    List {
+        /// Also list mail that was taken on a later retry.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Try one quarantined mail again.
+    Retry { id: i64 },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -87,6 +117,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Staff {
             command: StaffCommand::Add { email, name, role },
         } => staff_add(&settings, &email, &name, role),
+        Command::Ingest { files } => ingest(settings, &files),
+        Command::Quarantine { command } => quarantine(settings, command),
     }
 }
 
@@ -148,6 +180,97 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
         Err(AccountError::Exists) => fail(EX_DATAERR, &AccountError::Exists),
         Err(AccountError::Db(e)) => fail(db_exit(&e), &e),
         Err(e) => fail(EX_UNAVAILABLE, &e),
+    }
+}
+
+fn state_for_command(settings: Settings) -> Result<AppState, ExitCode> {
+    build_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
+}
+
+fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
+    let state = match state_for_command(settings) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
+    };
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let sources: Vec<Option<&PathBuf>> = if files.is_empty() {
+        vec![None]
+    } else {
+        files.iter().map(Some).collect()
+    };
+    for source in sources {
+        let raw = match source {
+            Some(path) => std::fs::read(path),
+            None => {
+                let mut buf = Vec::new();
+                std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+            }
+        };
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                let name = source.map_or("stdin".into(), |p| p.display().to_string());
+                return fail(EX_NOINPUT, &format!("cannot read {name}: {e}"));
+            }
+        };
+        match store::take(&state, &mut conn, &raw, "ingest") {
+            Ok(outcome) => *counts.entry(outcome_name(&outcome)).or_default() += 1,
+            // The MTA keeps the message and tries again; what was stored before stays stored.
+            Err(e) => return fail(EX_TEMPFAIL, &e),
+        }
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("{}", summary.join(", "));
+    ExitCode::SUCCESS
+}
+
+fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
+    let state = match state_for_command(settings) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
+    };
+    match command {
+        QuarantineCommand::List { all } => match db::quarantine::list(&mut conn, all) {
+            Ok(rows) => {
+                for r in rows {
+                    let state = if r.resolved_at.is_some() {
+                        "taken"
+                    } else {
+                        "waiting"
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        db::from_db(r.received_at).to_rfc3339(),
+                        r.source,
+                        state,
+                        r.reason
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(db_exit(&e), &e),
+        },
+        QuarantineCommand::Retry { id } => match store::retry(&state, &mut conn, id) {
+            Ok(None) => fail(EX_DATAERR, &format!("no quarantined mail {id}")),
+            Ok(Some(Outcome::Quarantined { .. })) => {
+                println!("still quarantined");
+                ExitCode::from(EX_DATAERR)
+            }
+            Ok(Some(outcome)) => {
+                println!("{}", outcome_name(&outcome));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EX_TEMPFAIL, &e),
+        },
     }
 }
 

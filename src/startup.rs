@@ -155,7 +155,21 @@ impl Application {
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())
             .spawn(move || self.worker.run())?;
+        let (stop_imap, imap_stopped) = tokio::sync::watch::channel(false);
+        let imap = self.state.settings.imap.enabled.then(|| {
+            actix_web::rt::spawn(crate::intake::imap::run(self.state.clone(), imap_stopped))
+        });
         let served = self.server.await;
+        let _ = stop_imap.send(true);
+        if let Some(poller) = imap {
+            // The poller finishes the message in hand; it never holds one for long.
+            if tokio::time::timeout(std::time::Duration::from_secs(30), poller)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the IMAP poller did not stop in time");
+            }
+        }
         self.shutdown.store(true, Ordering::SeqCst);
         waker.wake();
         let joined = web::block(move || worker.join()).await;

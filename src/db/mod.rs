@@ -2,7 +2,9 @@
 //! PostgreSQL; the backend is chosen by the URL's scheme.
 
 pub mod audit;
+pub mod intake;
 pub mod outbox;
+pub mod quarantine;
 pub mod queue;
 pub mod schema;
 pub mod sessions;

@@ -1,0 +1,91 @@
+//! Mail that could not be taken, kept byte for byte with the reason, for a person to look at.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::quarantine;
+use super::{DbConn, DbError, to_db};
+
+pub fn put(
+    conn: &mut DbConn,
+    raw: &[u8],
+    source: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(diesel::insert_into(quarantine::table)
+        .values((
+            quarantine::received_at.eq(to_db(now)),
+            quarantine::source.eq(source),
+            quarantine::reason.eq(reason),
+            quarantine::raw.eq(raw),
+        ))
+        .returning(quarantine::id)
+        .get_result(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub received_at: NaiveDateTime,
+    pub source: String,
+    pub reason: String,
+    pub retried_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+/// Unresolved entries first, newest first.
+pub fn list(conn: &mut DbConn, include_resolved: bool) -> Result<Vec<QuarantineRow>, DbError> {
+    let mut q = quarantine::table
+        .select((
+            quarantine::id,
+            quarantine::received_at,
+            quarantine::source,
+            quarantine::reason,
+            quarantine::retried_at,
+            quarantine::resolved_at,
+        ))
+        .order(quarantine::id.desc())
+        .into_boxed::<super::queue::Backend>();
+    if !include_resolved {
+        q = q.filter(quarantine::resolved_at.is_null());
+    }
+    Ok(q.load(conn)?)
+}
+
+pub fn raw(conn: &mut DbConn, id: i64) -> Result<Option<Vec<u8>>, DbError> {
+    Ok(quarantine::table
+        .find(id)
+        .select(quarantine::raw)
+        .first(conn)
+        .optional()?)
+}
+
+/// Records a retry; `resolved` when the mail was taken this time.
+pub fn retried(
+    conn: &mut DbConn,
+    id: i64,
+    resolved: bool,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let target = quarantine::table.find(id);
+    match (resolved, reason) {
+        (true, _) => diesel::update(target)
+            .set((
+                quarantine::retried_at.eq(Some(to_db(now))),
+                quarantine::resolved_at.eq(Some(to_db(now))),
+            ))
+            .execute(conn)?,
+        (false, Some(reason)) => diesel::update(target)
+            .set((
+                quarantine::retried_at.eq(Some(to_db(now))),
+                quarantine::reason.eq(reason),
+            ))
+            .execute(conn)?,
+        (false, None) => diesel::update(target)
+            .set(quarantine::retried_at.eq(Some(to_db(now))))
+            .execute(conn)?,
+    };
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! The IMAP poller inside `serve`: takes new mail from one mailbox through the intake path.
+//! The database commit comes before `\Seen`, and the last UID taken is kept in the database,
+//! so nothing is lost or stored twice across restarts and lost connections.
+
+use std::time::Duration;
+
+use actix_web::web;
+use async_imap::Client;
+use async_imap::extensions::idle::IdleResponse;
+use futures_util::TryStreamExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::db::{DbError, intake as db};
+use crate::intake::store::{self, Outcome, TakeError};
+use crate::state::AppState;
+
+/// Messages fetched per round trip: a backlog is taken in slices, not held in memory at once.
+const BATCH: usize = 50;
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+#[derive(Debug)]
+pub enum ImapError {
+    Imap(async_imap::error::Error),
+    Io(std::io::Error),
+    Intake(String),
+}
+
+impl std::fmt::Display for ImapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Imap(e) => write!(f, "IMAP: {e}"),
+            Self::Io(e) => write!(f, "connection: {e}"),
+            Self::Intake(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<async_imap::error::Error> for ImapError {
+    fn from(e: async_imap::error::Error) -> Self {
+        Self::Imap(e)
+    }
+}
+
+impl From<std::io::Error> for ImapError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<DbError> for ImapError {
+    fn from(e: DbError) -> Self {
+        Self::Intake(e.to_string())
+    }
+}
+
+/// Polls until `shutdown` turns true, reconnecting with backoff after any failure.
+pub async fn run(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    while !*shutdown.borrow() {
+        match session(&state, &mut shutdown).await {
+            Ok(()) => backoff = Duration::from_secs(1),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "IMAP polling failed; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    tracing::info!("IMAP polling stopped");
+}
+
+async fn session(
+    state: &web::Data<AppState>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), ImapError> {
+    let cfg = &state.settings.imap;
+    let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port)).await?;
+    let mut client = Client::new(tcp);
+    client.read_response().await?;
+    let mut session = client
+        .login(&cfg.username, &cfg.password)
+        .await
+        .map_err(|(e, _)| e)?;
+    let can_idle = session.capabilities().await?.has_str("IDLE");
+    let wait = Duration::from_secs(cfg.poll_seconds.max(1));
+    loop {
+        let mailbox = session.select(&cfg.mailbox).await?;
+        let uidvalidity = i64::from(mailbox.uid_validity.unwrap_or(0));
+        take_new(state, &mut session, uidvalidity).await?;
+        if *shutdown.borrow() {
+            session.logout().await?;
+            return Ok(());
+        }
+        if can_idle {
+            let mut idle = session.idle();
+            idle.init().await?;
+            let (wait_for_news, _stop) = idle.wait_with_timeout(wait);
+            tokio::select! {
+                news = wait_for_news => {
+                    if let IdleResponse::NewData(_) = news? {
+                        tracing::debug!("IMAP server announced new mail");
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+            session = idle.done().await?;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+type Session = async_imap::Session<TcpStream>;
+
+/// Takes every message above the last UID taken, oldest first.
+async fn take_new(
+    state: &web::Data<AppState>,
+    session: &mut Session,
+    uidvalidity: i64,
+) -> Result<(), ImapError> {
+    let mailbox = state.settings.imap.mailbox.clone();
+    let st = state.clone();
+    let mb = mailbox.clone();
+    let position = web::block(move || {
+        let mut conn = st.pool.get().map_err(DbError::from)?;
+        db::imap_position(&mut conn, &mb)
+    })
+    .await
+    .map_err(|e| ImapError::Intake(e.to_string()))??;
+    // A new UIDVALIDITY means the server renumbered the mailbox: start again from the
+    // beginning; mail taken before is recognised by its Message-ID.
+    let last_uid = match position {
+        Some((validity, last)) if validity == uidvalidity => last,
+        _ => 0,
+    };
+    let mut uids: Vec<u32> = session
+        .uid_search(format!("UID {}:*", last_uid + 1))
+        .await?
+        .into_iter()
+        .filter(|uid| i64::from(*uid) > last_uid)
+        .collect();
+    uids.sort_unstable();
+    for chunk in uids.chunks(BATCH) {
+        let set: Vec<String> = chunk.iter().map(u32::to_string).collect();
+        let mut fetched: Vec<(u32, Vec<u8>)> = session
+            .uid_fetch(set.join(","), "(UID BODY.PEEK[])")
+            .await?
+            .try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) })
+            .try_collect()
+            .await?;
+        fetched.sort_unstable_by_key(|(uid, _)| *uid);
+        for (uid, raw) in fetched {
+            let st = state.clone();
+            let mb = mailbox.clone();
+            let taken = web::block(move || {
+                let mut conn = st.pool.get().map_err(DbError::from)?;
+                let outcome = store::take(&st, &mut conn, &raw, "imap")?;
+                // Committed before the server hears of it: a crash here means the mail is
+                // fetched again and recognised as a duplicate, never lost.
+                db::set_imap_position(&mut conn, &mb, uidvalidity, i64::from(uid), st.time.now())?;
+                Ok::<Outcome, TakeError>(outcome)
+            })
+            .await
+            .map_err(|e| ImapError::Intake(e.to_string()))?
+            .map_err(|e| ImapError::Intake(e.to_string()))?;
+            tracing::info!(uid, outcome = outcome_name(&taken), "mail taken from IMAP");
+            session
+                .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Opened { .. } => "opened",
+        Outcome::Joined { .. } => "joined",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Bounce { .. } => "bounce",
+        Outcome::Quarantined { .. } => "quarantined",
+    }
+}
