@@ -104,12 +104,14 @@ pub fn claim_due(
 }
 
 /// Only the worker that holds the lease may settle a mail; a worker whose lease ran out
-/// (it hung past its time) must not overwrite the outcome of the one that took over.
+/// (it hung past its time) must not overwrite the outcome of the one that took over, and a
+/// bounce that arrived meanwhile (status failed) is final.
 #[diesel::dsl::auto_type(no_type_alias)]
 fn held_by<'a>(id: i64, worker: &'a str) -> _ {
     outbound_mail::table
         .filter(outbound_mail::id.eq(id))
         .filter(outbound_mail::locked_by.eq(worker))
+        .filter(outbound_mail::status.eq("queued"))
 }
 
 pub fn mark_sent(

@@ -5,4 +5,5 @@ mod support;
 mod api;
 mod cli;
 mod consultations;
+mod intake;
 mod outbox;

@@ -1,6 +1,7 @@
 //! Test harness: a fresh database per test on SQLite or PostgreSQL, the real server on a free
 //! port, a hand-set clock, and a real SMTP server over TCP.
 
+pub mod dovecot;
 pub mod smtp_server;
 
 use std::path::PathBuf;
@@ -233,6 +234,10 @@ impl TestApp {
 
     pub fn conn(&self) -> PooledConn {
         self.state.pool.get().expect("a database connection")
+    }
+
+    pub fn db_url(&self) -> String {
+        self._db.url.clone()
     }
 
     /// Wakes the mail worker, e.g. after the clock was moved.

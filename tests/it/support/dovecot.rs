@@ -1,0 +1,169 @@
+//! A real Dovecot IMAP server for one test, with a throw-away configuration on a free port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "soudan";
+pub const PASSWORD: &str = "imap-test-password";
+
+pub struct Dovecot {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Dovecot {
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "madoguchi_dovecot_{}",
+            madoguchi::tokens::new_token().get(..12).unwrap_or("x")
+        ));
+        for sub in ["mail", "home"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            // Mail is kept as the unprivileged user nobody, as Dovecot refuses root.
+            std::fs::set_permissions(
+                dir.join(sub),
+                std::os::unix::fs::PermissionsExt::from_mode(0o777),
+            )
+            .unwrap();
+        }
+        let port = free_port();
+        let d = dir.display();
+        let config = format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+             protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n\
+             auth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%u\n\
+             passdb {{\n driver = static\n args = password={PASSWORD}\n}}\n\
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={d}/home/%u\n}}\n\
+             service imap-login {{\n inet_listener imap {{\n  address = 127.0.0.1\n  port = {port}\n }}\n \
+             inet_listener imaps {{\n  port = 0\n }}\n}}\n\
+             service stats {{\n inet_listener http {{\n  port = 0\n }}\n}}\n"
+        );
+        std::fs::write(dir.join("dovecot.conf"), config).unwrap();
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let _ = std::fs::remove_dir_all(self.dir.join("run"));
+        let child = Command::new("dovecot")
+            .args(["-F", "-c"])
+            .arg(self.dir.join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot (Debian package dovecot-imapd) runs");
+        self.child = Some(child);
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "dovecot did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server, dropping every connection, and starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Appends a message to INBOX over IMAP, as a mail server delivering would.
+    pub fn append(&self, raw: &[u8]) {
+        let mut s = Session::login(self.port);
+        s.write(&format!("a2 APPEND INBOX {{{}+}}\r\n", raw.len()));
+        s.stream.write_all(raw).unwrap();
+        s.write("\r\n");
+        s.expect_ok("a2");
+        s.write("a3 LOGOUT\r\n");
+    }
+
+    /// UIDs in INBOX with the \Seen flag.
+    pub fn seen_uids(&self) -> Vec<u32> {
+        let mut s = Session::login(self.port);
+        s.write("a2 EXAMINE INBOX\r\na3 UID SEARCH SEEN\r\n");
+        let lines = s.expect_ok("a3");
+        let mut uids: Vec<u32> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("* SEARCH"))
+            .flat_map(|l| l.split_whitespace().filter_map(|n| n.parse().ok()))
+            .collect();
+        uids.sort_unstable();
+        uids
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Just enough IMAP for a test to put mail in and look at flags.
+struct Session {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Session {
+    fn login(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut s = Self {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        };
+        let mut greeting = String::new();
+        s.reader.read_line(&mut greeting).unwrap();
+        s.write(&format!("a1 LOGIN {USER} {PASSWORD}\r\n"));
+        s.expect_ok("a1");
+        s
+    }
+
+    fn write(&mut self, text: &str) {
+        self.stream.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn expect_ok(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "IMAP connection closed");
+            if line.starts_with(&format!("{tag} ")) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{line}");
+                return lines;
+            }
+            lines.push(line.trim_end().to_string());
+        }
+    }
+}
