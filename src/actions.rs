@@ -440,3 +440,34 @@ pub fn attachment(
     )?;
     Ok(found)
 }
+
+/// Staff confirm or clear an urgent-risk flag, with a reason; audited without the reason's text.
+pub fn decide_triage(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    clear: bool,
+    reason: &str,
+) -> Result<(), ActionError> {
+    let reason = text_field("reason", reason)?;
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        let changed = crate::db::triage::decide(conn, id, clear, actor.staff_id, &reason, now)?;
+        let detail = format!(
+            "decision={} flags={changed}",
+            if clear { "clear" } else { "confirm" }
+        );
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.triage",
+            Some(id),
+            None,
+            Some(&detail),
+        )?;
+        Ok::<(), ActionError>(())
+    })
+}

@@ -284,7 +284,10 @@ fn db_exit(e: &DbError) -> u8 {
 
 fn start_exit(e: &StartError) -> u8 {
     match e {
-        StartError::Config(_) | StartError::Template(_) | StartError::Mail(_) => EX_CONFIG,
+        StartError::Config(_)
+        | StartError::Template(_)
+        | StartError::Mail(_)
+        | StartError::Triage(_) => EX_CONFIG,
         StartError::Db(e) => db_exit(e),
         StartError::Bind(..) => EX_UNAVAILABLE,
     }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub imap: ImapSettings,
     pub auth: AuthSettings,
     pub templates: TemplateSettings,
+    pub triage: TriageSettings,
     pub log: LogSettings,
 }
 
@@ -118,6 +119,12 @@ pub struct TemplateSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TriageSettings {
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: String,
 }
@@ -201,6 +208,13 @@ impl Settings {
                     "{key} is \"{value}\", expected one of {allowed:?}"
                 )));
             }
+        }
+        if self.imap.enabled && self.imap.tls != "none" {
+            return Err(ConfigError::Invalid(
+                "imap.tls: only \"none\" is supported so far; reach a TLS-only server \
+                 through a local TLS proxy such as stunnel"
+                    .into(),
+            ));
         }
         if !self.center.reply_address.contains('@') {
             return Err(ConfigError::Invalid(

@@ -19,5 +19,6 @@ pub mod state;
 pub mod templates;
 pub mod timesource;
 pub mod tokens;
+pub mod urgent;
 
 pub use startup::Application;

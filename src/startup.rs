@@ -12,6 +12,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
+use crate::domain::triage::{Category, PhraseLists};
 use crate::mail::delivery::{DeliveryWorker, Transport, Waker};
 use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
@@ -25,6 +26,7 @@ pub enum StartError {
     Template(TemplateError),
     Bind(String, std::io::Error),
     Mail(String),
+    Triage(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -35,6 +37,7 @@ impl std::fmt::Display for StartError {
             Self::Template(e) => write!(f, "{e}"),
             Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             Self::Mail(e) => write!(f, "mail transport: {e}"),
+            Self::Triage(e) => write!(f, "triage phrase list: {e}"),
         }
     }
 }
@@ -46,6 +49,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
     let rules = settings.clock_rules().map_err(StartError::Config)?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
     let templates = Templates::load(dir).map_err(StartError::Template)?;
+    let triage = load_phrase_lists(&settings.triage.dir).map_err(StartError::Triage)?;
     let pool = db::connect(&settings.database).map_err(StartError::Db)?;
     let intake_limiter = RateLimiter::new(
         settings.intake.rate_limit_per_hour,
@@ -59,7 +63,27 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         time,
         waker: Arc::new(Waker::default()),
         intake_limiter,
+        triage,
     })
+}
+
+/// The built-in lists, each replaced by a same-named file in `dir` when there is one.
+fn load_phrase_lists(dir: &str) -> Result<PhraseLists, String> {
+    let mut lists = PhraseLists::default();
+    for category in Category::ALL {
+        let own = if dir.is_empty() {
+            None
+        } else {
+            let path = Path::new(dir).join(format!("{}.txt", category.as_str()));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        };
+        lists.add(category, own.as_deref().unwrap_or(category.builtin_list()));
+    }
+    Ok(lists)
 }
 
 pub struct Application {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::domain::clock::ClockRules;
+use crate::domain::triage::PhraseLists;
 use crate::mail::delivery::Waker;
 use crate::ratelimit::RateLimiter;
 use crate::templates::Templates;
@@ -19,4 +20,6 @@ pub struct AppState {
     /// Wakes the delivery worker when a transaction has queued mail.
     pub waker: Arc<Waker>,
     pub intake_limiter: RateLimiter,
+    /// Urgent-risk phrase lists, built once: building them indexes thousands of phrases.
+    pub triage: PhraseLists,
 }

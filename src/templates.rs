@@ -22,6 +22,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../config/templates/acknowledgement/body.txt"),
     ),
     (
+        "acknowledgement/urgent.txt",
+        include_str!("../config/templates/acknowledgement/urgent.txt"),
+    ),
+    (
+        "alerts/urgent/subject.txt",
+        include_str!("../config/templates/alerts/urgent/subject.txt"),
+    ),
+    (
+        "alerts/urgent/body.txt",
+        include_str!("../config/templates/alerts/urgent/body.txt"),
+    ),
+    (
         "reply/body.txt",
         include_str!("../config/templates/reply/body.txt"),
     ),

@@ -47,6 +47,7 @@ pub fn ticket_by_reference(
 /// What a follow-up needs to know of the ticket it joins.
 #[derive(Debug, Queryable)]
 pub struct JoinTarget {
+    pub reference: String,
     pub status: String,
     pub reply_due_at: Option<NaiveDateTime>,
 }
@@ -54,7 +55,7 @@ pub struct JoinTarget {
 pub fn join_target(conn: &mut DbConn, ticket_id: i64) -> Result<JoinTarget, DbError> {
     Ok(tickets::table
         .find(ticket_id)
-        .select((tickets::status, tickets::reply_due_at))
+        .select((tickets::reference, tickets::status, tickets::reply_due_at))
         .first(conn)?)
 }
 

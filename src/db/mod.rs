@@ -10,6 +10,7 @@ pub mod schema;
 pub mod sessions;
 pub mod staff;
 pub mod tickets;
+pub mod triage;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -22,6 +22,7 @@ pub struct SummaryRow {
     pub created_at: NaiveDateTime,
     pub reply_due_at: Option<NaiveDateTime>,
     pub queue_due_at: NaiveDateTime,
+    pub urgent_reasons: Option<String>,
 }
 
 #[diesel::dsl::auto_type(no_type_alias)]
@@ -38,6 +39,7 @@ fn summary_columns() -> _ {
         tickets::created_at,
         tickets::reply_due_at,
         tickets::queue_due_at,
+        tickets::urgent_reasons,
     )
 }
 

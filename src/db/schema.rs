@@ -173,6 +173,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    triage_flags (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        message_id -> BigInt,
+        categories -> Text,
+        text_hash -> Text,
+        state -> Text,
+        decided_by -> Nullable<BigInt>,
+        decision_reason -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -186,6 +201,7 @@ diesel::joinable!(outbound_mail -> messages (message_id));
 diesel::joinable!(outbound_mail -> tickets (ticket_id));
 diesel::joinable!(audit_events -> staff (staff_id));
 diesel::joinable!(audit_events -> tickets (ticket_id));
+diesel::joinable!(triage_flags -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -201,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     quarantine,
     imap_state,
     alerts_sent,
+    triage_flags,
 );

@@ -36,3 +36,16 @@ pub fn count_active(conn: &mut DbConn) -> Result<i64, DbError> {
         .count()
         .get_result(conn)?)
 }
+
+/// Active staff of one role, for alerts: (id, email, name).
+pub fn active_with_role(
+    conn: &mut DbConn,
+    role: &str,
+) -> Result<Vec<(i64, String, String)>, DbError> {
+    Ok(staff::table
+        .filter(staff::active.eq(true))
+        .filter(staff::role.eq(role))
+        .order(staff::id)
+        .select((staff::id, staff::email, staff::name))
+        .load(conn)?)
+}

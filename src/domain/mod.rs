@@ -6,4 +6,6 @@ pub mod clock;
 pub mod consultation;
 pub mod jpdate;
 pub mod reference;
+pub mod stats;
 pub mod threading;
+pub mod triage;

@@ -485,3 +485,41 @@ mod tests {
         }
     }
 }
+
+/// The sender's own words: quoted lines (`>`) and everything from a reply header such as
+/// "-----Original Message-----" or "… wrote:" / "…書きました：" on are dropped.
+pub fn strip_quoted(text: &str) -> String {
+    let mut own = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        let header = t.contains("Original Message")
+            || t.starts_with("-----") && t.contains("転送")
+            || t.ends_with("wrote:")
+            || t.ends_with("書きました：")
+            || t.ends_with("書きました:");
+        if header {
+            break;
+        }
+        if !t.starts_with('>') && !t.starts_with('＞') {
+            own.push(line);
+        }
+    }
+    own.join("\n")
+}
+
+#[cfg(test)]
+mod quoted_tests {
+    use super::strip_quoted;
+
+    #[test]
+    fn quotes_and_reply_headers_are_left_out() {
+        let text = "ありがとうございます。\n> 死にたいというお気持ち\n\n2026年11月25日 10:00 センター <soudan@example.org>:書きました：\n死にたい";
+        assert_eq!(strip_quoted(text), "ありがとうございます。\n");
+        assert_eq!(
+            strip_quoted("本文\n-----Original Message-----\n引用"),
+            "本文"
+        );
+        assert_eq!(strip_quoted("On Mon, Jan 1 X wrote:\n> a"), "");
+        assert_eq!(strip_quoted("引用なし\n二行目"), "引用なし\n二行目");
+    }
+}

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod public;
+pub mod reports;
 pub mod staff;
 pub mod tickets;
 
@@ -62,6 +63,8 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(tickets::update)
                 .service(tickets::audit)
                 .service(tickets::attachment)
+                .service(tickets::triage)
+                .service(reports::urgent)
                 .service(staff::create)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );

@@ -114,6 +114,9 @@ pub struct TicketSummary {
     /// `web_form` or `email`.
     channel: String,
     urgent: bool,
+    /// Why the ticket is urgent: `suicidal_ideation`, `self_harm`, `violence_at_home`,
+    /// `emergency`. Categories only, never the text.
+    urgent_reasons: Vec<String>,
     assignee: Option<StaffRef>,
     created_at: String,
     reply_due_at: Option<String>,
@@ -130,6 +133,14 @@ fn summary(state: &AppState, row: SummaryRow) -> TicketSummary {
         status: row.status,
         channel: row.channel,
         urgent: row.urgent,
+        urgent_reasons: row
+            .urgent_reasons
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect(),
         assignee: row
             .assignee_id
             .zip(row.assignee_name)
@@ -641,4 +652,44 @@ pub async fn attachment(
         .insert_header(disposition)
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(content))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TriageDecision {
+    /// `confirm` (the danger is real: keep it urgent) or `clear` (a false alarm).
+    decision: String,
+    /// Why; kept with the flag for supervisors.
+    reason: String,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TriageDecision,
+    responses(
+        (status = 204, description = "Recorded; clearing takes the urgency away and the same text will not flag again"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/tickets/{id}/triage")]
+pub async fn triage(
+    state: web::Data<AppState>,
+    user: StaffUser,
+    id: web::Path<i64>,
+    body: web::Json<TriageDecision>,
+) -> Result<HttpResponse, TicketError> {
+    let id = id.into_inner();
+    let TriageDecision { decision, reason } = body.into_inner();
+    let clear = match decision.as_str() {
+        "clear" => true,
+        "confirm" => false,
+        _ => return Err(TicketError::BadQuery("decision", "invalid")),
+    };
+    let st = state.clone();
+    blocking(&state, move |conn| {
+        actions::decide_triage(&st, conn, &user.actor, id, clear, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

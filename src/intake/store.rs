@@ -13,6 +13,7 @@ use crate::intake::parse::{self, InboundMail};
 use crate::intake::web::ACKS_PER_DAY;
 use crate::mail::compose::{self, Acknowledgement, ComposeError, OutgoingMail};
 use crate::state::AppState;
+use crate::urgent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -283,6 +284,17 @@ fn follow_up(
     }
     let ticket = TicketId(ticket_id);
     let target = db::join_target(conn, ticket_id)?;
+    if let Some(flag) = urgent::assess(state, &mail.subject, &mail.body_text) {
+        urgent::raise(
+            state,
+            conn,
+            ticket_id,
+            &target.reference,
+            message.0,
+            &flag,
+            now,
+        )?;
+    }
     if target.status == "waiting" || target.status == "closed" {
         tickets::update(conn, ticket, Some("open"), None, now)?;
     }
@@ -336,6 +348,10 @@ fn open(
     }
     let due = clock::reply_due_at(&state.rules, now);
     tickets::start_clock(conn, ticket, now, due, message)?;
+    let flag = urgent::assess(state, &mail.subject, &mail.body_text);
+    if let Some(flag) = &flag {
+        urgent::raise(state, conn, ticket.0, &reference, message.0, flag, now)?;
+    }
     if outbox::acknowledgements_since(conn, from, now - Duration::hours(24))? >= ACKS_PER_DAY {
         return Ok(Outcome::Opened {
             ticket_id: ticket.0,
@@ -353,6 +369,7 @@ fn open(
             reply_days: state.settings.sla.reply_days,
             reply_by: &jpdate::date_ja(&due.with_timezone(&state.rules.tz)),
             in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
+            urgent: flag.is_some(),
         },
         compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
         now,

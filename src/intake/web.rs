@@ -9,6 +9,7 @@ use crate::domain::consultation::Consultation;
 use crate::domain::{clock, jpdate, reference};
 use crate::mail::compose::{self, Acknowledgement, ComposeError};
 use crate::state::AppState;
+use crate::urgent;
 
 /// At most this many acknowledgements go to one address a day (CONTRACT §5).
 pub const ACKS_PER_DAY: i64 = 3;
@@ -58,6 +59,7 @@ pub fn submit(
     let now = state.time.now();
     let due = clock::reply_due_at(&state.rules, now);
     let reply_by = jpdate::date_ja(&due.with_timezone(&state.rules.tz));
+    let flag = urgent::assess(state, &c.subject, &c.body);
     // A reference collision is rare (40 random bits) and shows as a unique violation: try anew.
     let mut tries = 0;
     loop {
@@ -74,12 +76,16 @@ pub fn submit(
                 reply_days: state.settings.sla.reply_days,
                 reply_by: &reply_by,
                 in_reply_to: None,
+                urgent: flag.is_some(),
             },
             compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
         )
         .map_err(SubmitError::Compose)?;
-        match write_tx(conn, |conn| store(conn, c, &reference, now, due, &ack)) {
+        let stored = write_tx(conn, |conn| {
+            store(state, conn, c, &reference, now, due, &ack, flag.as_ref())
+        });
+        match stored {
             Ok((ticket_id, acknowledged)) => {
                 if acknowledged {
                     state.waker.wake();
@@ -97,13 +103,16 @@ pub fn submit(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn store(
+    state: &AppState,
     conn: &mut DbConn,
     c: &Consultation,
     reference: &str,
     now: DateTime<Utc>,
     due: DateTime<Utc>,
     ack: &compose::OutgoingMail,
+    flag: Option<&urgent::Flag>,
 ) -> Result<(TicketId, bool), SubmitError> {
     let opened = tickets::open(
         conn,
@@ -140,6 +149,9 @@ fn store(
         },
     )?;
     tickets::start_clock(conn, ticket, now, due, inbound)?;
+    if let Some(flag) = flag {
+        urgent::raise(state, conn, ticket.0, reference, inbound.0, flag, now)?;
+    }
     let sent_today = outbox::acknowledgements_since(conn, &c.email, now - Duration::hours(24))?;
     if sent_today >= ACKS_PER_DAY {
         return Ok((ticket, false));

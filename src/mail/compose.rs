@@ -63,6 +63,8 @@ pub struct Acknowledgement<'a> {
     pub reply_by: &'a str,
     /// The consulter's own mail, when the consultation came by mail.
     pub in_reply_to: Option<&'a str>,
+    /// The message speaks of danger: the acknowledgement says where to call now.
+    pub urgent: bool,
 }
 
 pub fn acknowledgement(
@@ -79,6 +81,7 @@ pub fn acknowledgement(
         subject => ack.subject,
         reply_days => ack.reply_days,
         reply_by => ack.reply_by,
+        urgent => ack.urgent,
     };
     let subject = one_line(&templates.render("acknowledgement/subject.txt", &ctx)?);
     let body = templates.render("acknowledgement/body.txt", &ctx)?;
@@ -87,7 +90,38 @@ pub fn acknowledgement(
         references: vec![id.to_string()],
     });
     build(
-        center, ack.to, subject, body, message_id, threading, true, date,
+        center,
+        ack.to,
+        subject,
+        body,
+        message_id,
+        threading,
+        Some("auto-replied"),
+        date,
+    )
+}
+
+/// A mail to staff (alerts, digests): references and links only, never a consultation's text.
+pub fn staff_alert(
+    templates: &Templates,
+    center: &CenterSettings,
+    kind: &str,
+    to: &str,
+    ctx: minijinja::Value,
+    message_id: String,
+    date: DateTime<Utc>,
+) -> Result<OutgoingMail, ComposeError> {
+    let subject = one_line(&templates.render(&format!("alerts/{kind}/subject.txt"), &ctx)?);
+    let body = templates.render(&format!("alerts/{kind}/body.txt"), &ctx)?;
+    build(
+        center,
+        to,
+        subject,
+        body,
+        message_id,
+        None,
+        Some("auto-generated"),
+        date,
     )
 }
 
@@ -128,7 +162,7 @@ pub fn staff_reply(
         body,
         message_id,
         reply.threading,
-        false,
+        None,
         date,
     )
 }
@@ -147,7 +181,7 @@ pub fn build(
     body: String,
     message_id: String,
     threading: Option<Threading>,
-    auto_reply: bool,
+    auto_submitted: Option<&'static str>,
     date: DateTime<Utc>,
 ) -> Result<OutgoingMail, ComposeError> {
     let from = Mailbox::new(
@@ -181,11 +215,11 @@ pub fn build(
     let mut message = builder
         .body(body.clone())
         .map_err(|e| ComposeError::Build(e.to_string()))?;
-    if auto_reply {
+    if let Some(value) = auto_submitted {
         // RFC 3834: tells other auto-responders not to answer us, which prevents mail loops.
         message.headers_mut().insert_raw(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
+            value.into(),
         ));
     }
     Ok(OutgoingMail {
@@ -223,6 +257,7 @@ mod tests {
                 reply_days: 10,
                 reply_by: "2027年1月15日（金）",
                 in_reply_to: None,
+                urgent: false,
             },
             id.clone(),
             Utc::now(),

@@ -799,6 +799,8 @@ fn the_openapi_document_covers_every_route() {
         "GET /api/v1/tickets/{id}/audit",
         "GET /api/v1/tickets/{id}/attachments/{attachment_id}",
         "POST /api/v1/staff",
+        "POST /api/v1/tickets/{id}/triage",
+        "GET /api/v1/reports/urgent",
     ]
     .iter()
     .map(|s| s.to_string())

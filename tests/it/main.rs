@@ -7,3 +7,4 @@ mod cli;
 mod consultations;
 mod intake;
 mod outbox;
+mod triage;

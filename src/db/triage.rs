@@ -1,0 +1,140 @@
+//! Urgent-risk flags on tickets and what staff decided about them.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{messages, tickets, triage_flags};
+use super::{DbConn, DbError, to_db};
+
+pub fn cleared_before(conn: &mut DbConn, ticket_id: i64, text_hash: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        triage_flags::table
+            .filter(triage_flags::ticket_id.eq(ticket_id))
+            .filter(triage_flags::text_hash.eq(text_hash))
+            .filter(triage_flags::state.eq("cleared")),
+    ))
+    .get_result(conn)?)
+}
+
+/// Records a flag and marks the ticket urgent, adding the categories to those it had.
+pub fn flag(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    message_id: i64,
+    categories: &[&str],
+    text_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(triage_flags::table)
+        .values((
+            triage_flags::ticket_id.eq(ticket_id),
+            triage_flags::message_id.eq(message_id),
+            triage_flags::categories.eq(categories.join(",")),
+            triage_flags::text_hash.eq(text_hash),
+            triage_flags::state.eq("flagged"),
+            triage_flags::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    let known: Option<String> = tickets::table
+        .find(ticket_id)
+        .select(tickets::urgent_reasons)
+        .first(conn)?;
+    let mut reasons: Vec<String> = known
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    for c in categories {
+        if !reasons.iter().any(|r| r == c) {
+            reasons.push((*c).to_string());
+        }
+    }
+    diesel::update(tickets::table.find(ticket_id))
+        .set((
+            tickets::urgent.eq(true),
+            tickets::urgent_reasons.eq(Some(reasons.join(","))),
+            tickets::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Staff decide on the open flags of a ticket. Clearing also takes the urgency away.
+pub fn decide(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    clear: bool,
+    staff_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    let state = if clear { "cleared" } else { "confirmed" };
+    let changed = diesel::update(
+        triage_flags::table
+            .filter(triage_flags::ticket_id.eq(ticket_id))
+            .filter(triage_flags::state.ne("cleared")),
+    )
+    .set((
+        triage_flags::state.eq(state),
+        triage_flags::decided_by.eq(Some(staff_id)),
+        triage_flags::decision_reason.eq(Some(reason)),
+        triage_flags::decided_at.eq(Some(to_db(now))),
+    ))
+    .execute(conn)?;
+    if clear {
+        diesel::update(tickets::table.find(ticket_id))
+            .set((
+                tickets::urgent.eq(false),
+                tickets::urgent_reasons.eq(None::<String>),
+                tickets::updated_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(changed)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct FlagRow {
+    pub ticket_id: i64,
+    pub reference: String,
+    pub categories: String,
+    pub state: String,
+    pub flagged_at: NaiveDateTime,
+}
+
+/// Flags raised in `[from, to)`, oldest first.
+pub fn flags_between(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<FlagRow>, DbError> {
+    Ok(triage_flags::table
+        .inner_join(tickets::table)
+        .filter(triage_flags::created_at.ge(to_db(from)))
+        .filter(triage_flags::created_at.lt(to_db(to)))
+        .order(triage_flags::id)
+        .select((
+            triage_flags::ticket_id,
+            tickets::reference,
+            triage_flags::categories,
+            triage_flags::state,
+            triage_flags::created_at,
+        ))
+        .load(conn)?)
+}
+
+/// The first reply by a person (not the acknowledgement) on each ticket, at or after `since`.
+pub fn first_staff_replies(
+    conn: &mut DbConn,
+    ticket_ids: &[i64],
+) -> Result<Vec<(i64, NaiveDateTime)>, DbError> {
+    Ok(messages::table
+        .filter(messages::ticket_id.eq_any(ticket_ids))
+        .filter(messages::kind.eq("outbound"))
+        .filter(messages::author_id.is_not_null())
+        .order((messages::ticket_id, messages::id))
+        .select((messages::ticket_id, messages::created_at))
+        .load(conn)?)
+}

@@ -1,0 +1,96 @@
+//! What an urgent-risk flag does: the ticket becomes urgent with its reasons, and every
+//! supervisor is told at once by mail, with the reference and a link but never the text.
+
+use chrono::{DateTime, Utc};
+use minijinja::context;
+
+use crate::db::{DbConn, DbError, outbox, staff, to_db, triage};
+use crate::domain::triage::{self as rules, Category};
+use crate::domain::{jpdate, threading};
+use crate::mail::compose;
+use crate::state::AppState;
+
+/// A consulter's message that speaks of danger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub categories: Vec<Category>,
+    /// Of the normalised text, so the same text, once cleared, is recognised.
+    pub text_hash: String,
+}
+
+/// Judges a consulter's subject and text; quoted earlier mail (often our own words) is left
+/// out. The body alone identifies "the same text", since a reply's subject changes.
+pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
+    let own = threading::strip_quoted(body);
+    let assessment = rules::assess(&format!("{subject}\n{own}"), &state.triage);
+    assessment.is_urgent().then(|| Flag {
+        categories: assessment.categories,
+        text_hash: crate::tokens::hash(&rules::normalise(&own)),
+    })
+}
+
+/// Records the flag in the caller's transaction and queues the supervisors' alerts.
+/// Returns false when the same text was cleared on this ticket before.
+pub fn raise(
+    state: &AppState,
+    conn: &mut DbConn,
+    ticket_id: i64,
+    reference: &str,
+    message_id: i64,
+    flag: &Flag,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if triage::cleared_before(conn, ticket_id, &flag.text_hash)? {
+        return Ok(false);
+    }
+    let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
+    triage::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
+    let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
+    let link = format!(
+        "{}/api/v1/tickets/{ticket_id}",
+        state.settings.server.public_base_url.trim_end_matches('/')
+    );
+    let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
+    let supervisors = staff::active_with_role(conn, "supervisor")?;
+    if supervisors.is_empty() {
+        tracing::warn!(
+            ticket_id,
+            "urgent consultation, but no active supervisor to alert"
+        );
+    }
+    for (_, email, name) in supervisors {
+        let mail = compose::staff_alert(
+            &state.templates,
+            &state.settings.center,
+            "urgent",
+            &email,
+            context! {
+                center => &state.settings.center,
+                name => name,
+                reference => reference,
+                categories => labels.join("・"),
+                received => received,
+                link => link,
+            },
+            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
+            now,
+        )
+        .map_err(|e| DbError::Unavailable(format!("alert could not be made: {e}")))?;
+        outbox::enqueue(
+            conn,
+            &outbox::NewOutboundMail {
+                message_id: None,
+                ticket_id: Some(ticket_id),
+                kind: "alert_urgent",
+                to_address: &mail.to,
+                rfc_message_id: &mail.rfc_message_id,
+                raw: &mail.raw,
+                status: "queued",
+                next_attempt_at: to_db(now),
+                created_at: to_db(now),
+            },
+        )?;
+    }
+    tracing::warn!(ticket_id, categories = ?names, "urgent consultation flagged");
+    Ok(true)
+}
