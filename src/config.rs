@@ -26,6 +26,7 @@ pub struct Settings {
     pub imap: ImapSettings,
     pub auth: AuthSettings,
     pub templates: TemplateSettings,
+    pub alerts: AlertSettings,
     pub triage: TriageSettings,
     pub log: LogSettings,
 }
@@ -119,6 +120,25 @@ pub struct TemplateSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    pub enabled: bool,
+    pub digest_time: String,
+}
+
+impl AlertSettings {
+    /// The digest's local time of day, if there is a digest.
+    pub fn digest_at(&self) -> Result<Option<chrono::NaiveTime>, ConfigError> {
+        if self.digest_time.is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveTime::parse_from_str(&self.digest_time, "%H:%M")
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid("alerts.digest_time must be HH:MM".into()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TriageSettings {
     pub dir: String,
 }
@@ -187,6 +207,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.clock_rules()?;
+        self.alerts.digest_at()?;
         let choices: [(&str, &str, &[&str]); 5] = [
             ("smtp.transport", &self.smtp.transport, &["file", "smtp"]),
             ("smtp.tls", &self.smtp.tls, &["none", "starttls", "tls"]),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mail;
+pub mod metrics;
 pub mod passwords;
 pub mod random;
 pub mod ratelimit;

@@ -64,6 +64,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         waker: Arc::new(Waker::default()),
         intake_limiter,
         triage,
+        metrics: crate::metrics::Metrics::default(),
     })
 }
 
@@ -125,6 +126,7 @@ impl Application {
                 .app_data(doc.clone())
                 .configure(crate::http::register)
                 .into_app()
+                .wrap_fn(crate::http::metrics::measure)
                 .configure(crate::http::configure)
                 .default_service(web::to(crate::http::not_found))
         });
@@ -179,6 +181,15 @@ impl Application {
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())
             .spawn(move || self.worker.run())?;
+        let alerts = if self.state.settings.alerts.enabled {
+            Some(crate::alerts::spawn_worker(
+                self.state.clone().into_inner(),
+                self.shutdown.clone(),
+                std::time::Duration::from_secs(60),
+            )?)
+        } else {
+            None
+        };
         let (stop_imap, imap_stopped) = tokio::sync::watch::channel(false);
         let imap = self.state.settings.imap.enabled.then(|| {
             actix_web::rt::spawn(crate::intake::imap::run(self.state.clone(), imap_stopped))
@@ -196,9 +207,13 @@ impl Application {
         }
         self.shutdown.store(true, Ordering::SeqCst);
         waker.wake();
-        let joined = web::block(move || worker.join()).await;
-        if !matches!(joined, Ok(Ok(()))) {
-            tracing::error!("the mail delivery worker ended abnormally");
+        let joined = web::block(move || {
+            let alerts_ok = alerts.is_none_or(|a| a.join().is_ok());
+            worker.join().is_ok() && alerts_ok
+        })
+        .await;
+        if !matches!(joined, Ok(true)) {
+            tracing::error!("a background worker ended abnormally");
         }
         served
     }

@@ -22,4 +22,5 @@ pub struct AppState {
     pub intake_limiter: RateLimiter,
     /// Urgent-risk phrase lists, built once: building them indexes thousands of phrases.
     pub triage: PhraseLists,
+    pub metrics: crate::metrics::Metrics,
 }

@@ -34,6 +34,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../config/templates/alerts/urgent/body.txt"),
     ),
     (
+        "alerts/due_soon/subject.txt",
+        include_str!("../config/templates/alerts/due_soon/subject.txt"),
+    ),
+    (
+        "alerts/due_soon/body.txt",
+        include_str!("../config/templates/alerts/due_soon/body.txt"),
+    ),
+    (
+        "alerts/overdue/subject.txt",
+        include_str!("../config/templates/alerts/overdue/subject.txt"),
+    ),
+    (
+        "alerts/overdue/body.txt",
+        include_str!("../config/templates/alerts/overdue/body.txt"),
+    ),
+    (
+        "alerts/digest/subject.txt",
+        include_str!("../config/templates/alerts/digest/subject.txt"),
+    ),
+    (
+        "alerts/digest/body.txt",
+        include_str!("../config/templates/alerts/digest/body.txt"),
+    ),
+    (
         "reply/body.txt",
         include_str!("../config/templates/reply/body.txt"),
     ),

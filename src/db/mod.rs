@@ -1,11 +1,13 @@
 //! The persistence layer: the only place with SQL. One connection enum serves SQLite and
 //! PostgreSQL; the backend is chosen by the URL's scheme.
 
+pub mod alerts;
 pub mod audit;
 pub mod intake;
 pub mod outbox;
 pub mod quarantine;
 pub mod queue;
+pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod staff;

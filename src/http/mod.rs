@@ -5,7 +5,9 @@
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod public;
+pub mod quarantine;
 pub mod reports;
 pub mod staff;
 pub mod tickets;
@@ -48,6 +50,7 @@ impl utoipa::Modify for BearerAuth {
 /// `#[utoipa::path]` into the OpenAPI document as it registers it.
 pub fn register(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
+        .service(metrics::metrics)
         .service(public::consult_form)
         .service(public::consult_submit)
         .service(
@@ -65,7 +68,17 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(tickets::attachment)
                 .service(tickets::triage)
                 .service(reports::urgent)
+                .service(reports::overdue)
+                .service(reports::due_by)
+                .service(reports::sla_report)
+                .service(reports::workload)
                 .service(staff::create)
+                .service(staff::list)
+                .service(staff::deactivate)
+                .service(staff::reactivate)
+                .service(staff::reset_password)
+                .service(quarantine::list)
+                .service(quarantine::retry)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

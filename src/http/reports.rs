@@ -1,5 +1,6 @@
 //! Supervisors' reports.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,26 +10,35 @@ use super::auth::StaffUser;
 use super::error::ErrorBody;
 use super::tickets::TicketError;
 use super::{blocking, local_time};
+use crate::db::reports::{self, ClockRow};
 use crate::db::{from_db, triage};
+use crate::domain::{clock, sla};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 pub struct WindowParams {
     /// RFC 3339; default 30 days before `to`.
-    from: Option<DateTime<chrono::FixedOffset>>,
+    from: Option<String>,
     /// RFC 3339; default now.
-    to: Option<DateTime<chrono::FixedOffset>>,
+    to: Option<String>,
+}
+
+/// RFC 3339, forgiving a `+` of the offset that arrived as a space (it was not %-encoded).
+fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, TicketError> {
+    raw.map(|r| {
+        DateTime::parse_from_rfc3339(&r.trim().replace(' ', "+"))
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| TicketError::BadQuery(field, "invalid_time"))
+    })
+    .transpose()
 }
 
 fn window(
     state: &AppState,
     p: &WindowParams,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), TicketError> {
-    let to =
-        p.to.map_or_else(|| state.time.now(), |t| t.with_timezone(&Utc));
-    let from = p
-        .from
-        .map_or(to - Duration::days(30), |t| t.with_timezone(&Utc));
+    let to = instant("to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
+    let from = instant("from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to {
         return Err(TicketError::BadQuery("from", "must_be_before_to"));
     }
@@ -115,5 +125,397 @@ pub async fn urgent(
         unanswered: items.iter().filter(|i| i.first_reply_at.is_none()).count(),
         median_minutes_to_first_reply: crate::domain::stats::median(&minutes),
         items,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffName {
+    id: i64,
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OverdueItem {
+    id: i64,
+    reference: String,
+    subject: String,
+    assignee: Option<StaffName>,
+    clock_started_at: String,
+    reply_due_at: String,
+    /// Hours past the due time at `as_of`, to one decimal.
+    overdue_hours: f64,
+    urgent: bool,
+    status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OverdueReport {
+    as_of: String,
+    count: usize,
+    items: Vec<OverdueItem>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct OverdueParams {
+    /// RFC 3339; default now.
+    as_of: Option<String>,
+    /// `json` (default) or `csv` (UTF-8 with a BOM, for Excel).
+    format: Option<String>,
+}
+
+fn overdue_item(state: &AppState, row: ClockRow, at: DateTime<Utc>) -> OverdueItem {
+    let due = from_db(row.due_at);
+    OverdueItem {
+        id: row.ticket_id,
+        reference: row.reference,
+        subject: row.subject,
+        assignee: row
+            .assignee_id
+            .zip(row.assignee_name)
+            .map(|(id, name)| StaffName { id, name }),
+        clock_started_at: local_time(state, from_db(row.started_at)),
+        reply_due_at: local_time(state, due),
+        overdue_hours: ((at - due).num_minutes() as f64 / 6.0).round() / 10.0,
+        urgent: row.urgent,
+        status: row.status,
+    }
+}
+
+const OVERDUE_COLUMNS: [&str; 9] = [
+    "id",
+    "reference",
+    "subject",
+    "assignee",
+    "clock_started_at",
+    "reply_due_at",
+    "overdue_hours",
+    "urgent",
+    "status",
+];
+
+fn overdue_csv(items: &[OverdueItem]) -> String {
+    let rows = items.iter().map(|i| {
+        vec![
+            i.id.to_string(),
+            i.reference.clone(),
+            i.subject.clone(),
+            i.assignee
+                .as_ref()
+                .map_or(String::new(), |a| a.name.clone()),
+            i.clock_started_at.clone(),
+            i.reply_due_at.clone(),
+            i.overdue_hours.to_string(),
+            i.urgent.to_string(),
+            i.status.clone(),
+        ]
+    });
+    crate::domain::csv::document(&OVERDUE_COLUMNS, rows)
+}
+
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    params(OverdueParams),
+    responses(
+        (status = 200, description = "Every ticket whose running reply clock is past due at as_of, most overdue first; CSV has the same columns", body = OverdueReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/reports/overdue")]
+pub async fn overdue(
+    state: web::Data<AppState>,
+    user: StaffUser,
+    params: web::Query<OverdueParams>,
+) -> Result<HttpResponse, TicketError> {
+    user.require_supervisor()?;
+    let csv = match params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(TicketError::BadQuery("format", "invalid")),
+    };
+    let at = instant("as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
+    let rows = blocking(&state, move |conn| {
+        Ok::<_, TicketError>(reports::overdue_at(conn, at)?)
+    })
+    .await?;
+    let items: Vec<OverdueItem> = rows
+        .into_iter()
+        .map(|r| overdue_item(&state, r, at))
+        .collect();
+    if csv {
+        let name = format!(
+            "overdue-{}.csv",
+            at.with_timezone(&state.rules.tz).format("%Y%m%d-%H%M")
+        );
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ))
+            .body(overdue_csv(&items)));
+    }
+    Ok(HttpResponse::Ok().json(OverdueReport {
+        as_of: local_time(&state, at),
+        count: items.len(),
+        items,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DueByParams {
+    /// RFC 3339; default three days from now.
+    by: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DueByItem {
+    id: i64,
+    reference: String,
+    subject: String,
+    assignee: Option<StaffName>,
+    reply_due_at: String,
+    /// `on_track`, `due_soon` or `overdue`, now.
+    sla_state: String,
+    urgent: bool,
+    status: String,
+}
+
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    params(DueByParams),
+    responses(
+        (status = 200, description = "Running clocks that will be overdue by `by` unless answered, soonest first", body = Vec<DueByItem>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/reports/due")]
+pub async fn due_by(
+    state: web::Data<AppState>,
+    user: StaffUser,
+    params: web::Query<DueByParams>,
+) -> Result<HttpResponse, TicketError> {
+    user.require_supervisor()?;
+    let now = state.time.now();
+    let by = instant("by", params.by.as_deref())?.unwrap_or(now + state.rules.due_soon);
+    let rows = blocking(&state, move |conn| {
+        Ok::<_, TicketError>(reports::running_due_by(conn, by)?)
+    })
+    .await?;
+    let items: Vec<DueByItem> = rows
+        .into_iter()
+        .map(|r| {
+            let due = from_db(r.due_at);
+            DueByItem {
+                id: r.ticket_id,
+                reference: r.reference,
+                subject: r.subject,
+                assignee: r
+                    .assignee_id
+                    .zip(r.assignee_name)
+                    .map(|(id, name)| StaffName { id, name }),
+                reply_due_at: local_time(&state, due),
+                sla_state: clock::sla_state(&state.rules, Some(due), now)
+                    .as_str()
+                    .to_string(),
+                urgent: r.urgent,
+                status: r.status,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SlaParams {
+    /// RFC 3339; default 30 days before `to`.
+    from: Option<String>,
+    /// RFC 3339; default now.
+    to: Option<String>,
+    /// `month` (in the centre's time zone, default) or `counsellor`.
+    group_by: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlaRow {
+    key: String,
+    due: usize,
+    met: usize,
+    breached: usize,
+    still_open: usize,
+    compliance_pct: Option<f64>,
+    median_reply_hours: Option<f64>,
+    p90_reply_hours: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SlaReport {
+    rows: Vec<SlaRow>,
+}
+
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    params(SlaParams),
+    responses(
+        (status = 200, description = "Compliance for clocks whose due time falls in the window; every clock counts", body = SlaReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/reports/sla")]
+pub async fn sla_report(
+    state: web::Data<AppState>,
+    user: StaffUser,
+    params: web::Query<SlaParams>,
+) -> Result<HttpResponse, TicketError> {
+    user.require_supervisor()?;
+    let group_by = match params.group_by.as_deref() {
+        None | Some("month") => sla::GroupBy::Month,
+        Some("counsellor") => sla::GroupBy::Counsellor,
+        Some(_) => return Err(TicketError::BadQuery("group_by", "invalid")),
+    };
+    let (from, to) = window(
+        &state,
+        &WindowParams {
+            from: params.from.clone(),
+            to: params.to.clone(),
+        },
+    )?;
+    let (rows, names) = blocking(&state, move |conn| {
+        Ok::<_, TicketError>((
+            reports::due_between(conn, from, to)?,
+            reports::staff_names(conn)?,
+        ))
+    })
+    .await?;
+    let name_of = |id: i64| {
+        names
+            .iter()
+            .find(|(i, ..)| *i == id)
+            .map(|(_, n, _)| n.clone())
+    };
+    let clocks: Vec<sla::Clock> = rows
+        .into_iter()
+        .map(|r| sla::Clock {
+            started_at: from_db(r.started_at),
+            due_at: from_db(r.due_at),
+            stopped_at: r.stopped_at.map(from_db),
+            counsellor: r.stopped_by.and_then(name_of).or(r.assignee_name),
+        })
+        .collect();
+    let rows = sla::report(&clocks, group_by, state.rules.tz, state.time.now())
+        .into_iter()
+        .map(|r| SlaRow {
+            key: r.key,
+            due: r.due,
+            met: r.met,
+            breached: r.breached,
+            still_open: r.still_open,
+            compliance_pct: r.compliance_pct,
+            median_reply_hours: r.median_reply_hours,
+            p90_reply_hours: r.p90_reply_hours,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SlaReport { rows }))
+}
+
+#[derive(Serialize, ToSchema, Default)]
+pub struct Workload {
+    on_track: usize,
+    due_soon: usize,
+    overdue: usize,
+    /// Open tickets without a running clock (answered, waiting on the consulter).
+    none: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CounsellorWorkload {
+    id: i64,
+    name: String,
+    /// A deactivated account still holding tickets: they need reassigning.
+    active: bool,
+    open: usize,
+    by_sla_state: Workload,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkloadReport {
+    counsellors: Vec<CounsellorWorkload>,
+    unassigned: Workload,
+    unassigned_open: usize,
+    /// Open tickets assigned to deactivated accounts.
+    needs_reassignment: Vec<i64>,
+}
+
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open tickets per counsellor by reply-clock state; unassigned apart", body = WorkloadReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    )
+)]
+#[get("/reports/workload")]
+pub async fn workload(
+    state: web::Data<AppState>,
+    user: StaffUser,
+) -> Result<HttpResponse, TicketError> {
+    user.require_supervisor()?;
+    let (open, names) = blocking(&state, move |conn| {
+        Ok::<_, TicketError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
+    })
+    .await?;
+    let now = state.time.now();
+    let mut counsellors: Vec<CounsellorWorkload> = Vec::new();
+    let mut unassigned = Workload::default();
+    let mut unassigned_open = 0;
+    let mut needs_reassignment = Vec::new();
+    for (ticket, assignee, due) in open {
+        let state_now = clock::sla_state(&state.rules, due.map(from_db), now);
+        let bucket = match assignee {
+            None => {
+                unassigned_open += 1;
+                &mut unassigned
+            }
+            Some(id) => {
+                let (name, active) = names
+                    .iter()
+                    .find(|(i, ..)| *i == id)
+                    .map_or((String::new(), false), |(_, n, a)| (n.clone(), *a));
+                if !active {
+                    needs_reassignment.push(ticket);
+                }
+                let entry = match counsellors.iter().position(|c| c.id == id) {
+                    Some(i) => &mut counsellors[i],
+                    None => {
+                        counsellors.push(CounsellorWorkload {
+                            id,
+                            name,
+                            active,
+                            open: 0,
+                            by_sla_state: Workload::default(),
+                        });
+                        counsellors.last_mut().expect("just pushed")
+                    }
+                };
+                entry.open += 1;
+                &mut entry.by_sla_state
+            }
+        };
+        match state_now {
+            clock::SlaState::None => bucket.none += 1,
+            clock::SlaState::OnTrack => bucket.on_track += 1,
+            clock::SlaState::DueSoon => bucket.due_soon += 1,
+            clock::SlaState::Overdue => bucket.overdue += 1,
+        }
+    }
+    counsellors.sort_by(|a, b| a.name.cmp(&b.name));
+    needs_reassignment.sort_unstable();
+    Ok(HttpResponse::Ok().json(WorkloadReport {
+        counsellors,
+        unassigned,
+        unassigned_open,
+        needs_reassignment,
     }))
 }

@@ -84,10 +84,14 @@ pub fn take(
     raw: &[u8],
     source: &str,
 ) -> Result<Outcome, TakeError> {
-    match attempt(state, conn, raw)? {
-        Ok(outcome) => Ok(outcome),
-        Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now()),
-    }
+    let outcome = match attempt(state, conn, raw)? {
+        Ok(outcome) => outcome,
+        Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now())?,
+    };
+    state
+        .metrics
+        .intake(source, crate::intake::imap::outcome_name(&outcome));
+    Ok(outcome)
 }
 
 /// Tries a quarantined mail again (after a fix, or a changed setting). It leaves quarantine

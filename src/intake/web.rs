@@ -87,6 +87,7 @@ pub fn submit(
         });
         match stored {
             Ok((ticket_id, acknowledged)) => {
+                state.metrics.intake("web_form", "opened");
                 if acknowledged {
                     state.waker.wake();
                 }

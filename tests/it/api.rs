@@ -801,6 +801,17 @@ fn the_openapi_document_covers_every_route() {
         "POST /api/v1/staff",
         "POST /api/v1/tickets/{id}/triage",
         "GET /api/v1/reports/urgent",
+        "GET /api/v1/reports/overdue",
+        "GET /api/v1/reports/due",
+        "GET /api/v1/reports/sla",
+        "GET /api/v1/reports/workload",
+        "GET /api/v1/staff",
+        "POST /api/v1/staff/{id}/deactivate",
+        "POST /api/v1/staff/{id}/reactivate",
+        "POST /api/v1/staff/{id}/password",
+        "GET /api/v1/quarantine",
+        "POST /api/v1/quarantine/{id}/retry",
+        "GET /metrics",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -7,4 +7,5 @@ mod cli;
 mod consultations;
 mod intake;
 mod outbox;
+mod reports;
 mod triage;

@@ -236,6 +236,10 @@ impl TestApp {
         self.state.pool.get().expect("a database connection")
     }
 
+    pub fn db_arc(&self) -> Arc<TestDb> {
+        self._db.clone()
+    }
+
     pub fn db_url(&self) -> String {
         self._db.url.clone()
     }

@@ -1,0 +1,157 @@
+//! Reads for supervisors' reports; the arithmetic is in `domain::sla`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{reply_clocks, staff, tickets};
+use super::{DbConn, DbError, to_db};
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ClockRow {
+    pub ticket_id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: String,
+    pub urgent: bool,
+    pub assignee_id: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub due_at: NaiveDateTime,
+    pub stopped_at: Option<NaiveDateTime>,
+    pub stopped_by: Option<i64>,
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn clock_columns() -> _ {
+    (
+        tickets::id,
+        tickets::reference,
+        tickets::subject,
+        tickets::status,
+        tickets::urgent,
+        tickets::assignee_id,
+        staff::name.nullable(),
+        reply_clocks::started_at,
+        reply_clocks::due_at,
+        reply_clocks::stopped_at,
+        reply_clocks::stopped_by_staff_id,
+    )
+}
+
+/// Clocks that ran at `at` and were past due then, most overdue first.
+pub fn overdue_at(conn: &mut DbConn, at: DateTime<Utc>) -> Result<Vec<ClockRow>, DbError> {
+    let at = to_db(at);
+    Ok(reply_clocks::table
+        .inner_join(tickets::table.left_join(staff::table))
+        .filter(reply_clocks::due_at.lt(at))
+        .filter(reply_clocks::started_at.le(at))
+        .filter(
+            reply_clocks::stopped_at
+                .is_null()
+                .or(reply_clocks::stopped_at.gt(at)),
+        )
+        .order((reply_clocks::due_at, reply_clocks::id))
+        .select(clock_columns())
+        .load(conn)?)
+}
+
+/// Clocks running now that fall due by `by`, soonest first.
+pub fn running_due_by(conn: &mut DbConn, by: DateTime<Utc>) -> Result<Vec<ClockRow>, DbError> {
+    Ok(reply_clocks::table
+        .inner_join(tickets::table.left_join(staff::table))
+        .filter(reply_clocks::stopped_at.is_null())
+        .filter(reply_clocks::due_at.le(to_db(by)))
+        .order((reply_clocks::due_at, reply_clocks::id))
+        .select(clock_columns())
+        .load(conn)?)
+}
+
+/// Every clock whose due time falls in `[from, to)`, stopped or not.
+pub fn due_between(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ClockRow>, DbError> {
+    Ok(reply_clocks::table
+        .inner_join(tickets::table.left_join(staff::table))
+        .filter(reply_clocks::due_at.ge(to_db(from)))
+        .filter(reply_clocks::due_at.lt(to_db(to)))
+        .order(reply_clocks::id)
+        .select(clock_columns())
+        .load(conn)?)
+}
+
+/// Staff names by id, for grouping by the counsellor who answered.
+pub fn staff_names(conn: &mut DbConn) -> Result<Vec<(i64, String, bool)>, DbError> {
+    Ok(staff::table
+        .select((staff::id, staff::name, staff::active))
+        .load(conn)?)
+}
+
+/// An open ticket for the workload view: (id, assignee, running clock's due time).
+pub type OpenTicket = (i64, Option<i64>, Option<NaiveDateTime>);
+
+pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<OpenTicket>, DbError> {
+    Ok(tickets::table
+        .filter(tickets::status.ne("closed"))
+        .select((tickets::id, tickets::assignee_id, tickets::reply_due_at))
+        .load(conn)?)
+}
+
+/// Tickets by status, for metrics.
+pub fn count_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(tickets::table
+        .group_by(tickets::status)
+        .select((tickets::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Open tickets by reply-clock state at `now`: (state, count), four small counts on indexes.
+pub fn count_by_sla_state(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    soon_until: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let open = || tickets::table.filter(tickets::status.ne("closed"));
+    let (now, soon) = (to_db(now), to_db(soon_until));
+    Ok(vec![
+        (
+            "none".into(),
+            open()
+                .filter(tickets::reply_due_at.is_null())
+                .count()
+                .get_result(conn)?,
+        ),
+        (
+            "overdue".into(),
+            open()
+                .filter(tickets::reply_due_at.lt(now))
+                .count()
+                .get_result(conn)?,
+        ),
+        (
+            "due_soon".into(),
+            open()
+                .filter(tickets::reply_due_at.ge(now))
+                .filter(tickets::reply_due_at.lt(soon))
+                .count()
+                .get_result(conn)?,
+        ),
+        (
+            "on_track".into(),
+            open()
+                .filter(tickets::reply_due_at.ge(soon))
+                .count()
+                .get_result(conn)?,
+        ),
+    ])
+}
+
+/// The outbox by delivery status: depth (`queued`) and failures (`failed`).
+pub fn outbox_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+    use super::schema::outbound_mail;
+    Ok(outbound_mail::table
+        .group_by(outbound_mail::status)
+        .select((outbound_mail::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
