@@ -79,6 +79,8 @@ fn every_endpoint_answers_each_kind_of_caller_rightly(backend: Backend) {
     let counsellor = app.staff("c@center.example", "counsellor");
     let supervisor = app.staff("s@center.example", "supervisor");
     let t = format!("/api/v1/tickets/{ticket}");
+    let target = app.add_staff("target@center.example", "counsellor");
+    let supervisors_only = [401, 401, 403, 200];
     let mut new_staff = 0;
     let mut staff_body = || {
         new_staff += 1;
@@ -121,6 +123,58 @@ fn every_endpoint_answers_each_kind_of_caller_rightly(backend: Backend) {
             [401, 401, 404, 404],
         ),
         ("POST", "/api/v1/staff".into(), None, [401, 401, 403, 201]),
+        (
+            "POST",
+            format!("{t}/triage"),
+            Some(json!({"decision": "confirm", "reason": "確認しました"})),
+            [401, 401, 204, 204],
+        ),
+        (
+            "GET",
+            "/api/v1/reports/urgent".into(),
+            None,
+            supervisors_only,
+        ),
+        (
+            "GET",
+            "/api/v1/reports/overdue".into(),
+            None,
+            supervisors_only,
+        ),
+        ("GET", "/api/v1/reports/due".into(), None, supervisors_only),
+        ("GET", "/api/v1/reports/sla".into(), None, supervisors_only),
+        (
+            "GET",
+            "/api/v1/reports/workload".into(),
+            None,
+            supervisors_only,
+        ),
+        ("GET", "/api/v1/staff".into(), None, supervisors_only),
+        ("GET", "/api/v1/quarantine".into(), None, supervisors_only),
+        (
+            "POST",
+            "/api/v1/quarantine/999999/retry".into(),
+            None,
+            [401, 401, 403, 404],
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/{target}/password"),
+            Some(json!({"password": STAFF_PASSWORD})),
+            [401, 401, 403, 204],
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/{target}/deactivate"),
+            None,
+            [401, 401, 403, 204],
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/{target}/reactivate"),
+            None,
+            [401, 401, 403, 204],
+        ),
         (
             "POST",
             "/api/v1/auth/logout".into(),

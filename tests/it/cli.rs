@@ -150,3 +150,50 @@ fn serve_without_staff_says_how_to_create_one() {
         "no colour codes when not on a terminal"
     );
 }
+
+#[test]
+fn quarantine_can_be_listed_and_retried_from_the_command_line() {
+    let db = TestDb::new(Backend::Sqlite);
+    let garbage = format!("{}/tests/data/mail/garbage.bin", env!("CARGO_MANIFEST_DIR"));
+    let out = madoguchi(&db, &["ingest", &garbage], "");
+    assert!(
+        out.status.success(),
+        "a message that cannot be parsed still exits 0"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "quarantined 1");
+    let list = madoguchi(&db, &["quarantine", "list"], "");
+    assert!(list.status.success());
+    let listing = String::from_utf8_lossy(&list.stdout).to_string();
+    let id = listing.split('\t').next().unwrap().trim().to_string();
+    assert!(listing.contains("\tingest\twaiting\t"), "{listing}");
+    let retry = madoguchi(&db, &["quarantine", "retry", &id], "");
+    assert_eq!(retry.status.code(), Some(65));
+    assert_eq!(
+        String::from_utf8_lossy(&retry.stdout).trim(),
+        "still quarantined"
+    );
+    let missing = madoguchi(&db, &["quarantine", "retry", "999"], "");
+    assert_eq!(missing.status.code(), Some(65));
+}
+
+#[test]
+fn ingest_exits_75_when_the_database_is_unavailable() {
+    let mail = format!(
+        "{}/tests/data/mail/utf8-8bit.eml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .args(["ingest", &mail])
+        .env(
+            "MADOGUCHI_DATABASE__URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
