@@ -10,6 +10,7 @@ use crate::db::{DbConn, DbError, outbox, sessions, to_db, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
 use crate::mail::compose::{self, ComposeError, StaffReply, Threading};
+use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
 
 /// Who acts, and from where: every action is audited with both.
@@ -217,37 +218,16 @@ pub fn reply(
             now,
         )
         .map_err(ActionError::Compose)?;
-        let message = tickets::add_message(
+        let message = outgoing::queue_on_ticket(
             conn,
-            &NewMessage {
-                ticket_id: id,
-                kind: "outbound",
-                author_id: Some(actor.staff_id),
-                subject: Some(&mail.subject),
-                body_text: &body,
-                rfc_message_id: Some(&mail.rfc_message_id),
+            ticket,
+            &mail,
+            Sender::Staff {
+                id: actor.staff_id,
+                body: &body,
                 in_reply_to: newest_inbound.or(ack),
-                references_header: None,
-                from_address: None,
-                automatic: false,
-                raw_mime: None,
-                system_note: None,
-                created_at: to_db(now),
             },
-        )?;
-        outbox::enqueue(
-            conn,
-            &outbox::NewOutboundMail {
-                message_id: Some(message.0),
-                ticket_id: Some(id),
-                kind: "reply",
-                to_address: &mail.to,
-                rfc_message_id: &mail.rfc_message_id,
-                raw: &mail.raw,
-                status: "queued",
-                next_attempt_at: to_db(now),
-                created_at: to_db(now),
-            },
+            now,
         )?;
         tickets::stop_clock(conn, ticket, now, actor.staff_id, Some(message))?;
         let status = if close { "closed" } else { "waiting" };

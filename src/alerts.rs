@@ -65,7 +65,8 @@ fn local(state: &AppState, t: NaiveDateTime) -> String {
     jpdate::datetime_ja(&from_db(t).with_timezone(&state.rules.tz))
 }
 
-fn queue(
+/// Composes one staff alert and queues it, in the caller's transaction.
+pub(crate) fn queue(
     state: &AppState,
     conn: &mut DbConn,
     kind: &str,

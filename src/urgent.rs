@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
-use crate::db::{DbConn, DbError, outbox, staff, to_db, triage};
+use crate::db::{DbConn, DbError, staff, triage};
 use crate::domain::triage::{self as rules, Category};
 use crate::domain::{jpdate, threading};
-use crate::mail::compose;
 use crate::state::AppState;
 
 /// A consulter's message that speaks of danger.
@@ -58,37 +57,21 @@ pub fn raise(
             "urgent consultation, but no active supervisor to alert"
         );
     }
-    for (_, email, name) in supervisors {
-        let mail = compose::staff_alert(
-            &state.templates,
-            &state.settings.center,
-            "urgent",
-            &email,
-            context! {
-                center => &state.settings.center,
-                name => name,
-                reference => reference,
-                categories => labels.join("・"),
-                received => received,
-                link => link,
-            },
-            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
-            now,
-        )
-        .map_err(|e| DbError::Unavailable(format!("alert could not be made: {e}")))?;
-        outbox::enqueue(
+    let ctx = context! {
+        reference => reference,
+        categories => labels.join("・"),
+        received => received,
+        link => link,
+    };
+    for (_, email, name) in &supervisors {
+        crate::alerts::queue(
+            state,
             conn,
-            &outbox::NewOutboundMail {
-                message_id: None,
-                ticket_id: Some(ticket_id),
-                kind: "alert_urgent",
-                to_address: &mail.to,
-                rfc_message_id: &mail.rfc_message_id,
-                raw: &mail.raw,
-                status: "queued",
-                next_attempt_at: to_db(now),
-                created_at: to_db(now),
-            },
+            "urgent",
+            Some(ticket_id),
+            (email, name),
+            ctx.clone(),
+            now,
         )?;
     }
     tracing::warn!(ticket_id, categories = ?names, "urgent consultation flagged");

@@ -1,17 +1,17 @@
 //! The one intake path for mail, used by `madoguchi ingest` and the IMAP poller: parse,
 //! decide, and store in one transaction, with the acknowledgement queued in it.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::db::intake as db;
 use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
-use crate::db::{DbConn, DbError, outbox, quarantine, to_db, write_tx};
+use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
 use crate::domain::{clock, jpdate, reference};
 use crate::intake::parse::{self, InboundMail};
-use crate::intake::web::ACKS_PER_DAY;
-use crate::mail::compose::{self, Acknowledgement, ComposeError, OutgoingMail};
+use crate::mail::compose::{self, Acknowledgement, ComposeError};
+use crate::mail::outgoing;
 use crate::state::AppState;
 use crate::urgent;
 
@@ -356,12 +356,6 @@ fn open(
     if let Some(flag) = &flag {
         urgent::raise(state, conn, ticket.0, &reference, message.0, flag, now)?;
     }
-    if outbox::acknowledgements_since(conn, from, now - Duration::hours(24))? >= ACKS_PER_DAY {
-        return Ok(Outcome::Opened {
-            ticket_id: ticket.0,
-            acknowledged: false,
-        });
-    }
     let ack = compose::acknowledgement(
         &state.templates,
         &state.settings.center,
@@ -378,10 +372,9 @@ fn open(
         compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
         now,
     )?;
-    queue_ack(conn, ticket, &ack, now)?;
     Ok(Outcome::Opened {
         ticket_id: ticket.0,
-        acknowledged: true,
+        acknowledged: outgoing::acknowledge(conn, ticket, &ack, now)?,
     })
 }
 
@@ -396,47 +389,6 @@ fn new_reference(conn: &mut DbConn) -> Result<String, Failure> {
     Err(Failure::Db(DbError::Unavailable(
         "no free reference after five tries".into(),
     )))
-}
-
-fn queue_ack(
-    conn: &mut DbConn,
-    ticket: TicketId,
-    ack: &OutgoingMail,
-    now: DateTime<Utc>,
-) -> Result<(), Failure> {
-    let message = tickets::add_message(
-        conn,
-        &NewMessage {
-            ticket_id: ticket.0,
-            kind: "outbound",
-            author_id: None,
-            subject: Some(&ack.subject),
-            body_text: &ack.body,
-            rfc_message_id: Some(&ack.rfc_message_id),
-            in_reply_to: None,
-            references_header: None,
-            from_address: None,
-            automatic: true,
-            raw_mime: None,
-            system_note: None,
-            created_at: to_db(now),
-        },
-    )?;
-    outbox::enqueue(
-        conn,
-        &outbox::NewOutboundMail {
-            message_id: Some(message.0),
-            ticket_id: Some(ticket.0),
-            kind: "acknowledgement",
-            to_address: &ack.to,
-            rfc_message_id: &ack.rfc_message_id,
-            raw: &ack.raw,
-            status: "queued",
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
-        },
-    )?;
-    Ok(())
 }
 
 /// A delivery report marks the mail it names as failed and is kept on that ticket, as an

@@ -1,18 +1,16 @@
 //! A consultation from the form or `POST /api/v1/consultations`: one transaction stores the
 //! ticket, the consulter's message, the reply clock and the acknowledgement mail.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::db::tickets::{self, NewMessage, OpenTicket, TicketId};
-use crate::db::{DbConn, DbError, outbox, to_db, write_tx};
+use crate::db::{DbConn, DbError, to_db, write_tx};
 use crate::domain::consultation::Consultation;
 use crate::domain::{clock, jpdate, reference};
 use crate::mail::compose::{self, Acknowledgement, ComposeError};
+use crate::mail::outgoing;
 use crate::state::AppState;
 use crate::urgent;
-
-/// At most this many acknowledgements go to one address a day (CONTRACT §5).
-pub const ACKS_PER_DAY: i64 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -153,41 +151,5 @@ fn store(
     if let Some(flag) = flag {
         urgent::raise(state, conn, ticket.0, reference, inbound.0, flag, now)?;
     }
-    let sent_today = outbox::acknowledgements_since(conn, &c.email, now - Duration::hours(24))?;
-    if sent_today >= ACKS_PER_DAY {
-        return Ok((ticket, false));
-    }
-    let ack_message = tickets::add_message(
-        conn,
-        &NewMessage {
-            ticket_id: ticket.0,
-            kind: "outbound",
-            author_id: None,
-            subject: Some(&ack.subject),
-            body_text: &ack.body,
-            rfc_message_id: Some(&ack.rfc_message_id),
-            in_reply_to: None,
-            references_header: None,
-            from_address: None,
-            automatic: true,
-            raw_mime: None,
-            system_note: None,
-            created_at: to_db(now),
-        },
-    )?;
-    outbox::enqueue(
-        conn,
-        &outbox::NewOutboundMail {
-            message_id: Some(ack_message.0),
-            ticket_id: Some(ticket.0),
-            kind: "acknowledgement",
-            to_address: &ack.to,
-            rfc_message_id: &ack.rfc_message_id,
-            raw: &ack.raw,
-            status: "queued",
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
-        },
-    )?;
-    Ok((ticket, true))
+    Ok((ticket, outgoing::acknowledge(conn, ticket, ack, now)?))
 }
