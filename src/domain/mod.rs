@@ -6,6 +6,7 @@ pub mod clock;
 pub mod consultation;
 pub mod csv;
 pub mod jpdate;
+pub mod redact;
 pub mod reference;
 pub mod sla;
 pub mod stats;

@@ -26,7 +26,7 @@ pub fn validation_error(errors: &[FieldError]) -> HttpResponse {
 
 /// Logged with its cause but answered without it: internals are nobody's business outside.
 pub fn internal(what: &str, cause: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %cause, "{what}");
+    tracing::error!(error = %crate::domain::redact::addresses(&cause.to_string()), "{what}");
     json_error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",

@@ -255,7 +255,10 @@ pub async fn consult_submit(
         ),
         Err(e) => {
             if let ConsultationError::Internal(cause) = &e {
-                tracing::error!(error = %cause, "consultation form intake failed");
+                tracing::error!(
+                    error = %crate::domain::redact::addresses(cause),
+                    "consultation form intake failed"
+                );
             }
             message_page(
                 &state,

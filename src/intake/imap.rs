@@ -61,7 +61,11 @@ pub async fn run(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>
         match session(&state, &mut shutdown).await {
             Ok(()) => backoff = Duration::from_secs(1),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "IMAP polling failed; reconnecting");
+                tracing::warn!(
+                    error = %crate::domain::redact::addresses(&e.to_string()),
+                    retry_in = ?backoff,
+                    "IMAP polling failed; reconnecting"
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => {}

@@ -13,6 +13,7 @@ use lettre::{SmtpTransport, Transport as _};
 
 use crate::config::SmtpSettings;
 use crate::db::{self, Pool, from_db, outbox};
+use crate::domain::redact;
 use crate::timesource::TimeSource;
 
 /// How mail leaves: an SMTP server, or `.eml` files in a folder (the default, so a fresh
@@ -196,6 +197,8 @@ impl DeliveryWorker {
             .transport
             .send(&self.from, &mail.to_address, &mail.raw, &name);
         let now = self.time.now();
+        // Servers often quote the recipient in their answers; the log must not.
+        let logged = |e: &SendError| redact::addresses(&e.message);
         match outcome {
             Ok(()) => {
                 outbox::mark_sent(conn, mail.id, &self.id, now)?;
@@ -207,7 +210,7 @@ impl DeliveryWorker {
             }
             Err(e) if e.permanent => {
                 outbox::mark_failed(conn, mail.id, &self.id, &e.message)?;
-                tracing::warn!(outbox_id = mail.id, error = %e.message, "mail refused for good");
+                tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail refused for good");
             }
             Err(e) => {
                 let plan = plan_retry(
@@ -222,13 +225,13 @@ impl DeliveryWorker {
                 match plan {
                     Retry::At(at) => {
                         outbox::mark_retry(conn, mail.id, &self.id, at, &e.message)?;
-                        tracing::info!(outbox_id = mail.id, error = %e.message, retry_at = %at, "mail delivery failed; will retry");
+                        tracing::info!(outbox_id = mail.id, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
                     }
                     Retry::GiveUp => {
                         let why =
                             format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
                         outbox::mark_failed(conn, mail.id, &self.id, &why)?;
-                        tracing::warn!(outbox_id = mail.id, error = %e.message, "mail delivery given up");
+                        tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail delivery given up");
                     }
                 }
             }
