@@ -174,6 +174,8 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     };
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
+        // Open connections as needed: a one-shot `ingest` must not open (and contend on) all.
+        .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
@@ -201,13 +203,22 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
     Ok(())
 }
 
+/// SQLite has one writer per file. Writers of this process take turns here, in order, instead
+/// of sleeping in SQLite's busy handler (which backs off up to 100 ms a try and made the
+/// tail latency). Other processes on the same file still meet busy_timeout.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue on
-/// busy_timeout instead of one failing when it upgrades a read lock.
+/// busy_timeout instead of one failing when it upgrades a read lock. Not to be nested.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let _turn = match conn {
+        DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
+        DbConn::Postgres(_) => None,
+    };
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,

@@ -123,12 +123,25 @@ pub struct QueueQuery {
     pub after: Option<Cursor>,
 }
 
-/// One page of the queue: urgent first, then by due time (no clock last), then by id.
-/// Returns up to `limit + 1` rows so the caller knows whether another page follows.
-pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbError> {
+/// Where a segment of the queue (urgent, or not) starts reading.
+enum Position {
+    Start,
+    After(NaiveDateTime, i64),
+}
+
+/// One segment of the queue, read in index order: the filters, one value of `urgent`, and
+/// the position after the cursor as a range the index can seek to.
+fn segment(
+    conn: &mut DbConn,
+    q: &QueueQuery,
+    urgent: bool,
+    from: Position,
+    limit: i64,
+) -> Result<Vec<SummaryRow>, DbError> {
     let mut query = tickets::table
         .left_join(staff::table)
         .select(summary_columns())
+        .filter(tickets::urgent.eq(urgent))
         .into_boxed::<Backend>();
     query = match q.status {
         StatusFilter::Any => query,
@@ -152,30 +165,37 @@ pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbErro
         Some(SlaFilter::OnTrack) => query.filter(tickets::reply_due_at.ge(soon)),
         Some(SlaFilter::NoClock) => query.filter(tickets::reply_due_at.is_null()),
     };
-    if let Some(c) = q.after {
-        let later_same_rank = tickets::queue_due_at
-            .gt(c.queue_due_at)
-            .or(tickets::queue_due_at
-                .eq(c.queue_due_at)
-                .and(tickets::id.gt(c.id)));
-        query = if c.urgent {
-            query.filter(
-                tickets::urgent
-                    .eq(false)
-                    .or(tickets::urgent.eq(true).and(later_same_rank)),
-            )
-        } else {
-            query.filter(tickets::urgent.eq(false).and(later_same_rank))
-        };
+    if let Position::After(due, id) = from {
+        // The `>=` alone is what lets the index seek; the OR then drops the cursor's equals.
+        query = query.filter(tickets::queue_due_at.ge(due)).filter(
+            tickets::queue_due_at
+                .gt(due)
+                .or(tickets::queue_due_at.eq(due).and(tickets::id.gt(id))),
+        );
     }
     Ok(query
-        .order((
-            tickets::urgent.desc(),
-            tickets::queue_due_at.asc(),
-            tickets::id.asc(),
-        ))
-        .limit(q.limit + 1)
+        .order((tickets::queue_due_at.asc(), tickets::id.asc()))
+        .limit(limit)
         .load(conn)?)
+}
+
+/// One page of the queue: urgent first, then by due time (no clock last), then by id.
+/// Returns up to `limit + 1` rows so the caller knows whether another page follows. The two
+/// segments are read apart: one query with an OR over both would make the database sort.
+pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbError> {
+    let want = q.limit + 1;
+    let mut rows = match q.after {
+        Some(c) if !c.urgent => {
+            return segment(conn, q, false, Position::After(c.queue_due_at, c.id), want);
+        }
+        Some(c) => segment(conn, q, true, Position::After(c.queue_due_at, c.id), want)?,
+        None => segment(conn, q, true, Position::Start, want)?,
+    };
+    let missing = want - rows.len() as i64;
+    if missing > 0 {
+        rows.extend(segment(conn, q, false, Position::Start, missing)?);
+    }
+    Ok(rows)
 }
 
 #[derive(Debug, Clone, Queryable)]

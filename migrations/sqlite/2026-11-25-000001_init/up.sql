@@ -64,7 +64,8 @@ CREATE TABLE tickets (
 CREATE INDEX tickets_queue ON tickets (urgent DESC, queue_due_at, id);
 CREATE INDEX tickets_open_queue ON tickets (urgent DESC, queue_due_at, id) WHERE status <> 'closed';
 CREATE INDEX tickets_status ON tickets (status, urgent DESC, queue_due_at, id);
-CREATE INDEX tickets_assignee ON tickets (assignee_id, status);
+-- The queue filtered by assignee, in queue order (no sort).
+CREATE INDEX tickets_assignee ON tickets (assignee_id, urgent DESC, queue_due_at, id);
 CREATE INDEX tickets_consulter ON tickets (consulter_id);
 
 CREATE TABLE messages (
