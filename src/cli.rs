@@ -197,35 +197,63 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
         Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
     };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let sources: Vec<Option<&PathBuf>> = if files.is_empty() {
-        vec![None]
-    } else {
-        files.iter().map(Some).collect()
-    };
-    for source in sources {
-        let raw = match source {
-            Some(path) => std::fs::read(path),
-            None => {
-                let mut buf = Vec::new();
-                std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
-            }
-        };
-        let raw = match raw {
-            Ok(raw) => raw,
-            Err(e) => {
-                let name = source.map_or("stdin".into(), |p| p.display().to_string());
-                return fail(EX_NOINPUT, &format!("cannot read {name}: {e}"));
-            }
-        };
-        match store::take(&state, &mut conn, &raw, "ingest") {
-            Ok(outcome) => *counts.entry(outcome_name(&outcome)).or_default() += 1,
-            // The MTA keeps the message and tries again; what was stored before stays stored.
-            Err(e) => return fail(EX_TEMPFAIL, &e),
+    let outcomes = if files.is_empty() {
+        let mut raw = Vec::new();
+        if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
+            return fail(EX_NOINPUT, &format!("cannot read stdin: {e}"));
         }
+        store::take(&state, &mut conn, &raw, "ingest")
+            .map(|o| vec![o])
+            .map_err(IngestError::Take)
+    } else {
+        ingest_files(&state, &mut conn, files)
+    };
+    match outcomes {
+        Ok(outcomes) => {
+            for outcome in &outcomes {
+                *counts.entry(outcome_name(outcome)).or_default() += 1;
+            }
+        }
+        Err(IngestError::Read(e)) => return fail(EX_NOINPUT, &e),
+        // The MTA keeps the message and tries again; what was stored before stays stored.
+        Err(IngestError::Take(e)) => return fail(EX_TEMPFAIL, &e),
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!("{}", summary.join(", "));
     ExitCode::SUCCESS
+}
+
+/// Mails per transaction for `ingest FILE...`: one commit pays for many.
+const INGEST_BATCH: usize = 64;
+
+enum IngestError {
+    Read(String),
+    Take(store::TakeError),
+}
+
+impl From<store::TakeError> for IngestError {
+    fn from(e: store::TakeError) -> Self {
+        Self::Take(e)
+    }
+}
+
+fn ingest_files(
+    state: &AppState,
+    conn: &mut db::PooledConn,
+    files: &[PathBuf],
+) -> Result<Vec<Outcome>, IngestError> {
+    let mut outcomes = Vec::with_capacity(files.len());
+    for chunk in files.chunks(INGEST_BATCH) {
+        let raws = chunk
+            .iter()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| IngestError::Read(format!("cannot read {}: {e}", path.display())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        outcomes.extend(store::take_batch(state, conn, &raws, "ingest")?);
+    }
+    Ok(outcomes)
 }
 
 fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {

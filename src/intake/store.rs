@@ -2,6 +2,7 @@
 //! decide, and store in one transaction, with the acknowledgement queued in it.
 
 use chrono::{DateTime, Utc};
+use diesel::Connection;
 
 use crate::db::intake as db;
 use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
@@ -92,6 +93,76 @@ pub fn take(
         .metrics
         .intake(source, crate::intake::imap::outcome_name(&outcome));
     Ok(outcome)
+}
+
+/// Takes several messages in one transaction, each under its own savepoint, so that one
+/// commit pays for many: the cost of a commit bounds intake. A mail that fails alone is
+/// quarantined alone; a database failure rolls the whole batch back, and nothing of it is
+/// stored (the caller says "try again", and the redelivery is recognised mail by mail).
+pub fn take_batch(
+    state: &AppState,
+    conn: &mut DbConn,
+    raws: &[Vec<u8>],
+    source: &str,
+) -> Result<Vec<Outcome>, TakeError> {
+    let now = state.time.now();
+    let max = state.settings.intake.max_attachment_bytes;
+    let parsed: Vec<Result<InboundMail, String>> = raws
+        .iter()
+        .map(|raw| parse::parse(raw, max).map_err(|e| e.to_string()))
+        .collect();
+    let mut acknowledged = false;
+    let taken = write_tx(conn, |conn| {
+        let mut out = Vec::with_capacity(raws.len());
+        for (raw, mail) in raws.iter().zip(&parsed) {
+            let mail = match mail {
+                Ok(mail) => mail,
+                Err(reason) => {
+                    out.push(Err(reason.clone()));
+                    continue;
+                }
+            };
+            match conn.transaction(|c| decide_and_store(state, c, raw, mail, now)) {
+                Ok(outcome) => {
+                    acknowledged |= matches!(
+                        outcome,
+                        Outcome::Opened {
+                            acknowledged: true,
+                            ..
+                        }
+                    );
+                    out.push(Ok(outcome));
+                }
+                Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
+                Err(Failure::Db(e))
+                    if e.is_unique_violation() && db::message_stored(conn, &mail.message_id)? =>
+                {
+                    out.push(Ok(Outcome::Duplicate));
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
+        Ok(out)
+    })
+    .map_err(|f| match f {
+        Failure::Db(e) => TakeError::from(e),
+        Failure::Quarantine(reason) => TakeError::Unavailable(reason),
+    })?;
+    if acknowledged {
+        state.waker.wake();
+    }
+    let mut outcomes = Vec::with_capacity(taken.len());
+    for (raw, result) in raws.iter().zip(taken) {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(reason) => quarantine_now(conn, raw, source, &reason, now)?,
+        };
+        state
+            .metrics
+            .intake(source, crate::intake::imap::outcome_name(&outcome));
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 /// Tries a quarantined mail again (after a fix, or a changed setting). It leaves quarantine

@@ -31,6 +31,7 @@ both_backends!(
     the_full_flow_from_form_to_reply_to_the_consulters_answer,
     imap_mail_is_taken_once_across_restarts,
     ingest_killed_mid_batch_then_rerun_stores_each_mail_once,
+    a_batch_keeps_each_mail_apart,
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -794,4 +795,39 @@ fn ingest_killed_mid_batch_then_rerun_stores_each_mail_once(backend: Backend) {
     let tickets_made: i64 = tickets::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(tickets_made, N as i64);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn a_batch_keeps_each_mail_apart(backend: Backend) {
+    let app = spawn_app(backend);
+    let first = Mail::default().raw();
+    let second = Mail {
+        message_id: Some("second@example.jp"),
+        from: "b@example.jp",
+        ..Mail::default()
+    }
+    .raw();
+    let raws = vec![first.clone(), fixture("garbage.bin"), first, second];
+    let mut conn = app.conn();
+    let outcomes = store::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
+    drop(conn);
+    assert!(matches!(
+        outcomes[0],
+        Outcome::Opened {
+            acknowledged: true,
+            ..
+        }
+    ));
+    assert!(
+        matches!(outcomes[1], Outcome::Quarantined { .. }),
+        "one bad mail is quarantined alone"
+    );
+    assert_eq!(
+        outcomes[2],
+        Outcome::Duplicate,
+        "a mail twice in one batch is stored once"
+    );
+    assert!(matches!(outcomes[3], Outcome::Opened { .. }));
+    assert_eq!(count!(&app, tickets::table), 2);
+    assert_eq!(count!(&app, quarantine::table), 1);
+    assert_eq!(outbox_rows(&app).len(), 2);
 }
