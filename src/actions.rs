@@ -79,7 +79,8 @@ fn text_field(field: &'static str, raw: &str) -> Result<String, ActionError> {
     }
 }
 
-fn audit(
+/// Records what a staff member did, from where; every staff read and change goes through here.
+pub fn audit(
     conn: &mut DbConn,
     actor: &Actor,
     now: DateTime<Utc>,

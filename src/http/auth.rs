@@ -309,18 +309,7 @@ pub async fn logout(
         let mut conn = state.pool.get().map_err(DbError::from)?;
         let now = state.time.now();
         sessions::revoke(&mut conn, user.session_id, now)?;
-        audit::record(
-            &mut conn,
-            &AuditEvent {
-                at: now,
-                staff_id: Some(user.actor.staff_id),
-                action: "auth.logout",
-                ticket_id: None,
-                target: None,
-                client_addr: Some(&user.actor.client_addr),
-                detail: None,
-            },
-        )?;
+        crate::actions::audit(&mut conn, &user.actor, now, "auth.logout", None, None, None)?;
         Ok::<(), AuthError>(())
     })
     .await

@@ -9,8 +9,7 @@ use super::auth::StaffUser;
 use super::error::ErrorBody;
 use super::tickets::TicketError;
 use super::{blocking, local_time};
-use crate::actions::ActionError;
-use crate::db::audit::{self, AuditEvent};
+use crate::actions::{ActionError, audit};
 use crate::db::{DbError, from_db, quarantine};
 use crate::intake::imap::outcome_name;
 use crate::intake::store;
@@ -91,17 +90,15 @@ pub async fn retry(
             .map_err(|e| TicketError::Action(ActionError::Db(DbError::Unavailable(e.to_string()))))?
             .ok_or(TicketError::Action(ActionError::NotFound))?;
         let target = format!("quarantine:{id}");
-        audit::record(
+        let detail = Some(outcome_name(&outcome));
+        audit(
             conn,
-            &AuditEvent {
-                at: st.time.now(),
-                staff_id: Some(user.actor.staff_id),
-                action: "quarantine.retry",
-                ticket_id: None,
-                target: Some(&target),
-                client_addr: Some(&user.actor.client_addr),
-                detail: Some(outcome_name(&outcome)),
-            },
+            &user.actor,
+            st.time.now(),
+            "quarantine.retry",
+            None,
+            Some(&target),
+            detail,
         )?;
         Ok::<_, TicketError>(outcome)
     })

@@ -10,8 +10,8 @@ use super::auth::{AuthError, StaffUser};
 use super::blocking;
 use super::error::{ErrorBody, internal, json_error};
 use crate::accounts::{self, AccountError};
+use crate::actions::audit;
 use crate::db::DbError;
-use crate::db::audit::{self, AuditEvent};
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -117,17 +117,15 @@ pub async fn create(
         let id = accounts::create(conn, &email, &name, &role, &password, now)
             .map_err(StaffError::Account)?;
         let target = format!("staff:{}", id.0);
-        audit::record(
+        let detail = format!("role={role}");
+        audit(
             conn,
-            &AuditEvent {
-                at: now,
-                staff_id: Some(user.actor.staff_id),
-                action: "staff.create",
-                ticket_id: None,
-                target: Some(&target),
-                client_addr: Some(&user.actor.client_addr),
-                detail: Some(&format!("role={role}")),
-            },
+            &user.actor,
+            now,
+            "staff.create",
+            None,
+            Some(&target),
+            Some(&detail),
         )?;
         Ok::<_, StaffError>((id, role))
     })
@@ -143,18 +141,7 @@ fn record(
     staff_id: i64,
 ) -> Result<(), DbError> {
     let target = format!("staff:{staff_id}");
-    audit::record(
-        conn,
-        &AuditEvent {
-            at,
-            staff_id: Some(user.actor.staff_id),
-            action,
-            ticket_id: None,
-            target: Some(&target),
-            client_addr: Some(&user.actor.client_addr),
-            detail: None,
-        },
-    )
+    audit(conn, &user.actor, at, action, None, Some(&target), None)
 }
 
 #[derive(serde::Serialize, ToSchema)]
