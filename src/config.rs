@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use toml::{Table, Value};
 
 use crate::domain::calendar::{BusinessCalendar, Closure};
@@ -97,11 +99,53 @@ pub struct ImapSettings {
     pub enabled: bool,
     pub host: String,
     pub port: u16,
-    pub tls: String,
+    pub tls: ImapTls,
+    /// A PEM file of roots trusted besides the system's; empty: the system's alone.
+    pub ca_file: String,
     pub username: String,
     pub password: String,
     pub mailbox: String,
     pub poll_seconds: u64,
+}
+
+/// How the IMAP connection is protected. The certificate and the host name are always verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// Plain text; for a server on the same machine or a trusted network.
+    None,
+    /// Plain connection, upgraded with STARTTLS before LOGIN (port 143).
+    Starttls,
+    /// TLS from the first byte (port 993).
+    Tls,
+}
+
+impl ImapSettings {
+    /// The certificates of `ca_file`, trusted besides the system's roots.
+    pub fn extra_roots(&self) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+        if self.ca_file.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bad =
+            |why: String| ConfigError::Invalid(format!("imap.ca_file \"{}\": {why}", self.ca_file));
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.ca_file)
+            .and_then(|certs| certs.collect())
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("holds no PEM certificate".into()));
+        }
+        Ok(certs)
+    }
+
+    /// The name the server's certificate must carry: `host`, a DNS name or an IP address.
+    pub fn server_name(&self) -> Result<ServerName<'static>, ConfigError> {
+        ServerName::try_from(self.host.clone()).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "imap.host \"{}\" is no host name or IP address a certificate can be issued for",
+                self.host
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,10 +252,9 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         self.clock_rules()?;
         self.alerts.digest_at()?;
-        let choices: [(&str, &str, &[&str]); 5] = [
+        let choices: [(&str, &str, &[&str]); 4] = [
             ("smtp.transport", &self.smtp.transport, &["file", "smtp"]),
             ("smtp.tls", &self.smtp.tls, &["none", "starttls", "tls"]),
-            ("imap.tls", &self.imap.tls, &["none", "starttls", "tls"]),
             (
                 "database.sqlite_synchronous",
                 &self.database.sqlite_synchronous,
@@ -230,12 +273,10 @@ impl Settings {
                 )));
             }
         }
-        if self.imap.enabled && self.imap.tls != "none" {
-            return Err(ConfigError::Invalid(
-                "imap.tls: only \"none\" is supported so far; reach a TLS-only server \
-                 through a local TLS proxy such as stunnel"
-                    .into(),
-            ));
+        // A CA file that cannot be read stops the start, rather than every connection later.
+        if self.imap.enabled && self.imap.tls != ImapTls::None {
+            self.imap.server_name()?;
+            self.imap.extra_roots()?;
         }
         if !self.center.reply_address.contains('@') {
             return Err(ConfigError::Invalid(
@@ -388,6 +429,30 @@ mod tests {
         assert!(matches!(err, ConfigError::UnknownEnv(_)), "{err}");
         let err = Settings::load_from(None, env(&[("MADOGUCHI_SMTP__PORT", "x")])).unwrap_err();
         assert!(matches!(err, ConfigError::BadEnv(..)), "{err}");
+    }
+
+    #[test]
+    fn imap_tls_is_one_of_three_words_and_a_wrong_one_names_its_key() {
+        let s = Settings::load_from(None, env(&[("MADOGUCHI_IMAP__TLS", "starttls")])).unwrap();
+        assert_eq!(s.imap.tls, ImapTls::Starttls);
+        assert_eq!(Settings::defaults().unwrap().imap.tls, ImapTls::None);
+        let err = Settings::load_from(None, env(&[("MADOGUCHI_IMAP__TLS", "ssl")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("imap.tls"), "{err}");
+        assert!(err.contains("`none`, `starttls`, `tls`"), "{err}");
+    }
+
+    #[test]
+    fn the_imap_ca_file_adds_its_certificates() {
+        let path = std::env::temp_dir().join(format!("madoguchi-ca-{}.pem", std::process::id()));
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        std::fs::write(&path, ca.cert.pem().repeat(2)).unwrap();
+        let mut s = Settings::defaults().unwrap();
+        assert!(s.imap.extra_roots().unwrap().is_empty());
+        s.imap.ca_file = path.display().to_string();
+        assert_eq!(s.imap.extra_roots().unwrap().len(), 2);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -2,15 +2,17 @@
 //! The database commit comes before `\Seen`, and the last UID taken is kept in the database,
 //! so nothing is lost or stored twice across restarts and lost connections.
 
+mod connect;
+
 use std::time::Duration;
 
 use actix_web::web;
-use async_imap::Client;
+use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
 use futures_util::TryStreamExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::config::ImapTls;
 use crate::db::{DbError, intake as db};
 use crate::intake::store::{self, Outcome, TakeError};
 use crate::state::AppState;
@@ -24,6 +26,14 @@ pub enum ImapError {
     Imap(async_imap::error::Error),
     Io(std::io::Error),
     Intake(String),
+    /// The server's certificate did not verify; why, without names or addresses.
+    Certificate(String),
+    /// TLS could not be set up or was broken off.
+    Tls(String),
+    /// The server announced LOGINDISABLED on a plain connection.
+    PlaintextRefused,
+    /// The server did not greet, upgrade or sign in within the time allowed.
+    Timeout,
 }
 
 impl std::fmt::Display for ImapError {
@@ -32,6 +42,13 @@ impl std::fmt::Display for ImapError {
             Self::Imap(e) => write!(f, "IMAP: {e}"),
             Self::Io(e) => write!(f, "connection: {e}"),
             Self::Intake(e) => write!(f, "{e}"),
+            Self::Certificate(why) => write!(f, "the server's certificate does not verify: {why}"),
+            Self::Tls(e) => write!(f, "TLS: {e}"),
+            Self::PlaintextRefused => write!(
+                f,
+                "the server refuses sign-in without TLS; set imap.tls to \"starttls\" or \"tls\""
+            ),
+            Self::Timeout => write!(f, "the server did not answer in time"),
         }
     }
 }
@@ -82,13 +99,53 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), ImapError> {
     let cfg = &state.settings.imap;
-    let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port)).await?;
-    let mut client = Client::new(tcp);
-    client.read_response().await?;
-    let mut session = client
-        .login(&cfg.username, &cfg.password)
-        .await
-        .map_err(|(e, _)| e)?;
+    match cfg.tls {
+        ImapTls::None => match signed_in(shutdown, connect::plain(cfg)).await? {
+            Some(session) => poll(state, shutdown, session).await,
+            None => Ok(()),
+        },
+        ImapTls::Starttls | ImapTls::Tls => match signed_in(shutdown, connect::tls(cfg)).await? {
+            Some(session) => poll(state, shutdown, session).await,
+            None => Ok(()),
+        },
+    }
+}
+
+/// Signing in is abandoned at shutdown (no mail is in hand yet), so a server that stalls the
+/// handshake does not hold the service up.
+async fn signed_in<T>(
+    shutdown: &mut watch::Receiver<bool>,
+    signing_in: impl std::future::Future<Output = Result<T, ImapError>>,
+) -> Result<Option<T>, ImapError> {
+    let stop = async {
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            // Nobody left to ask for a stop: sign in for as long as it takes.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        session = signing_in => session.map(Some),
+        () = stop => Ok(None),
+    }
+}
+
+/// What a session runs over: a plain or a TLS stream.
+trait Stream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug + 'static
+{
+}
+impl<S> Stream for S where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug + 'static
+{
+}
+
+/// Takes new mail, then waits for more (IDLE or a pause), until shutdown.
+async fn poll<S: Stream>(
+    state: &web::Data<AppState>,
+    shutdown: &mut watch::Receiver<bool>,
+    mut session: Session<S>,
+) -> Result<(), ImapError> {
+    let cfg = &state.settings.imap;
     let can_idle = session.capabilities().await?.has_str("IDLE");
     let wait = Duration::from_secs(cfg.poll_seconds.max(1));
     loop {
@@ -121,12 +178,10 @@ async fn session(
     }
 }
 
-type Session = async_imap::Session<TcpStream>;
-
 /// Takes every message above the last UID taken, oldest first.
-async fn take_new(
+async fn take_new<S: Stream>(
     state: &web::Data<AppState>,
-    session: &mut Session,
+    session: &mut Session<S>,
     uidvalidity: i64,
 ) -> Result<(), ImapError> {
     let mailbox = state.settings.imap.mailbox.clone();

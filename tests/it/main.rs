@@ -5,6 +5,7 @@ mod support;
 mod api;
 mod cli;
 mod consultations;
+mod imap_tls;
 mod intake;
 mod outbox;
 mod reports;
