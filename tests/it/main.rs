@@ -3,8 +3,10 @@
 mod support;
 
 mod api;
+mod browser;
 mod cli;
 mod consultations;
+mod form;
 mod intake;
 mod outbox;
 mod reports;
