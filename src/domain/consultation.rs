@@ -326,6 +326,31 @@ mod tests {
     }
 
     #[test]
+    fn each_empty_field_is_asked_for_in_its_own_words() {
+        let errors = validate(&RawConsultation::default(), &LIMITS).unwrap_err();
+        let said = |field: &str| {
+            errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message_ja)
+                .unwrap_or_else(|| panic!("{field} is not asked for"))
+        };
+        assert!(said("email").contains("メールアドレスを入力"));
+        assert!(said("subject").contains("件名を入力"));
+        assert!(said("body").contains("ご相談の内容を入力"));
+        // A choice is chosen, not typed in.
+        assert!(said("relationship").ends_with("選んでください。"));
+        // In the words of the consent the form asks for.
+        assert!(said("consent").contains("相談への対応のためだけに使い、秘密を守る"));
+        assert!(errors.iter().all(|e| e.message_ja != "入力してください。"));
+        assert!(
+            !errors
+                .iter()
+                .any(|e| ["name", "area", "age_group"].contains(&e.field))
+        );
+    }
+
+    #[test]
     fn emails() {
         for ok in ["a@b.jp", "a.b+c@mail.example.co.jp", "\"x\"@d.org"] {
             assert!(normalise_email(ok).is_some(), "{ok}");

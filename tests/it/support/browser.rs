@@ -439,14 +439,21 @@ impl Browser {
             _ => panic!("several buttons match 「{words}」: {}", found["buttons"]),
         };
         let button = self.element(&button);
-        self.run(&format!("press 「{words}」"), async |c| {
+        let left = self.run(&format!("press 「{words}」"), async |c| {
+            let page = c.find(Locator::Css("html")).await?;
             button.click().await?;
-            c.wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::Css("body"))
-                .await
-                .map(drop)
+            // The page pressed on is gone once its root element is stale.
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                match page.tag_name().await {
+                    Err(e) if gone(&e) => return Ok(true),
+                    Err(e) => return Err(e),
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+                }
+            }
+            Ok(false)
         });
+        assert!(left, "pressing 「{words}」 led to no new page within 20 s");
     }
 
     /// Follows the link shown with exactly these words.
@@ -534,6 +541,18 @@ impl Browser {
             panic!("{report}");
         }
     }
+}
+
+/// Chromium's ways of saying that an element belonged to a page no longer shown.
+fn gone(e: &fantoccini::error::CmdError) -> bool {
+    let text = e.to_string();
+    [
+        "stale element",
+        "does not belong to the document",
+        "No node with given id",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 /// axe-core as scripts/test fetched it (pinned, checked); read once.
