@@ -59,6 +59,17 @@ pub struct CenterSettings {
     pub phone_hours: String,
     pub postal_address: String,
     pub website: String,
+    /// Lines that answer when the centre's does not (nights, holidays): CONTRACT §6.
+    pub crisis_lines: Vec<CrisisLine>,
+}
+
+/// A telephone line shown to a person who may be in danger now.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisLine {
+    pub name: String,
+    pub number: String,
+    pub hours: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +87,8 @@ pub struct IntakeSettings {
     pub max_attachment_bytes: u64,
     pub rate_limit_per_hour: u32,
     pub max_body_chars: usize,
+    /// Signs the consultation form's token; empty: a random secret for each start.
+    pub form_secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +296,17 @@ impl Settings {
                 "center.reply_address must be a mail address".into(),
             ));
         }
+        if let Some(line) = self
+            .center
+            .crisis_lines
+            .iter()
+            .find(|l| l.name.trim().is_empty() || !l.number.chars().any(|c| c.is_ascii_digit()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "center.crisis_lines: each line needs a name and a number (\"{}\", \"{}\")",
+                line.name, line.number
+            )));
+        }
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),
@@ -400,6 +424,39 @@ mod tests {
         assert_eq!(s.intake.rate_limit_per_hour, 20);
         assert_eq!(s.center.phone, "011-863-8733");
         assert!(!s.imap.enabled);
+    }
+
+    #[test]
+    fn crisis_lines_default_to_a_24_hour_line_and_can_be_replaced() {
+        let s = Settings::defaults().unwrap();
+        let yorisoi = &s.center.crisis_lines[0];
+        assert_eq!(
+            (
+                yorisoi.name.as_str(),
+                yorisoi.number.as_str(),
+                yorisoi.hours.as_str()
+            ),
+            ("よりそいホットライン", "0120-279-338", "24時間・無料")
+        );
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "MADOGUCHI_CENTER__CRISIS_LINES",
+                r#"[{name = "夜の電話", number = "0120-000-000", hours = "22時～6時"}]"#,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.center.crisis_lines.len(), 1);
+        assert_eq!(s.center.crisis_lines[0].name, "夜の電話");
+        let err = Settings::load_from(
+            None,
+            env(&[(
+                "MADOGUCHI_CENTER__CRISIS_LINES",
+                r#"[{name = "", number = "", hours = ""}]"#,
+            )]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("center.crisis_lines"), "{err}");
     }
 
     #[test]

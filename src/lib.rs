@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod alerts;
+pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod db;

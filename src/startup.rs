@@ -55,7 +55,12 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),
     );
+    let form_secret = match settings.intake.form_secret.as_str() {
+        "" => crate::random::bytes::<32>().to_vec(),
+        own => own.as_bytes().to_vec(),
+    };
     Ok(AppState {
+        form_secret,
         settings,
         rules,
         templates,
@@ -127,6 +132,7 @@ impl Application {
                 .configure(crate::http::register)
                 .into_app()
                 .wrap_fn(crate::http::metrics::measure)
+                .wrap_fn(crate::http::headers::protective)
                 .configure(crate::http::configure)
                 .default_service(web::to(crate::http::not_found))
         });

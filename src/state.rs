@@ -20,6 +20,8 @@ pub struct AppState {
     /// Wakes the delivery worker when a transaction has queued mail.
     pub waker: Arc<Waker>,
     pub intake_limiter: RateLimiter,
+    /// Signs the consultation form's token (`intake.form_secret`, or random for this process).
+    pub form_secret: Vec<u8>,
     /// Urgent-risk phrase lists, built once: building them indexes thousands of phrases.
     pub triage: PhraseLists,
     pub metrics: crate::metrics::Metrics,

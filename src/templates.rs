@@ -106,6 +106,20 @@ impl Templates {
     /// now, so a broken template stops the start instead of a mail later.
     pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
+        // An absent value (a field left empty, a name not given) shows as nothing, never as
+        // "None": not in a form field, not in a greeting.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() || value.is_undefined() {
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        env.add_filter("tel", tel_uri);
+        env.add_global(
+            "stylesheet",
+            minijinja::Value::from_safe_string(crate::assets::stylesheet_url().to_string()),
+        );
         for (name, text) in BUILT_IN {
             let own = match dir {
                 Some(dir) => match std::fs::read_to_string(dir.join(name)) {
@@ -128,9 +142,39 @@ impl Templates {
     }
 }
 
+/// `{{ number | tel }}`: a `tel:` address a phone can dial, e.g. `tel:0120279338` for
+/// `0120-279-338`.
+fn tel_uri(number: &str) -> String {
+    let digits: String = number
+        .chars()
+        .enumerate()
+        .filter(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
+        .map(|(_, c)| c)
+        .collect();
+    format!("tel:{digits}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absent_values_show_as_nothing() {
+        let mut env = Templates::load(None).unwrap();
+        env.env
+            .add_template("t", "[{{ a }}][{{ b }}][{{ c }}]")
+            .unwrap();
+        let out = env
+            .render(
+                "t",
+                minijinja::context! { a => None::<String>, b => Some("花子") },
+            )
+            .unwrap();
+        assert_eq!(out, "[][花子][]");
+        assert_eq!(tel_uri("011-863-8733"), "tel:0118638733");
+        assert_eq!(tel_uri("+81 11 863 8733"), "tel:+81118638733");
+        assert_eq!(tel_uri("0120-279-338（無料）"), "tel:0120279338");
+    }
 
     #[test]
     fn built_ins_parse_and_html_is_escaped() {

@@ -68,6 +68,7 @@ pub struct Limits {
     pub max_body_chars: usize,
 }
 
+const CHOOSE_RELATIONSHIP: &str = "ご本人・ご家族・その他のいずれかを選んでください。";
 const MAX_NAME: usize = 100;
 const MAX_SHORT: usize = 100;
 const MAX_SUBJECT: usize = 200;
@@ -75,14 +76,18 @@ const MAX_EMAIL: usize = 254;
 
 pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut text = |field: &'static str, value: &Option<String>, max: usize, required: bool| {
+    // `required`: what to ask of a person who left the field empty, in the field's own words.
+    let mut text = |field: &'static str,
+                    value: &Option<String>,
+                    max: usize,
+                    required: Option<&'static str>| {
         let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
         if cleaned.is_empty() {
-            if required {
+            if let Some(message_ja) = required {
                 errors.push(FieldError {
                     field,
                     code: "required",
-                    message_ja: "入力してください。",
+                    message_ja,
                 });
             }
             None
@@ -97,13 +102,33 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
             Some(cleaned)
         }
     };
-    let name = text("name", &raw.name, MAX_NAME, false);
-    let email = text("email", &raw.email, MAX_EMAIL, true);
-    let relationship = text("relationship", &raw.relationship, MAX_SHORT, true);
-    let age_group = text("age_group", &raw.age_group, MAX_SHORT, false);
-    let area = text("area", &raw.area, MAX_SHORT, false);
-    let subject = text("subject", &raw.subject, MAX_SUBJECT, true);
-    let body = text("body", &raw.body, limits.max_body_chars, true);
+    let name = text("name", &raw.name, MAX_NAME, None);
+    let email = text(
+        "email",
+        &raw.email,
+        MAX_EMAIL,
+        Some("お返事をお送りするメールアドレスを入力してください。"),
+    );
+    let relationship = text(
+        "relationship",
+        &raw.relationship,
+        MAX_SHORT,
+        Some(CHOOSE_RELATIONSHIP),
+    );
+    let age_group = text("age_group", &raw.age_group, MAX_SHORT, None);
+    let area = text("area", &raw.area, MAX_SHORT, None);
+    let subject = text(
+        "subject",
+        &raw.subject,
+        MAX_SUBJECT,
+        Some("件名を入力してください。短いひとことでかまいません。"),
+    );
+    let body = text(
+        "body",
+        &raw.body,
+        limits.max_body_chars,
+        Some("ご相談の内容を入力してください。"),
+    );
 
     let email = email.and_then(|e| {
         let normalised = normalise_email(&e);
@@ -122,7 +147,7 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
             errors.push(FieldError {
                 field: "relationship",
                 code: "invalid",
-                message_ja: "ご本人・ご家族・その他のいずれかを選んでください。",
+                message_ja: CHOOSE_RELATIONSHIP,
             });
         }
         parsed
@@ -131,7 +156,9 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
         errors.push(FieldError {
             field: "consent",
             code: "must_be_true",
-            message_ja: "個人情報の取り扱いへの同意が必要です。",
+            // In the words of the consent the form asks for.
+            message_ja: "ご相談の内容を相談への対応のためだけに使い、秘密を守ることへの同意が必要です。\
+                         よろしければ、チェックを入れてください。",
         });
     }
     match (email, relationship, subject, body) {
@@ -295,6 +322,31 @@ mod tests {
                 ("relationship", "invalid"),
                 ("consent", "must_be_true"),
             ]
+        );
+    }
+
+    #[test]
+    fn each_empty_field_is_asked_for_in_its_own_words() {
+        let errors = validate(&RawConsultation::default(), &LIMITS).unwrap_err();
+        let said = |field: &str| {
+            errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message_ja)
+                .unwrap_or_else(|| panic!("{field} is not asked for"))
+        };
+        assert!(said("email").contains("メールアドレスを入力"));
+        assert!(said("subject").contains("件名を入力"));
+        assert!(said("body").contains("ご相談の内容を入力"));
+        // A choice is chosen, not typed in.
+        assert!(said("relationship").ends_with("選んでください。"));
+        // In the words of the consent the form asks for.
+        assert!(said("consent").contains("相談への対応のためだけに使い、秘密を守る"));
+        assert!(errors.iter().all(|e| e.message_ja != "入力してください。"));
+        assert!(
+            !errors
+                .iter()
+                .any(|e| ["name", "area", "age_group"].contains(&e.field))
         );
     }
 

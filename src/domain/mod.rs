@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod clock;
 pub mod consultation;
 pub mod csv;
+pub mod form_token;
 pub mod jpdate;
 pub mod redact;
 pub mod reference;

@@ -4,11 +4,14 @@
 
 pub mod auth;
 pub mod error;
+pub mod form_guard;
+pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod public;
 pub mod quarantine;
 pub mod reports;
+pub mod site;
 pub mod staff;
 pub mod tickets;
 
@@ -49,7 +52,9 @@ impl utoipa::Modify for BearerAuth {
 /// Every route. Registered through utoipa-actix-web, which collects each handler's
 /// `#[utoipa::path]` into the OpenAPI document as it registers it.
 pub fn register(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
+    cfg.service(site::home)
+        .service(site::asset)
+        .service(health::healthz)
         .service(metrics::metrics)
         .service(public::consult_form)
         .service(public::consult_submit)

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{internal, json_error, validation_error};
+use super::form_guard::{self, Judgement};
 use crate::db::DbError;
 use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
-use crate::domain::jpdate;
+use crate::domain::{form_token, jpdate};
 use crate::intake::web::{Receipt, SubmitError, submit};
 use crate::state::AppState;
 
@@ -43,6 +44,12 @@ pub struct ConsultForm {
     subject: Option<String>,
     body: Option<String>,
     consent: Option<String>,
+    /// Signed with the time the form was served (CONTRACT §6).
+    #[serde(skip_serializing)]
+    form_token: Option<String>,
+    /// The hidden field a person leaves empty ([`form_guard::HONEYPOT`]).
+    #[serde(skip_serializing)]
+    homepage: Option<String>,
 }
 
 impl ConsultForm {
@@ -56,6 +63,18 @@ impl ConsultForm {
             subject: self.subject.clone(),
             body: self.body.clone(),
             consent: matches!(self.consent.as_deref(), Some("true" | "on" | "1")),
+        }
+    }
+
+    /// What the person wrote, to be copied from a page that could not take it.
+    fn kept_text(&self) -> String {
+        let subject = self.subject.as_deref().unwrap_or("").trim();
+        let body = self.body.as_deref().unwrap_or("").trim();
+        match (subject.is_empty(), body.is_empty()) {
+            (true, true) => String::new(),
+            (false, true) => format!("件名：{subject}"),
+            (true, false) => body.to_string(),
+            (false, false) => format!("件名：{subject}\n\n{body}"),
         }
     }
 }
@@ -207,7 +226,34 @@ pub async fn create_consultation(
 )]
 #[get("/consult")]
 pub async fn consult_form(state: web::Data<AppState>) -> HttpResponse {
-    form_page(&state, &ConsultForm::default(), &[], StatusCode::OK)
+    let token = form_token::issue(&state.form_secret, state.time.now());
+    form_page(
+        &state,
+        &ConsultForm::default(),
+        &[],
+        &FormExtras::token(token),
+        StatusCode::OK,
+    )
+}
+
+/// Said above a form that was not taken for want of a good token or with the hidden field
+/// filled in: nothing about why (a person did nothing wrong; a script learns nothing).
+const SEND_AGAIN: &str = "確認のため、お手数ですが、もう一度「相談を送る」を押してください。\
+                          書いていただいた内容は、そのまま残っています。";
+
+/// What the form page shows besides the fields.
+struct FormExtras<'a> {
+    token: String,
+    notice: Option<&'a str>,
+}
+
+impl FormExtras<'_> {
+    fn token(token: String) -> Self {
+        Self {
+            token,
+            notice: None,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -225,7 +271,45 @@ pub async fn consult_submit(
     req: HttpRequest,
     form: web::Form<ConsultForm>,
 ) -> HttpResponse {
+    if !form_guard::from_our_site(&req, &state.settings.server.public_base_url) {
+        return message_page(
+            &state,
+            "このページからはお受けできませんでした",
+            &[
+                "ほかのサイトのページから送られたため、ご相談はまだ届いていません。",
+                "お手数ですが、下の「相談フォームに戻る」から開いたフォームで、あらためてお送りください。",
+            ],
+            None,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let now = state.time.now();
     let validated = consultation::validate(&form.to_raw(), &limits(&state));
+    let token = form.form_token.clone().unwrap_or_default();
+    let guard = form_guard::judge(
+        &state.form_secret,
+        form.form_token.as_deref(),
+        form.homepage.as_deref(),
+        now,
+    );
+    if let Judgement::SendAgain { renew } = guard {
+        let extras = FormExtras {
+            token: if renew {
+                form_token::issue(&state.form_secret, now)
+            } else {
+                token
+            },
+            notice: Some(SEND_AGAIN),
+        };
+        let errors = validated.err().unwrap_or_default();
+        return form_page(
+            &state,
+            &form,
+            &errors,
+            &extras,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     match take(&state, &req, validated).await {
         Ok(receipt) => {
             let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
@@ -237,20 +321,27 @@ pub async fn consult_submit(
                     reference => receipt.reference,
                     reply_days => state.settings.sla.reply_days,
                     reply_by => jpdate::date_ja(&due),
+                    urgent => receipt.urgent,
                 },
                 StatusCode::OK,
             )
         }
-        Err(ConsultationError::Invalid(errors)) => {
-            form_page(&state, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        // The token stays the one first served, so fixing a field and sending at once is fine.
+        Err(ConsultationError::Invalid(errors)) => form_page(
+            &state,
+            &form,
+            &errors,
+            &FormExtras::token(token),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(ConsultationError::RateLimited) => message_page(
             &state,
-            "しばらくしてからお送りください",
+            "少し時間をおいて、もう一度お送りください",
             &[
-                "短い時間に多くのご相談が送られたため、いまは受け付けを止めています。",
-                "1時間ほどたってから、もう一度お送りください。急ぎのときは、お電話でご相談ください。",
+                "申し訳ありません。いま、たくさんのご相談が続けて届いたため、このご相談はまだお受けできていません。",
+                "お書きになった内容は、下にそのまま残しています。コピーして控えておき、1時間ほどたってから、もう一度お送りください。",
             ],
+            Some(form.kept_text()),
             StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(e) => {
@@ -265,8 +356,9 @@ pub async fn consult_submit(
                 "ただいま受け付けできませんでした",
                 &[
                     "申し訳ありません。システムの都合で、ご相談を受け付けることができませんでした。",
-                    "お手数ですが、少し時間をおいてもう一度お送りください。書いた内容は、念のため控えておいてください。",
+                    "お書きになった内容は、下にそのまま残しています。コピーして控えておき、少し時間をおいて、もう一度お送りください。",
                 ],
+                Some(form.kept_text()),
                 e.status_code(),
             )
         }
@@ -277,6 +369,7 @@ fn form_page(
     state: &AppState,
     form: &ConsultForm,
     errors: &[FieldError],
+    extras: &FormExtras<'_>,
     status: StatusCode,
 ) -> HttpResponse {
     let errors: BTreeMap<&str, &str> = errors.iter().map(|e| (e.field, e.message_ja)).collect();
@@ -291,15 +384,21 @@ fn form_page(
             errors => errors,
             relationships => RELATIONSHIPS,
             age_groups => AGE_GROUPS,
+            form_token => &extras.token,
+            notice => extras.notice,
+            honeypot => form_guard::HONEYPOT,
         },
         status,
     )
 }
 
+/// A page in words only; `kept` is what the person wrote, shown to be copied when it could
+/// not be taken.
 fn message_page(
     state: &AppState,
     title: &str,
     paragraphs: &[&str],
+    kept: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
     page(
@@ -309,6 +408,7 @@ fn message_page(
             center => &state.settings.center,
             title => title,
             paragraphs => paragraphs,
+            kept => kept.filter(|k| !k.is_empty()),
             back => "/consult",
         },
         status,
@@ -338,6 +438,7 @@ pub fn bad_form_page(req: &HttpRequest) -> HttpResponse {
             &[
                 "お手数ですが、フォームからもう一度お送りください。長すぎる場合は、いくつかに分けてお送りください。",
             ],
+            None,
             StatusCode::BAD_REQUEST,
         ),
         None => HttpResponse::BadRequest().finish(),

@@ -18,6 +18,8 @@ pub struct Receipt {
     pub reference: String,
     pub reply_due_at: DateTime<Utc>,
     pub acknowledged: bool,
+    /// The message speaks of danger: the receipt page says where to call now.
+    pub urgent: bool,
 }
 
 #[derive(Debug)]
@@ -94,6 +96,7 @@ pub fn submit(
                     reference,
                     reply_due_at: due,
                     acknowledged,
+                    urgent: flag.is_some(),
                 });
             }
             Err(SubmitError::Db(e)) if e.is_unique_violation() && tries < 5 => continue,

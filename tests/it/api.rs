@@ -501,17 +501,14 @@ fn a_reply_goes_out_threaded_and_stops_the_clock(backend: Backend) {
         s.smtp.port = smtp.port();
     });
     let c = app.staff("c@center.example", "counsellor");
-    let form = app.post_form(
-        "/consult",
-        &[
-            ("email", "taro@example.jp"),
-            ("name", "太郎"),
-            ("relationship", "self"),
-            ("subject", "外に出られません"),
-            ("body", "どうしたらいいですか。"),
-            ("consent", "true"),
-        ],
-    );
+    let form = app.post_consult(&[
+        ("email", "taro@example.jp"),
+        ("name", "太郎"),
+        ("relationship", "self"),
+        ("subject", "外に出られません"),
+        ("body", "どうしたらいいですか。"),
+        ("consent", "true"),
+    ]);
     assert_eq!(form.status, 200);
     let ack = smtp.wait_for(1, Duration::from_secs(20));
     let ack = MessageParser::default().parse(&ack[0].data).unwrap();
@@ -838,6 +835,8 @@ fn the_openapi_document_covers_every_route() {
         .collect();
     documented.sort();
     let mut expected: Vec<String> = [
+        "GET /",
+        "GET /static/{name}",
         "GET /healthz",
         "GET /consult",
         "POST /consult",
@@ -877,7 +876,10 @@ fn the_openapi_document_covers_every_route() {
     // fallback, documented ones answer something else for an anonymous caller.
     for entry in &expected {
         let (method, path) = entry.split_once(' ').unwrap();
-        let path = path.replace("{id}", "1").replace("{attachment_id}", "1");
+        let path = path
+            .replace("{id}", "1")
+            .replace("{attachment_id}", "1")
+            .replace("{name}", "madoguchi.css");
         let r = app.call(method, &path, None, Some(&json!({})));
         assert_ne!(r.status, 404, "{entry} is not served");
     }

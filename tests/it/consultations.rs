@@ -140,16 +140,13 @@ fn the_form_takes_a_consultation_and_shows_the_receipt(backend: Backend) {
         "the form works without JavaScript"
     );
 
-    let r = app.post_form(
-        "/consult",
-        &[
-            ("email", "taro@example.jp"),
-            ("relationship", "self"),
-            ("subject", "はじめまして"),
-            ("body", "外に出るのがこわいです。"),
-            ("consent", "true"),
-        ],
-    );
+    let r = app.post_consult(&[
+        ("email", "taro@example.jp"),
+        ("relationship", "self"),
+        ("subject", "はじめまして"),
+        ("body", "外に出るのがこわいです。"),
+        ("consent", "true"),
+    ]);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("ご相談を受け付けました"));
     let mut conn = app.conn();
@@ -171,15 +168,12 @@ fn the_form_takes_a_consultation_and_shows_the_receipt(backend: Backend) {
 
 fn the_form_shows_errors_beside_the_fields_and_keeps_the_text(backend: Backend) {
     let app = spawn_app(backend);
-    let r = app.post_form(
-        "/consult",
-        &[
-            ("email", "not-an-address"),
-            ("name", "<b>花子</b>"),
-            ("subject", ""),
-            ("body", "書きかけの相談 & <script>alert(1)</script>"),
-        ],
-    );
+    let r = app.post_consult(&[
+        ("email", "not-an-address"),
+        ("name", "<b>花子</b>"),
+        ("subject", ""),
+        ("body", "書きかけの相談 & <script>alert(1)</script>"),
+    ]);
     assert_eq!(r.status, 422);
     assert!(r.body.contains("メールアドレスの形式をご確認ください"));
     assert!(r.body.contains("id=\"subject-error\""));
@@ -241,11 +235,11 @@ fn the_intake_limit_counts_form_and_api_together(backend: Backend) {
         ("body", "本文"),
         ("consent", "on"),
     ];
-    assert_eq!(app.post_form("/consult", &form).status, 200);
+    assert_eq!(app.post_consult(&form).status, 200);
     let api = app.post_json("/api/v1/consultations", &consultation("c@example.jp"));
     assert_eq!(api.status, 429);
     assert_eq!(api.json()["error"]["code"], "rate_limited");
-    let page = app.post_form("/consult", &form);
+    let page = app.post_consult(&form);
     assert_eq!(page.status, 429);
     assert!(
         page.body.contains("011-863-8733"),

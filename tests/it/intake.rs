@@ -589,7 +589,7 @@ fn the_full_flow_from_form_to_reply_to_the_consulters_answer(backend: Backend) {
         ("body", "話を聞いてほしいです。"),
         ("consent", "true"),
     ];
-    assert_eq!(app.post_form("/consult", &form).status, 200);
+    assert_eq!(app.post_consult(&form).status, 200);
     let ack = MessageParser::default()
         .parse(&smtp.wait_for(1, Duration::from_secs(20))[0].data)
         .unwrap()

@@ -3,8 +3,10 @@
 mod support;
 
 mod api;
+mod browser;
 mod cli;
 mod consultations;
+mod form;
 mod imap_tls;
 mod intake;
 mod outbox;

@@ -1,6 +1,7 @@
 //! Test harness: a fresh database per test on SQLite or PostgreSQL, the real server on a free
 //! port, a hand-set clock, and a real SMTP server over TCP.
 
+pub mod browser;
 pub mod dovecot;
 pub mod smtp_server;
 
@@ -232,6 +233,25 @@ impl TestApp {
         )
     }
 
+    /// The signed token of a freshly served consultation form, read from the page.
+    pub fn form_token(&self) -> String {
+        let page = self.get("/consult");
+        assert_eq!(page.status, 200, "{}", page.body);
+        hidden_value(&page.body, "form_token")
+            .unwrap_or_else(|| panic!("the form carries no token: {}", page.body))
+    }
+
+    /// Posts the consultation form as a person does: the form is served first, and sent a
+    /// few seconds later (on the test's clock) with its hidden fields as they came.
+    pub fn post_consult(&self, fields: &[(&str, &str)]) -> Reply {
+        let token = self.form_token();
+        self.time.advance(chrono::Duration::seconds(3));
+        let mut all = fields.to_vec();
+        all.push(("form_token", &token));
+        all.push(("homepage", ""));
+        self.post_form("/consult", &all)
+    }
+
     pub fn conn(&self) -> PooledConn {
         self.state.pool.get().expect("a database connection")
     }
@@ -257,6 +277,17 @@ impl Drop for TestApp {
             let _ = t.join();
         }
     }
+}
+
+/// The value of the hidden input `name` in an HTML page.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.find("value=\"")? + "value=\"".len();
+    let len = tag[v..].find('"')?;
+    Some(tag[v..v + len].to_string())
 }
 
 /// A consultation that passes every check.
