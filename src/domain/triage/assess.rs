@@ -2,7 +2,7 @@
 
 use super::Category;
 use super::normalise::Document;
-use super::phrases::PhraseLists;
+use super::phrases::{Part, PhraseLists};
 use super::rules::{RULES, in_media_context, is_negated};
 
 /// The outcome of [`assess`].
@@ -30,6 +30,23 @@ struct Hit {
     entry: usize,
 }
 
+/// Records a part of an `A + B` line as found: (combination, one bit per part).
+fn add_part(found: &mut Vec<(usize, u8)>, part: Part) {
+    let bit = 1u8 << part.index;
+    match found.iter_mut().find(|(c, _)| *c == part.combo) {
+        Some((_, bits)) => *bits |= bit,
+        None => found.push((part.combo, bit)),
+    }
+}
+
+/// Whether every part of combination `combo` is in `found`.
+fn combo_complete(lists: &PhraseLists, found: &[(usize, u8)], combo: usize) -> bool {
+    let parts = lists.combos[combo].1;
+    found
+        .iter()
+        .any(|&(c, bits)| c == combo && bits.count_ones() as usize == parts)
+}
+
 /// Finds the urgent-risk categories in a consultation message. Pure and linear in the length of
 /// the text (one trie walk per character; negation and context checks only run on matches).
 pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
@@ -47,6 +64,18 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
             if continues_word {
                 return;
             }
+            // `A … B`: the hit runs on to the end of B, which must follow in the same sentence.
+            let end = match e.then {
+                None => end,
+                Some(follower) => {
+                    let sentence_end = Document::end_after(&doc.sentence_starts, end, norm.len());
+                    let furthest = e.exclusion;
+                    match lists.followers[follower].end_after(norm, end, sentence_end, furthest) {
+                        Some(b_end) => b_end,
+                        None => return,
+                    }
+                }
+            };
             let hit = Hit { start, end, entry };
             if e.exclusion {
                 exclusions.push(hit);
@@ -62,6 +91,19 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
             lists.entries[x.entry].category == category && x.start < p.end && p.start < x.end
         })
     });
+    // A part of an `A + B` line is only worth judging when every part of it was found: parts
+    // are common words (連絡が取れない), and judging is the costly step.
+    let mut parts_seen: Vec<(usize, u8)> = Vec::new();
+    for p in &positives {
+        if let Some(part) = lists.entries[p.entry].part {
+            add_part(&mut parts_seen, part);
+        }
+    }
+    positives.retain(|p| {
+        lists.entries[p.entry]
+            .part
+            .is_none_or(|part| combo_complete(lists, &parts_seen, part.combo))
+    });
     if positives.is_empty() {
         return Assessment::default();
     }
@@ -72,6 +114,8 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     ends.sort_unstable();
     let rules = &*RULES;
     let mut categories: Vec<Category> = Vec::new();
+    // Parts of `A + B` lines found and not cleared: (combination, bit per part).
+    let mut parts_found: Vec<(usize, u8)> = Vec::new();
     for p in &positives {
         let entry = &lists.entries[p.entry];
         if categories.contains(&entry.category) {
@@ -96,8 +140,17 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
         if in_media_context(entry, before, after, rules) {
             continue;
         }
-        categories.push(entry.category);
+        match entry.part {
+            None => categories.push(entry.category),
+            Some(part) => add_part(&mut parts_found, part),
+        }
+    }
+    for &(combo, _) in &parts_found {
+        if combo_complete(lists, &parts_found, combo) {
+            categories.push(lists.combos[combo].0);
+        }
     }
     categories.sort_unstable();
+    categories.dedup();
     Assessment { categories }
 }

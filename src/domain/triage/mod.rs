@@ -21,8 +21,10 @@
 //! Nothing here reads files or clocks; the phrase lists are plain text given by the caller or
 //! compiled in by [`PhraseLists::builtin`].
 //!
-//! Layout: `normalise` (step 1), `phrases` (the list format and the trie, step 2), `rules`
-//! (negation and context, step 4), `assess` (the whole walk, steps 2–4).
+//! Layout: `normalise` (step 1), `phrases` (the list format, step 2) over `trie`, `rules`
+//! (negation and context, step 4), `assess` (the whole walk, steps 2–4). The list format also
+//! has `@name` groups, `A … B` (B soon after A in one sentence) and `A + B` (both anywhere in
+//! the message, neither alone); see `config/triage/*.txt`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,7 +34,10 @@ mod normalise;
 mod phrases;
 mod rules;
 #[cfg(test)]
+mod sets;
+#[cfg(test)]
 mod tests;
+mod trie;
 
 pub use assess::{Assessment, assess};
 pub use normalise::normalise;

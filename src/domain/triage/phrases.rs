@@ -1,15 +1,19 @@
-//! Phrase lists: the `{a|b}` line format, its expansion, and the trie that finds every phrase in
-//! one walk per position.
+//! Phrase lists: the line format (`{a|b}` alternatives, `@group`s, `A … B` and `A + B`), its
+//! expansion, and the trie that finds every phrase in one walk per position.
 
 use std::fmt;
 use std::sync::LazyLock;
 
 use super::Category;
 use super::normalise::normalise;
+use super::trie::Trie;
 
 /// A line that would expand to more phrases than this is cut off there, so that a typo in an
 /// edited list cannot exhaust memory. The built-in lists stay far below it.
 pub(super) const MAX_EXPANSIONS_PER_LINE: usize = 4096;
+
+/// The most parts an `A + B + …` line may have; a line with more is skipped.
+const MAX_PARTS: usize = 4;
 
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -23,112 +27,38 @@ pub(super) struct Entry {
     /// An ASCII letter or digit at an edge must not continue a longer ASCII word.
     pub(super) ascii_start: bool,
     pub(super) ascii_end: bool,
+    /// For an `A … B` line, the index in [`PhraseLists::followers`] of B's phrases: the match
+    /// only counts if one of them begins soon after A, in the same sentence.
+    pub(super) then: Option<usize>,
+    /// For a part of an `A + B` line: such a match never flags on its own; the line flags when
+    /// every one of its parts is found somewhere in the message.
+    pub(super) part: Option<Part>,
 }
 
-/// A trie over normalised characters: one walk from each position finds every phrase that
-/// starts there, so a message is scanned once whatever the number of phrases.
-#[derive(Debug, Clone)]
-pub(super) struct Trie {
-    nodes: Vec<TrieNode>,
-    /// The root's children again, indexed by character for the Basic Multilingual Plane
-    /// (0 = none): the root is looked up at every position of every message, and nearly every
-    /// character of Japanese text is in the BMP. Built lazily, on the first insert.
-    root_bmp: Vec<u32>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct TrieNode {
-    /// Sorted by character for binary search.
-    children: Vec<(char, usize)>,
-    /// Indices into `PhraseLists::entries` of phrases ending here.
-    outputs: Vec<usize>,
-}
-
-impl Default for Trie {
-    fn default() -> Self {
-        Trie {
-            nodes: vec![TrieNode::default()],
-            root_bmp: Vec::new(),
-        }
-    }
-}
-
-impl Trie {
-    /// The node for `key`, created if missing.
-    fn node_for(&mut self, key: &str) -> usize {
-        let mut node = 0;
-        for c in key.chars() {
-            node = match self.nodes[node]
-                .children
-                .binary_search_by_key(&c, |&(k, _)| k)
-            {
-                Ok(i) => self.nodes[node].children[i].1,
-                Err(i) => {
-                    let child = self.nodes.len();
-                    self.nodes.push(TrieNode::default());
-                    self.nodes[node].children.insert(i, (c, child));
-                    if node == 0 && u32::from(c) < 0x1_0000 {
-                        if self.root_bmp.is_empty() {
-                            self.root_bmp = vec![0; 0x1_0000];
-                        }
-                        // Node numbers fit in u32: lists are far smaller than 4 billion nodes.
-                        self.root_bmp[u32::from(c) as usize] = u32::try_from(child).unwrap_or(0);
-                    }
-                    child
-                }
-            };
-        }
-        node
-    }
-
-    fn root_child(&self, c: char) -> Option<usize> {
-        let u = u32::from(c) as usize;
-        if u < 0x1_0000 {
-            return match self.root_bmp.get(u) {
-                Some(&n) if n != 0 => Some(n as usize),
-                _ => None,
-            };
-        }
-        let children = &self.nodes[0].children;
-        children
-            .binary_search_by_key(&c, |&(k, _)| k)
-            .ok()
-            .map(|i| children[i].1)
-    }
-
-    /// Calls `f(end, entry)` for every phrase that starts at byte `start` of `text`.
-    pub(super) fn matches_at(&self, text: &str, start: usize, mut f: impl FnMut(usize, usize)) {
-        let mut node = 0;
-        for (offset, c) in text[start..].char_indices() {
-            let next = if node == 0 {
-                self.root_child(c)
-            } else {
-                let children = &self.nodes[node].children;
-                children
-                    .binary_search_by_key(&c, |&(k, _)| k)
-                    .ok()
-                    .map(|i| children[i].1)
-            };
-            match next {
-                Some(n) => node = n,
-                None => return,
-            }
-            let end = start + offset + c.len_utf8();
-            for &entry in &self.nodes[node].outputs {
-                f(end, entry);
-            }
-        }
-    }
+/// One part of an `A + B` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Part {
+    /// Index in [`PhraseLists::combos`].
+    pub(super) combo: usize,
+    /// Which part, from 0; below [`MAX_PARTS`].
+    pub(super) index: usize,
 }
 
 /// The phrases to look for, per category, each with its exclusions.
 ///
 /// Built from plain text, one phrase per line (see `config/triage/*.txt` for the format: `#`
-/// comments, `!` exclusions, `{a|b}` alternatives). Phrases are normalised once, here.
+/// comments, `!` exclusions, `{a|b}` alternatives, `@name = …` groups, `A … B` within one
+/// sentence, `A + B` within one message). Phrases are normalised once, here.
 #[derive(Clone, Default)]
 pub struct PhraseLists {
     pub(super) entries: Vec<Entry>,
     pub(super) trie: Trie,
+    /// The B sides of `A … B` lines, one small trie per line.
+    pub(super) followers: Vec<Trie>,
+    /// The `A + B` lines: category and number of parts.
+    pub(super) combos: Vec<(Category, usize)>,
+    /// Lines or groups cut off at [`MAX_EXPANSIONS_PER_LINE`].
+    truncated: usize,
 }
 
 /// A summary: the full lists run to some ten thousand expanded phrases.
@@ -156,18 +86,79 @@ impl PhraseLists {
         lists
     }
 
-    /// Adds the phrases of `text` to `category`, as [`PhraseLists::parse`] reads them.
+    /// Adds the phrases of `text` to `category`, as [`PhraseLists::parse`] reads them. A line
+    /// that uses an unknown `@group`, has more than one `…` in a part, more than
+    /// four parts, an empty part, or is an exclusion with `+`, is skipped.
     pub fn add(&mut self, category: Category, text: &str) {
+        let mut groups: Vec<(String, String)> = Vec::new();
         for line in text.lines() {
             let line = line.split(['#', '＃']).next().unwrap_or("").trim();
+            if let Some((name, pattern)) = group_definition(line) {
+                // A definition that uses an unknown group defines nothing.
+                let Some(pattern) = substitute_groups(pattern, &groups) else {
+                    continue;
+                };
+                let (alternatives, cut) = group_alternatives(&pattern);
+                self.truncated += usize::from(cut);
+                groups.retain(|(n, _)| n != name);
+                groups.push((name.to_owned(), alternatives));
+                continue;
+            }
+            let Some(line) = substitute_groups(line, &groups) else {
+                continue;
+            };
             let (exclusion, body) = match line.strip_prefix('!').or_else(|| line.strip_prefix('！'))
             {
                 Some(rest) => (true, rest),
-                None => (false, line),
+                None => (false, line.as_str()),
             };
-            for variant in expand_alternatives(body) {
-                self.insert(category, exclusion, &normalise(&variant));
+            let parts: Vec<&str> = body.split(['+', '＋']).map(str::trim).collect();
+            if parts.len() > MAX_PARTS
+                || (parts.len() > 1 && (exclusion || parts.iter().any(|p| p.is_empty())))
+            {
+                continue;
             }
+            let combo = (parts.len() > 1).then(|| {
+                self.combos.push((category, parts.len()));
+                self.combos.len() - 1
+            });
+            for (index, part) in parts.into_iter().enumerate() {
+                let part_of = combo.map(|combo| Part { combo, index });
+                self.add_part(category, exclusion, part, part_of);
+            }
+        }
+    }
+
+    /// Adds one part of a line: a phrase, or `A … B`.
+    fn add_part(&mut self, category: Category, exclusion: bool, text: &str, part: Option<Part>) {
+        let pieces: Vec<&str> = text
+            .split(['…', '‥'])
+            .flat_map(|p| p.split("..."))
+            .collect();
+        let (first, then, b_voice) = match pieces.as_slice() {
+            [a] => (*a, None, false),
+            [a, b] => {
+                let mut follower = Trie::small();
+                let mut voice = false;
+                for variant in self.expand(b.trim()) {
+                    let phrase = normalise(&variant);
+                    if phrase.is_empty() {
+                        continue;
+                    }
+                    voice |= speaks_in_own_voice(&phrase);
+                    follower.insert(&phrase, 0);
+                }
+                if follower.is_empty() {
+                    return;
+                }
+                self.followers.push(follower);
+                (a.trim(), Some(self.followers.len() - 1), voice)
+            }
+            _ => return,
+        };
+        for variant in self.expand(first) {
+            let phrase = normalise(&variant);
+            self.insert(category, exclusion, &phrase, then, part, b_voice);
         }
     }
 
@@ -198,15 +189,34 @@ impl PhraseLists {
             .map(|e| e.phrase.as_str())
     }
 
-    fn insert(&mut self, category: Category, exclusion: bool, phrase: &str) {
+    /// How many lines or groups were cut off at 4,096 alternatives: some
+    /// of their phrases are missing. The built-in lists have none; an edited list should not.
+    pub fn truncated_lines(&self) -> usize {
+        self.truncated
+    }
+
+    fn expand(&mut self, pattern: &str) -> Vec<String> {
+        let variants = expand_alternatives(pattern);
+        self.truncated += usize::from(variants.len() >= MAX_EXPANSIONS_PER_LINE);
+        variants
+    }
+
+    fn insert(
+        &mut self,
+        category: Category,
+        exclusion: bool,
+        phrase: &str,
+        then: Option<usize>,
+        part: Option<Part>,
+        then_voice: bool,
+    ) {
         if phrase.is_empty() {
             return;
         }
-        let node = self.trie.node_for(phrase);
         let entries = &self.entries;
-        let duplicate = self.trie.nodes[node].outputs.iter().any(|&i| {
+        let duplicate = self.trie.outputs(phrase).iter().any(|&i| {
             let e = &entries[i];
-            e.category == category && e.exclusion == exclusion
+            e.category == category && e.exclusion == exclusion && e.then == then && e.part == part
         });
         if duplicate {
             return;
@@ -216,12 +226,83 @@ impl PhraseLists {
             category,
             exclusion,
             phrase: phrase.to_owned(),
-            own_voice: OWN_VOICE.iter().any(|m| phrase.contains(m.as_str())),
+            own_voice: then_voice || speaks_in_own_voice(phrase),
             ascii_start: phrase.starts_with(|c: char| c.is_ascii_alphanumeric()),
             ascii_end: phrase.ends_with(|c: char| c.is_ascii_alphanumeric()),
+            then,
+            part,
         });
-        self.trie.nodes[node].outputs.push(index);
+        self.trie.insert(phrase, index);
     }
+}
+
+/// `@name = pattern` (also with ＠ and ＝): a group that later lines of the same list use as
+/// `@name`. Names are ASCII letters, digits and `_`.
+fn group_definition(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix(['@', '＠'])?;
+    let (name, pattern) = rest.split_once(['=', '＝'])?;
+    let name = name.trim();
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    valid.then_some((name, pattern.trim()))
+}
+
+/// A group's patterns (split at each `|` outside braces), expanded into one `{a|b|…}` so that
+/// patterns of different shapes can stand where one is expected; and whether it was cut off.
+fn group_alternatives(pattern: &str) -> (String, bool) {
+    let mut depth = 0usize;
+    let mut patterns = Vec::new();
+    let mut from = 0;
+    for (i, c) in pattern.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '|' if depth == 0 => {
+                patterns.push(&pattern[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    patterns.push(&pattern[from..]);
+    let mut seen = std::collections::HashSet::new();
+    let mut options: Vec<String> = Vec::new();
+    let mut cut = false;
+    for p in patterns {
+        let variants = expand_alternatives(p.trim());
+        cut |= variants.len() >= MAX_EXPANSIONS_PER_LINE;
+        for v in variants {
+            let literal = !v.contains(['{', '}', '|']);
+            if literal && seen.insert(v.clone()) {
+                if options.len() == MAX_EXPANSIONS_PER_LINE {
+                    cut = true;
+                    break;
+                }
+                options.push(v);
+            }
+        }
+    }
+    (format!("{{{}}}", options.join("|")), cut)
+}
+
+/// `line` with every `@name` replaced by its group's pattern; `None` when a name is unknown.
+fn substitute_groups(line: &str, groups: &[(String, String)]) -> Option<String> {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(['@', '＠']) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let after = &after[after.chars().next().map_or(0, char::len_utf8)..];
+        let len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        let name = &after[..len];
+        let (_, pattern) = groups.iter().rev().find(|(n, _)| n == name)?;
+        out.push_str(pattern);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Expands `{a|b|c}` groups into every combination. `{a|}` makes `a` optional. A `{` without a
@@ -262,6 +343,10 @@ pub(super) fn expand_alternatives(line: &str) -> Vec<String> {
         }
     }
     variants
+}
+
+fn speaks_in_own_voice(phrase: &str) -> bool {
+    OWN_VOICE.iter().any(|m| phrase.contains(m.as_str()))
 }
 
 /// Phrases containing one of these speak in someone's own voice; see [`Entry::own_voice`]. Kept

@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use super::phrases::{Entry, normalised_all};
+use super::trie::Trie;
 
 /// How far after a match a negation may begin, in characters. Long enough for
 /// 「自殺なんて考えたこともない」, short enough not to reach into a new thought.
@@ -97,6 +98,9 @@ const CONTEXT_AFTER: &[&str] = &[
     "特集",
     "ラジオ",
     "ドキュメンタリー",
+    // Games: only words that name a game, not ゲーム alone (「暴れてゲーム機を壊した」 is real).
+    "{アクション|シューティング|格闘|対戦|オンライン|スマホ|ホラー|バトル}ゲーム",
+    "ステージ",
 ];
 
 /// Shortly before a match, these put it in the news or fiction:
@@ -106,6 +110,7 @@ const CONTEXT_BEFORE: &[&str] = &[
     "{報道|ほうどう}{で|によると|では}",
     "{記事|新聞|しんぶん}{で|によると|では|に}",
     "{ドラマ|映画|えいが|漫画|まんが|小説|しょうせつ|アニメ|番組|ばんぐみ|ラジオ}{で|の中で|では|の}",
+    "{ゲーム|げーむ}{の中で|のなかで|の中の|のなかの|内で|の世界で|の中では}",
     "{主人公|登場人物|キャラクター|キャラ|芸能人|有名人|俳優|歌手|アイドル|犯人|容疑者}{が|は|の}",
     "{小学生|中学生|高校生|大学生|少年|少女|男性|女性}が",
 ];
@@ -146,24 +151,26 @@ const CONTEXT_BLOCKERS: &[&str] = &[
 /// After a match in anyone's voice, a report of it in the media: 「死にたい」と報じられた.
 const REPORTED: &[&str] = &["と{報じ|ほうじ|報道|ほうどう}"];
 
+/// The rule words in normalised form. The longer lists are tries: a match is judged by walking
+/// its short neighbourhood once, not by searching it for each of some hundreds of words.
 pub(super) struct Rules {
-    negations: Vec<String>,
+    negations: Trie,
     gap_blockers: Vec<String>,
     reversals: Vec<String>,
-    context_after: Vec<String>,
-    context_before: Vec<String>,
-    context_blockers: Vec<String>,
+    context_after: Trie,
+    context_before: Trie,
+    context_blockers: Trie,
     reported: Vec<String>,
 }
 
 /// The rule words in normalised form, so they can be written naturally above (ニュース, 思わない).
 pub(super) static RULES: LazyLock<Rules> = LazyLock::new(|| Rules {
-    negations: normalised_all(NEGATIONS),
+    negations: Trie::of(&normalised_all(NEGATIONS)),
     gap_blockers: normalised_all(NEGATION_GAP_BLOCKERS),
     reversals: normalised_all(REVERSALS),
-    context_after: normalised_all(CONTEXT_AFTER),
-    context_before: normalised_all(CONTEXT_BEFORE),
-    context_blockers: normalised_all(CONTEXT_BLOCKERS),
+    context_after: Trie::of(&normalised_all(CONTEXT_AFTER)),
+    context_before: Trie::of(&normalised_all(CONTEXT_BEFORE)),
+    context_blockers: Trie::of(&normalised_all(CONTEXT_BLOCKERS)),
     reported: normalised_all(REPORTED),
 });
 
@@ -183,6 +190,15 @@ fn last_chars(s: &str, n: usize) -> &str {
         .map_or(s, |(i, _)| &s[i..])
 }
 
+/// Every (start, end) of a word of `trie` in `text`.
+fn ends_of<'a>(trie: &'a Trie, text: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    text.char_indices().flat_map(move |(start, _)| {
+        let mut ends = Vec::new();
+        trie.matches_at(text, start, |end, _| ends.push((start, end)));
+        ends
+    })
+}
+
 fn contains_any(s: &str, words: &[String]) -> bool {
     words.iter().any(|w| s.contains(w.as_str()))
 }
@@ -199,19 +215,22 @@ fn negation_gap_is_plain(gap: &str, rules: &Rules) -> bool {
 pub(super) fn is_negated(tail: &str, rules: &Rules) -> bool {
     // Enough for the longest gap plus the longest negation and what follows it.
     let tail = first_chars(tail, NEGATION_GAP_MAX + 24);
-    for negation in &rules.negations {
-        for (at, _) in tail.match_indices(negation.as_str()) {
-            if !negation_gap_is_plain(&tail[..at], rules) {
-                continue;
-            }
-            let rest = &tail[at + negation.len()..];
+    for (at, _) in tail.char_indices() {
+        // A gap that is not plain stays so as it grows: no later negation can count.
+        if !negation_gap_is_plain(&tail[..at], rules) {
+            return false;
+        }
+        let mut negated = false;
+        rules.negations.matches_at(tail, at, |end, _| {
+            let rest = &tail[end..];
             let reversed = rules.reversals.iter().any(|r| rest.starts_with(r.as_str()))
                 || ["ない", "ません", "なかっ"]
                     .iter()
                     .any(|n| first_chars(rest, 5).contains(n));
-            if !reversed {
-                return true;
-            }
+            negated |= !reversed;
+        });
+        if negated {
+            return true;
         }
     }
     false
@@ -226,23 +245,26 @@ pub(super) fn in_media_context(entry: &Entry, before: &str, after: &str, rules: 
     if entry.own_voice {
         return false;
     }
+    // After the match: a context word starting within reach, with no blocker wholly before it.
     let after = first_chars(after, CONTEXT_REACH + 8);
-    for word in &rules.context_after {
-        if let Some(at) = after.find(word.as_str()) {
-            let gap = &after[..at];
-            if gap.chars().count() <= CONTEXT_REACH && !contains_any(gap, &rules.context_blockers) {
-                return true;
-            }
+    let first_blocker_end = ends_of(&rules.context_blockers, after)
+        .map(|(_, e)| e)
+        .min();
+    for (at, _) in after.char_indices().take(CONTEXT_REACH + 1) {
+        if first_blocker_end.is_some_and(|e| e <= at) {
+            break;
+        }
+        if rules.context_after.any_at(after, at) {
+            return true;
         }
     }
+    // Before the match: a context word with no blocker starting after its end.
     let before = last_chars(before, CONTEXT_REACH);
-    for word in &rules.context_before {
-        if let Some(at) = before.rfind(word.as_str()) {
-            let gap = &before[at + word.len()..];
-            if !contains_any(gap, &rules.context_blockers) {
-                return true;
-            }
-        }
-    }
-    false
+    let Some(last_word_end) = ends_of(&rules.context_before, before).map(|(_, e)| e).max() else {
+        return false;
+    };
+    let last_blocker_start = ends_of(&rules.context_blockers, before)
+        .map(|(s, _)| s)
+        .max();
+    last_blocker_start.is_none_or(|s| s < last_word_end)
 }

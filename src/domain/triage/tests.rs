@@ -1,11 +1,12 @@
-//! Unit tests of triage, and the precision and recall on the labelled set.
+//! Unit tests of triage: normalisation, list format, negation, context. The labelled sets are
+//! scored in `sets.rs`.
 
 use std::sync::LazyLock;
 
 use super::phrases::{MAX_EXPANSIONS_PER_LINE, expand_alternatives};
 use super::*;
 
-fn builtin() -> &'static PhraseLists {
+pub(super) fn builtin() -> &'static PhraseLists {
     static LISTS: LazyLock<PhraseLists> = LazyLock::new(PhraseLists::builtin);
     &LISTS
 }
@@ -325,146 +326,148 @@ proptest::proptest! {
     }
 }
 
-// -----------------------------------------------------------------------------------------
-// Labelled set
-// -----------------------------------------------------------------------------------------
-
-const LABELLED: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/labelled.tsv"
-));
-
-fn labelled() -> Vec<(&'static str, Vec<Category>)> {
-    LABELLED
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| !(l.is_empty() || l.starts_with('#') || (*i == 0 && *l == "text\tlabels")))
-        .map(|(i, l)| {
-            let (text, labels) = l
-                .split_once('\t')
-                .unwrap_or_else(|| panic!("line {}: no tab", i + 1));
-            let labels = if labels == "none" {
-                Vec::new()
-            } else {
-                labels
-                    .split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse()
-                            .unwrap_or_else(|e| panic!("line {}: {e}", i + 1))
-                    })
-                    .collect()
-            };
-            (text, labels)
-        })
-        .collect()
-}
-
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
-}
-
-impl Counts {
-    fn precision(self) -> f64 {
-        ratio(self.tp, self.tp + self.fp)
-    }
-    fn recall(self) -> f64 {
-        ratio(self.tp, self.tp + self.fn_)
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+#[test]
+fn builtin_lists_are_not_cut_off() {
+    assert_eq!(builtin().truncated_lines(), 0);
+    let mut lists = PhraseLists::default();
+    lists.add(SelfHarm, &"{a|b|c|d}".repeat(10));
+    assert_eq!(lists.truncated_lines(), 1);
 }
 
 #[test]
-fn labelled_set_precision_and_recall() {
-    let rows = labelled();
-    assert!(rows.len() >= 220, "only {} labelled rows", rows.len());
-    let lists = builtin();
-    let mut per = [Counts::default(); 4];
-    let mut urgent = Counts::default();
-    let mut mistakes = String::new();
-    for (text, expected) in &rows {
-        let got = assess(text, lists).categories;
-        for (i, c) in Category::ALL.into_iter().enumerate() {
-            match (expected.contains(&c), got.contains(&c)) {
-                (true, true) => per[i].tp += 1,
-                (false, true) => per[i].fp += 1,
-                (true, false) => per[i].fn_ += 1,
-                (false, false) => {}
-            }
-        }
-        match (!expected.is_empty(), !got.is_empty()) {
-            (true, true) => urgent.tp += 1,
-            (false, true) => urgent.fp += 1,
-            (true, false) => urgent.fn_ += 1,
-            (false, false) => {}
-        }
-        if got != *expected {
-            let names = |v: &[Category]| {
-                if v.is_empty() {
-                    "none".to_owned()
-                } else {
-                    v.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
-                }
-            };
-            mistakes.push_str(&format!(
-                "  expected {:<40} got {:<40} {text}\n",
-                names(expected),
-                names(&got)
-            ));
-        }
-    }
-    let overall = per.iter().fold(Counts::default(), |a, c| Counts {
-        tp: a.tp + c.tp,
-        fp: a.fp + c.fp,
-        fn_: a.fn_ + c.fn_,
-    });
-    let positives = rows.iter().filter(|(_, l)| !l.is_empty()).count();
-    let mut table = format!(
-        "triage on {} labelled messages ({} with a category, {} without)\n\
-         {:<22} {:>5} {:>5} {:>5} {:>9} {:>9}\n",
-        rows.len(),
-        positives,
-        rows.len() - positives,
-        "category",
-        "tp",
-        "fp",
-        "fn",
-        "precision",
-        "recall"
+fn groups_expand_where_they_are_used() {
+    let lists = PhraseLists::parse(
+        SelfHarm,
+        "@cut = 切 | {傷|きず}つけ\n@cut2 = @cut{た|る}\n手首を@cut2\n@unknown を\n@cut = 刺\n腕を@cut\n",
     );
-    let mut line = |name: &str, c: Counts| {
-        table.push_str(&format!(
-            "{name:<22} {:>5} {:>5} {:>5} {:>9.3} {:>9.3}\n",
-            c.tp,
-            c.fp,
-            c.fn_,
-            c.precision(),
-            c.recall()
-        ));
-    };
-    for (i, c) in Category::ALL.into_iter().enumerate() {
-        line(c.as_str(), per[i]);
-    }
-    line("overall (micro)", overall);
-    line("urgent (any)", urgent);
-    table.push_str("mismatches:\n");
-    table.push_str(&mistakes);
-    println!("{table}");
+    let phrases: Vec<&str> = lists.phrases(SelfHarm).collect();
+    assert_eq!(
+        phrases,
+        [
+            "手首を切た",
+            "手首を切る",
+            "手首を傷つけた",
+            "手首を傷つける",
+            "手首をきずつけた",
+            "手首をきずつける",
+            "腕を刺",
+        ]
+    );
+    assert_eq!(lists.truncated_lines(), 0);
+}
 
-    let too_low: Vec<&str> = Category::ALL
-        .into_iter()
-        .zip(per)
-        .filter(|(_, c)| c.recall() < 0.95)
-        .map(|(c, _)| c.as_str())
-        .collect();
-    assert!(
-        overall.recall() >= 0.95 && urgent.recall() >= 0.95 && too_low.is_empty(),
-        "recall below 0.95 (categories: {too_low:?})\n{table}"
+#[test]
+fn a_then_b_in_one_sentence() {
+    let lists = PhraseLists::parse(
+        SuicidalIdeation,
+        "薬 … {ためて|隠して}\n!薬を隠して{おく|おいた}場所",
     );
+    let flags = |text: &str| assess(text, &lists).is_urgent();
+    assert!(flags("薬を何か月分も缶にためています"));
+    assert!(
+        flags("薬を、飲まずに隠していました"),
+        "a clause break is not a sentence"
+    );
+    assert!(!flags("薬がたまっています"));
+    assert!(
+        !flags("薬を飲みました。お金をためています"),
+        "B in the next sentence"
+    );
+    assert!(!flags("ためています、薬を"), "B before A");
+    assert!(
+        !flags("薬をもらってから一年以上になりますが毎月こつこつお金をためています"),
+        "B more than 24 characters after A"
+    );
+    assert!(
+        !flags("薬を隠しておく場所"),
+        "an exclusion silences the whole span"
+    );
+    assert!(
+        !flags("薬をためているわけではありません"),
+        "negated after B"
+    );
+    // Neither side alone.
+    assert!(!flags("薬"));
+    assert!(!flags("ためています"));
+    // More than one … in a part: the line is skipped.
+    let lists = PhraseLists::parse(SelfHarm, "a…b…c\n");
+    assert_eq!(lists.phrases(SelfHarm).count(), 0);
+}
+
+#[test]
+fn a_plus_b_anywhere_in_the_message() {
+    let lists = PhraseLists::parse(
+        Emergency,
+        "{さよなら|ありがとう} + 連絡がつかない\n!ありがとう + 連絡\nx + y + z + v + w\nq + \n",
+    );
+    let flags = |text: &str| assess(text, &lists).categories;
+    assert_eq!(
+        flags("連絡がつかない。昨日「さよなら」と来ました"),
+        vec![Emergency]
+    );
+    assert_eq!(flags("さよなら"), vec![]);
+    assert_eq!(flags("連絡がつかない"), vec![]);
+    // Each part is judged on its own: a denied part does not count.
+    assert_eq!(flags("さよなら。連絡がつかないことはありません"), vec![]);
+    // An exclusion with +, five parts, an empty part: skipped lines.
+    assert_eq!(lists.exclusions(Emergency).count(), 0);
+    assert_eq!(flags("x y z v w"), vec![]);
+    assert_eq!(flags("q"), vec![]);
+}
+
+#[test]
+fn the_kinds_of_issue_10() {
+    for (text, expected) in [
+        // Gathering means.
+        (
+            "母が頓服をこっそりためこんでいるようです",
+            vec![SuicidalIdeation],
+        ),
+        (
+            "兄が通販でロープを取り寄せていました",
+            vec![SuicidalIdeation],
+        ),
+        (
+            "部屋に七輪があり、窓が目張りしてありました",
+            vec![SuicidalIdeation],
+        ),
+        // Ending everything; not waking up; jumping, put indirectly.
+        ("もう人生を終わりにしたい", vec![SuicidalIdeation]),
+        ("二度と目覚めなければいいのに", vec![SuicidalIdeation]),
+        ("屋上から飛べば楽になれそう", vec![SuicidalIdeation]),
+        ("線路に引き込まれそうになります", vec![SuicidalIdeation]),
+        // A farewell message received, and then no contact.
+        (
+            "夫から「今までありがとう」とメールが来ました",
+            vec![SuicidalIdeation, Emergency],
+        ),
+        (
+            "姉から「もう限界」とLINEがあり、そのあと電話がつながりません",
+            vec![SuicidalIdeation, Emergency],
+        ),
+        (
+            "弟が形見分けのように服を人にあげています",
+            vec![SuicidalIdeation],
+        ),
+    ] {
+        assert_eq!(cats(text), expected, "{text}");
+    }
+    for text in [
+        "処方された薬は毎日飲んでいます",
+        "薬局で薬がたまっていると言われました",
+        "登山用のロープを買いました",
+        "宿題を全部終わらせたら遊びに行きます",
+        "朝なかなか目が覚めません",
+        "ベランダから落ちたら危ないので気をつけています",
+        "今までありがとうございました",
+        "「ごめんね」とLINEが来て、仲直りしました",
+        "「遅くなる、ごめん」とLINEがあって、そのあと電話に出ませんでした",
+        "「今までありがとう、来月から寮に入るね」とLINEが来ました",
+        "連絡が取れない日もありますが、元気にしています",
+        "叔母が亡くなり、形見分けに行きました",
+        "ゲームの中で屋根から飛び降りるのが楽しいそうです",
+        "友人が自殺したと聞いて落ち込んでいます",
+    ] {
+        assert_eq!(cats(text), vec![], "{text}");
+    }
 }
