@@ -15,6 +15,7 @@ both_backends!(
     a_follow_up_by_mail_makes_a_ticket_urgent_but_quotes_do_not,
     staff_confirm_or_clear_and_a_cleared_text_does_not_flag_again,
     the_urgent_report_shows_the_time_to_the_first_reply,
+    gathering_means_and_a_quoted_farewell_are_urgent_but_their_harmless_twins_are_not,
 );
 
 fn consult(app: &TestApp, email: &str, body: &str) -> i64 {
@@ -306,4 +307,84 @@ fn the_urgent_report_shows_the_time_to_the_first_reply(backend: Backend) {
         None,
     );
     assert_eq!(bad.status, 422);
+}
+
+/// Issue 10, point 22: two of the kinds the lists did not know, end to end through the API.
+fn gathering_means_and_a_quoted_farewell_are_urgent_but_their_harmless_twins_are_not(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| s.intake.rate_limit_per_hour = 0);
+    app.staff("s@center.example", "supervisor");
+    let c = app.staff("c@center.example", "counsellor");
+    let means = consult(
+        &app,
+        "a@example.jp",
+        "息子のことでご相談します。市販の睡眠薬をあちこちの薬局で買い集めて、机の奥にため込んでいるようです。何に使うのか聞けずにいます。",
+    );
+    let farewell = consult(
+        &app,
+        "b@example.jp",
+        "一人暮らしの娘から、夜中に「今までありがとう。さようなら」とLINEが来ました。それから既読がつかず、電話にも出ません。",
+    );
+    let camping = consult(
+        &app,
+        "c@example.jp",
+        "夫と息子が週末にキャンプへ行くので、テント用のロープと炭を買いました。息子が外に出るのは久しぶりです。",
+    );
+    let see_you = consult(
+        &app,
+        "d@example.jp",
+        "娘から「バイバイ、また明日」とLINEが来ました。最近は毎日やりとりができています。",
+    );
+    let ticket = |id: i64| {
+        app.call(
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&c.token),
+            None,
+        )
+        .json()
+    };
+    let t = ticket(means);
+    assert_eq!(t["urgent"], true, "gathering means");
+    assert_eq!(t["urgent_reasons"], json!(["suicidal_ideation"]));
+    let t = ticket(farewell);
+    assert_eq!(t["urgent"], true, "a quoted farewell, then no contact");
+    assert_eq!(
+        t["urgent_reasons"],
+        json!(["suicidal_ideation", "emergency"])
+    );
+    for id in [camping, see_you] {
+        let t = ticket(id);
+        assert_eq!(t["urgent"], false, "{}", t["reference"]);
+        assert_eq!(t["urgent_reasons"], json!([]));
+    }
+
+    // The supervisor is told about the two, with the categories and never the text.
+    let alerts = mails(&app, "alert_urgent");
+    assert_eq!(alerts.len(), 2, "one alert per urgent consultation");
+    let texts: Vec<String> = alerts.iter().map(|(_, raw)| body_of(raw)).collect();
+    assert!(texts.iter().any(|t| t.contains("緊急")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.contains("希死念慮") && !t.contains("睡眠薬") && !t.contains("さようなら")),
+        "{texts:?}"
+    );
+    // Only the urgent consulters are given the phone line and 119/110 in their acknowledgement.
+    let acks = mails(&app, "acknowledgement");
+    assert_eq!(acks.len(), 4);
+    let says_where_to_call: Vec<(String, bool)> = acks
+        .iter()
+        .map(|(to, raw)| (to.clone(), body_of(raw).contains("119番")))
+        .collect();
+    assert_eq!(
+        says_where_to_call,
+        vec![
+            ("a@example.jp".to_owned(), true),
+            ("b@example.jp".to_owned(), true),
+            ("c@example.jp".to_owned(), false),
+            ("d@example.jp".to_owned(), false),
+        ]
+    );
 }

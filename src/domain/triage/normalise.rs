@@ -1,0 +1,187 @@
+//! Normalisation: the one form in which messages and phrases are compared, and the sentence and
+//! clause breaks of a message.
+
+use icu_normalizer::ComposingNormalizerBorrowed;
+
+/// Splits sentences. Negation and context are only looked for inside one sentence, so that
+/// 「死にたいとは思わない。」 cannot clear a 死にたい in the next one.
+fn is_sentence_break(c: char) -> bool {
+    matches!(
+        c,
+        '。' | '｡' | '．' | '！' | '？' | '!' | '?' | '\n' | '\r' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Splits clauses. News context must be in the same clause, so that in
+/// 「ニュースを見て、死にたくなった」 the news cannot excuse what follows the comma.
+fn is_clause_break(c: char) -> bool {
+    matches!(c, '、' | '､' | '，' | ',')
+}
+
+/// Characters dropped by [`normalise`]: spacing, punctuation, symbols, emoji, the long-vowel
+/// mark and wave dashes (so しにたーい and 死にた〜い match), invisible format characters.
+/// Written as ranges because std has no Unicode general categories; NFKC has already turned
+/// full-width ASCII and most compatibility symbols into ASCII or letters before this runs.
+fn is_dropped(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_alphanumeric();
+    }
+    // Fast path for the bulk of Japanese text: hiragana and CJK ideographs are always kept.
+    if ('\u{3041}'..='\u{3096}').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+        return false;
+    }
+    if c.is_whitespace() || c.is_control() {
+        return true;
+    }
+    let u = u32::from(c);
+    matches!(u,
+        0x00A1..=0x00BF | 0x00D7 | 0x00F7
+        | 0x2000..=0x206F          // general punctuation, zero-width characters
+        | 0x20A0..=0x20CF          // currency
+        | 0x2190..=0x2BFF          // arrows, maths, technical, box drawing, shapes, dingbats
+        | 0x2E00..=0x2E7F          // supplemental punctuation
+        | 0x3000..=0x3004 | 0x3008..=0x3030 | 0x3036..=0x303A | 0x303C..=0x303F
+        | 0x3099..=0x309C          // lone (semi-)voiced sound marks
+        | 0x30A0 | 0x30FB | 0x30FC // ゠ ・ ー
+        | 0xE000..=0xF8FF          // private use: old carrier emoji
+        | 0xFE00..=0xFE0F          // variation selectors
+        | 0xFE10..=0xFE6F          // vertical and small forms
+        | 0xFEFF | 0xFF5E | 0xFFF9..=0xFFFD
+        | 0x1F000..=0x1FAFF        // emoji and pictographs
+        | 0xE0000..=0xE007F        // tag characters
+    )
+}
+
+/// Folds kana in one NFKC-normalised character: katakana to hiragana, small vowels to full
+/// size (死にたぃ, 死にてぇ). Case is folded by the caller.
+fn fold_kana(c: char) -> char {
+    let u = u32::from(c);
+    let c = match u {
+        // ァ..ヶ and ヽヾ sit exactly 0x60 above their hiragana.
+        0x30A1..=0x30F6 | 0x30FD..=0x30FE => char::from_u32(u - 0x60).unwrap_or(c),
+        _ => c,
+    };
+    match c {
+        'ぁ' => 'あ',
+        'ぃ' => 'い',
+        'ぅ' => 'う',
+        'ぇ' => 'え',
+        'ぉ' => 'お',
+        _ => c,
+    }
+}
+
+static NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
+
+/// Appends normalised text to a buffer, remembering whether something was dropped since the
+/// last kept character.
+#[derive(Default)]
+struct Normaliser {
+    out: String,
+    /// Something was dropped since the last kept character.
+    gap: bool,
+    /// The last kept character is an ASCII letter or digit.
+    after_ascii_word: bool,
+}
+
+impl Normaliser {
+    fn push(&mut self, raw: &str) {
+        for c in NFKC.normalize(raw).chars() {
+            self.push_nfkc(c);
+        }
+    }
+
+    /// Takes one character that is already in NFKC.
+    fn push_nfkc(&mut self, c: char) {
+        if is_dropped(c) {
+            self.gap = true;
+            return;
+        }
+        let c = fold_kana(c);
+        if c.is_ascii() {
+            self.keep(c.to_ascii_lowercase());
+        } else if u32::from(c) < 0x3000 && c.is_uppercase() {
+            // Only Latin, Greek and Cyrillic case matters here; they sit below U+3000 once
+            // NFKC has folded full-width letters, and the check is skipped for kana and kanji.
+            for lower in c.to_lowercase() {
+                self.keep(lower);
+            }
+        } else {
+            self.keep(c);
+        }
+    }
+
+    fn keep(&mut self, c: char) {
+        let ascii_word = c.is_ascii_alphanumeric();
+        // Spaces go, but two ASCII words must not run together: "my od" must not become
+        // "myod", nor "good food" hide an "od" between them.
+        if self.gap && ascii_word && self.after_ascii_word {
+            self.out.push(' ');
+        }
+        self.gap = false;
+        self.after_ascii_word = ascii_word;
+        self.out.push(c);
+    }
+}
+
+/// The form in which messages and phrases are compared: NFKC, katakana folded to hiragana,
+/// small ぁぃぅぇぉ enlarged, lower case, and spaces, punctuation, symbols, line breaks, ー and 〜
+/// removed. A single space is kept only between two ASCII letters or digits.
+///
+/// `normalise("ＯＤ した")` is `"odした"`; `normalise("シ ニ タ イ")` is `"しにたい"`.
+pub fn normalise(text: &str) -> String {
+    let mut n = Normaliser::default();
+    n.push(text);
+    n.out
+}
+
+/// A message in normalised form, with the places where its sentences and clauses begin.
+pub(super) struct Document {
+    pub(super) text: String,
+    /// Byte offsets in `text` where a new sentence begins (after a break); ascending.
+    pub(super) sentence_starts: Vec<usize>,
+    /// Byte offsets where a new clause begins; includes every sentence start.
+    pub(super) clause_starts: Vec<usize>,
+}
+
+impl Document {
+    pub(super) fn new(raw: &str) -> Self {
+        let mut n = Normaliser {
+            out: String::with_capacity(raw.len()),
+            ..Normaliser::default()
+        };
+        let mut sentence_starts = Vec::new();
+        let mut clause_starts = Vec::new();
+        // NFKC once over the whole text. Splitting afterwards is the same as splitting first:
+        // the break characters survive NFKC (！ becomes !, ｡ becomes 。) and never compose.
+        for c in NFKC.normalize(raw).chars() {
+            let sentence = is_sentence_break(c);
+            if sentence || is_clause_break(c) {
+                n.gap = true;
+                clause_starts.push(n.out.len());
+                if sentence {
+                    sentence_starts.push(n.out.len());
+                }
+            } else {
+                n.push_nfkc(c);
+            }
+        }
+        Document {
+            text: n.out,
+            sentence_starts,
+            clause_starts,
+        }
+    }
+
+    /// End of the span (sentence or clause) that goes on from `pos`.
+    pub(super) fn end_after(starts: &[usize], pos: usize, len: usize) -> usize {
+        let i = starts.partition_point(|&s| s < pos);
+        starts.get(i).copied().unwrap_or(len)
+    }
+
+    /// Start of the span (sentence or clause) that contains `pos`.
+    pub(super) fn start_before(starts: &[usize], pos: usize) -> usize {
+        let i = starts.partition_point(|&s| s <= pos);
+        if i == 0 { 0 } else { starts[i - 1] }
+    }
+}
