@@ -1,4 +1,4 @@
-//! Mail intake throughput on SQLite: how many mails a second `intake::store::take` stores,
+//! Mail intake throughput on SQLite: how many mails a second `intake::mail::take` stores,
 //! one mail per transaction as `madoguchi ingest` and the IMAP poller do, and the same through
 //! the real binary (`madoguchi ingest FILE...`) end to end.
 //!
@@ -30,7 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
-use madoguchi::intake::store::{self, Outcome};
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
 use madoguchi::startup::build_state;
 use madoguchi::timesource::SystemTime;
 
@@ -230,7 +231,7 @@ struct InProcess {
     load: String,
 }
 
-/// `store::take` in a loop on one pooled connection, exactly as `madoguchi ingest` does.
+/// `mail::take` in a loop on one pooled connection, exactly as `madoguchi ingest` does.
 fn in_process(backend: Backend, corpus: &Corpus) -> Option<InProcess> {
     let db = BenchDb::new(backend)?;
     let state = build_state(db.settings(), Arc::new(SystemTime)).expect("state builds");
@@ -246,7 +247,7 @@ fn in_process(backend: Backend, corpus: &Corpus) -> Option<InProcess> {
     let start = Instant::now();
     for raw in &corpus.mails {
         let t = Instant::now();
-        let outcome = store::take(&state, &mut conn, raw, "ingest").expect("mail stored");
+        let outcome = mail::take(&state, &mut conn, raw, "ingest").expect("mail stored");
         samples.push(t.elapsed());
         *outcomes.entry(outcome_name(&outcome)).or_insert(0) += 1;
     }
@@ -362,7 +363,7 @@ fn one_per_process(
 
 fn main() {
     common::init_logging();
-    common::print_machine_header("mail intake (intake::store::take, one mail per transaction)");
+    common::print_machine_header("mail intake (intake::mail::take, one mail per transaction)");
     let mails = common::env_usize("BENCH_MAILS", 10_000);
     let files = common::env_usize("BENCH_FILES", 10_000);
     let backends: Vec<Backend> = match std::env::var("BENCH_BACKENDS") {

@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::accounts::{self, AccountError};
 use crate::config::Settings;
 use crate::db::{self, DbError};
-use crate::intake::imap::outcome_name;
-use crate::intake::store::{self, Outcome};
+use crate::intake::Outcome;
+use crate::intake::mail;
 use crate::startup::{Application, StartError, build_state};
 use crate::state::AppState;
 use crate::timesource::SystemTime;
@@ -202,7 +202,7 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
         if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
             return fail(EX_NOINPUT, &format!("cannot read stdin: {e}"));
         }
-        store::take(&state, &mut conn, &raw, "ingest")
+        mail::take(&state, &mut conn, &raw, "ingest")
             .map(|o| vec![o])
             .map_err(IngestError::Take)
     } else {
@@ -211,7 +211,7 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
     match outcomes {
         Ok(outcomes) => {
             for outcome in &outcomes {
-                *counts.entry(outcome_name(outcome)).or_default() += 1;
+                *counts.entry(outcome.as_str()).or_default() += 1;
             }
         }
         Err(IngestError::Read(e)) => return fail(EX_NOINPUT, &e),
@@ -228,11 +228,11 @@ const INGEST_BATCH: usize = 64;
 
 enum IngestError {
     Read(String),
-    Take(store::TakeError),
+    Take(mail::TakeError),
 }
 
-impl From<store::TakeError> for IngestError {
-    fn from(e: store::TakeError) -> Self {
+impl From<mail::TakeError> for IngestError {
+    fn from(e: mail::TakeError) -> Self {
         Self::Take(e)
     }
 }
@@ -251,7 +251,7 @@ fn ingest_files(
                     .map_err(|e| IngestError::Read(format!("cannot read {}: {e}", path.display())))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        outcomes.extend(store::take_batch(state, conn, &raws, "ingest")?);
+        outcomes.extend(mail::take_batch(state, conn, &raws, "ingest")?);
     }
     Ok(outcomes)
 }
@@ -287,14 +287,14 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
             }
             Err(e) => fail(db_exit(&e), &e),
         },
-        QuarantineCommand::Retry { id } => match store::retry(&state, &mut conn, id) {
+        QuarantineCommand::Retry { id } => match mail::retry(&state, &mut conn, id) {
             Ok(None) => fail(EX_DATAERR, &format!("no quarantined mail {id}")),
             Ok(Some(Outcome::Quarantined { .. })) => {
                 println!("still quarantined");
                 ExitCode::from(EX_DATAERR)
             }
             Ok(Some(outcome)) => {
-                println!("{}", outcome_name(&outcome));
+                println!("{}", outcome.as_str());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(EX_TEMPFAIL, &e),

@@ -11,8 +11,7 @@ use super::tickets::TicketError;
 use super::{blocking, local_time};
 use crate::actions::{ActionError, audit};
 use crate::db::{DbError, from_db, quarantine};
-use crate::intake::imap::outcome_name;
-use crate::intake::store;
+use crate::intake::mail;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -86,11 +85,11 @@ pub async fn retry(
     let id = id.into_inner();
     let st = state.clone();
     let outcome = blocking(&state, move |conn| {
-        let outcome = store::retry(&st, conn, id)
+        let outcome = mail::retry(&st, conn, id)
             .map_err(|e| TicketError::Action(ActionError::Db(DbError::Unavailable(e.to_string()))))?
             .ok_or(TicketError::Action(ActionError::NotFound))?;
         let target = format!("quarantine:{id}");
-        let detail = Some(outcome_name(&outcome));
+        let detail = Some(outcome.as_str());
         audit(
             conn,
             &user.actor,
@@ -103,5 +102,5 @@ pub async fn retry(
         Ok::<_, TicketError>(outcome)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"outcome": outcome_name(&outcome)})))
+    Ok(HttpResponse::Ok().json(json!({"outcome": outcome.as_str()})))
 }

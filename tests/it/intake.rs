@@ -6,7 +6,8 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
 use madoguchi::db::schema::{attachments, messages, outbound_mail, quarantine, tickets};
-use madoguchi::intake::store::{self, Outcome};
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::json;
@@ -110,7 +111,7 @@ fn base64(bytes: &[u8]) -> String {
 
 fn take(app: &TestApp, raw: &[u8]) -> Outcome {
     let mut conn = app.conn();
-    store::take(&app.state, &mut conn, raw, "test").expect("stored")
+    mail::take(&app.state, &mut conn, raw, "test").expect("stored")
 }
 
 fn opened(o: Outcome) -> i64 {
@@ -428,10 +429,10 @@ fn unreadable_mail_is_quarantined_and_can_be_retried(backend: Backend) {
     assert_eq!(raw, garbage, "kept byte for byte");
     assert!(!reason.is_empty());
     assert_eq!(
-        store::retry(&app.state, &mut conn, id).unwrap(),
+        mail::retry(&app.state, &mut conn, id).unwrap(),
         Some(Outcome::Quarantined { id })
     );
-    assert_eq!(store::retry(&app.state, &mut conn, 999_999).unwrap(), None);
+    assert_eq!(mail::retry(&app.state, &mut conn, 999_999).unwrap(), None);
     // A mail quarantined for a reason that has since gone is taken on retry.
     let good = Mail::default().raw();
     let qid = madoguchi::db::quarantine::put(
@@ -443,7 +444,7 @@ fn unreadable_mail_is_quarantined_and_can_be_retried(backend: Backend) {
     )
     .unwrap();
     assert!(matches!(
-        store::retry(&app.state, &mut conn, qid).unwrap(),
+        mail::retry(&app.state, &mut conn, qid).unwrap(),
         Some(Outcome::Opened { .. })
     ));
     let open = madoguchi::db::quarantine::list(&mut conn, false).unwrap();
@@ -808,7 +809,7 @@ fn a_batch_keeps_each_mail_apart(backend: Backend) {
     .raw();
     let raws = vec![first.clone(), fixture("garbage.bin"), first, second];
     let mut conn = app.conn();
-    let outcomes = store::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
+    let outcomes = mail::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
     drop(conn);
     assert!(matches!(
         outcomes[0],

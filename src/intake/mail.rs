@@ -10,25 +10,12 @@ use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
 use crate::domain::{clock, jpdate, reference};
+use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
 use crate::mail::compose::{self, Acknowledgement, ComposeError};
 use crate::mail::outgoing;
 use crate::state::AppState;
 use crate::urgent;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new consultation.
-    Opened { ticket_id: i64, acknowledged: bool },
-    /// A follow-up joined an existing consultation.
-    Joined { ticket_id: i64 },
-    /// The same Message-ID was stored before: nothing written.
-    Duplicate,
-    /// A delivery report about one of our mails; that mail is marked failed.
-    Bounce { ticket_id: Option<i64> },
-    /// Kept raw with the reason, for a person to look at.
-    Quarantined { id: i64 },
-}
 
 #[derive(Debug)]
 pub enum TakeError {
@@ -89,9 +76,7 @@ pub fn take(
         Ok(outcome) => outcome,
         Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now())?,
     };
-    state
-        .metrics
-        .intake(source, crate::intake::imap::outcome_name(&outcome));
+    state.metrics.intake(source, outcome.as_str());
     Ok(outcome)
 }
 
@@ -157,9 +142,7 @@ pub fn take_batch(
             Ok(outcome) => outcome,
             Err(reason) => quarantine_now(conn, raw, source, &reason, now)?,
         };
-        state
-            .metrics
-            .intake(source, crate::intake::imap::outcome_name(&outcome));
+        state.metrics.intake(source, outcome.as_str());
         outcomes.push(outcome);
     }
     Ok(outcomes)
