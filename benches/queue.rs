@@ -97,7 +97,7 @@ fn reference_for(i: usize) -> String {
 fn counsellors(conn: &mut DbConn, now: DateTime<Utc>) -> Vec<i64> {
     (0..COUNSELLORS)
         .map(|k| {
-            madoguchi::accounts::create(
+            madoguchi::desk::staff::create(
                 conn,
                 &format!("counsellor{k}@example.org"),
                 &format!("相談員 {k}"),

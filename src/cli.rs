@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::accounts::{self, AccountError};
 use crate::config::Settings;
 use crate::db::{self, DbError};
+use crate::desk::staff::{self as accounts, AccountError};
 use crate::intake::Outcome;
 use crate::intake::mail;
 use crate::startup::{Application, StartError, build_state};
@@ -170,7 +170,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
                 .map(|(f, c)| match (*f, *c) {
                     ("password", _) => format!(
                         "the password must have at least {} characters",
-                        crate::passwords::MIN_LENGTH
+                        crate::desk::auth::passwords::MIN_LENGTH
                     ),
                     (f, c) => format!("--{f} is {c}"),
                 })

@@ -182,7 +182,7 @@ impl Application {
             .name("mail-delivery".into())
             .spawn(move || self.worker.run())?;
         let alerts = if self.state.settings.alerts.enabled {
-            Some(crate::alerts::spawn_worker(
+            Some(crate::desk::alerts::spawn_worker(
                 self.state.clone().into_inner(),
                 self.shutdown.clone(),
                 std::time::Duration::from_secs(60),

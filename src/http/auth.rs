@@ -12,12 +12,12 @@ use utoipa::ToSchema;
 
 use super::error::{ErrorBody, internal, json_error};
 use super::{client_addr, local_time};
-use crate::actions::Actor;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::{DbConn, DbError, from_db, sessions};
+use crate::desk::Actor;
+use crate::desk::auth::{passwords, tokens};
 use crate::domain::consultation::normalise_email;
 use crate::state::AppState;
-use crate::{passwords, tokens};
 
 /// Keeps "unknown account" as slow as "wrong password", so timing does not reveal accounts.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
@@ -309,7 +309,7 @@ pub async fn logout(
         let mut conn = state.pool.get().map_err(DbError::from)?;
         let now = state.time.now();
         sessions::revoke(&mut conn, user.session_id, now)?;
-        crate::actions::audit(&mut conn, &user.actor, now, "auth.logout", None, None, None)?;
+        crate::desk::audit(&mut conn, &user.actor, now, "auth.logout", None, None, None)?;
         Ok::<(), AuthError>(())
     })
     .await

@@ -9,8 +9,9 @@ use super::auth::StaffUser;
 use super::error::ErrorBody;
 use super::tickets::TicketError;
 use super::{blocking, local_time};
-use crate::actions::{ActionError, audit};
 use crate::db::{DbError, from_db, quarantine};
+use crate::desk::audit;
+use crate::desk::tickets::ActionError;
 use crate::intake::mail;
 use crate::state::AppState;
 

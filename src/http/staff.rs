@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use super::auth::{AuthError, StaffUser};
 use super::blocking;
 use super::error::{ErrorBody, internal, json_error};
-use crate::accounts::{self, AccountError};
-use crate::actions::audit;
 use crate::db::DbError;
+use crate::desk::audit;
+use crate::desk::staff::{self as accounts, AccountError};
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -282,8 +282,8 @@ pub async fn reset_password(
     let password = body.into_inner().password;
     let st = state.clone();
     blocking(&state, move |conn| {
-        let hash = crate::passwords::hash(&password).map_err(|e| match e {
-            crate::passwords::PasswordError::TooShort => {
+        let hash = crate::desk::auth::passwords::hash(&password).map_err(|e| match e {
+            crate::desk::auth::passwords::PasswordError::TooShort => {
                 StaffError::Account(AccountError::Invalid(vec![("password", "too_short")]))
             }
             other => StaffError::Account(AccountError::Hashing(other.to_string())),

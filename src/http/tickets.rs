@@ -12,11 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{AuthError, StaffUser};
 use super::error::{ErrorBody, internal, json_error};
 use super::{blocking, local_time};
-use crate::actions::{self, ActionError};
 use crate::db::queue::{
     self, AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter, SummaryRow,
 };
 use crate::db::{DbError, from_db};
+use crate::desk::tickets::{self as actions, ActionError};
 use crate::domain::clock;
 use crate::state::AppState;
 

@@ -7,6 +7,7 @@ use diesel::Connection;
 use crate::db::intake as db;
 use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
 use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
+use crate::desk::urgent;
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
 use crate::domain::{clock, jpdate, reference};
@@ -15,7 +16,6 @@ use crate::intake::parse::{self, InboundMail};
 use crate::mail::compose::{self, Acknowledgement, ComposeError};
 use crate::mail::outgoing;
 use crate::state::AppState;
-use crate::urgent;
 
 #[derive(Debug)]
 pub enum TakeError {

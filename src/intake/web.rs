@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 
 use crate::db::tickets::{self, NewMessage, OpenTicket, TicketId};
 use crate::db::{DbConn, DbError, to_db, write_tx};
+use crate::desk::urgent;
 use crate::domain::consultation::Consultation;
 use crate::domain::{clock, jpdate, reference};
 use crate::mail::compose::{self, Acknowledgement, ComposeError};
 use crate::mail::outgoing;
 use crate::state::AppState;
-use crate::urgent;
 
 #[derive(Debug, Clone)]
 pub struct Receipt {

@@ -541,7 +541,7 @@ fn ingest_decodes_japanese_mail_from_files_and_stdin(backend: Backend) {
     let db = TestDb::new(backend);
     let dir = std::env::temp_dir().join(format!(
         "madoguchi_ingest_{}",
-        madoguchi::tokens::new_token()
+        madoguchi::desk::auth::tokens::new_token()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let names = [
@@ -730,7 +730,7 @@ fn ingest_killed_mid_batch_then_rerun_stores_each_mail_once(backend: Backend) {
     let db = TestDb::new(backend);
     let dir = std::env::temp_dir().join(format!(
         "madoguchi_batch_{}",
-        madoguchi::tokens::new_token()
+        madoguchi::desk::auth::tokens::new_token()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     const N: usize = 2000;

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
-use madoguchi::alerts::{self, Sent};
 use madoguchi::db::schema::outbound_mail;
+use madoguchi::desk::alerts::{self, Sent};
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};

@@ -26,7 +26,9 @@ impl Dovecot {
     pub fn start() -> Self {
         let dir = std::env::temp_dir().join(format!(
             "madoguchi_dovecot_{}",
-            madoguchi::tokens::new_token().get(..12).unwrap_or("x")
+            madoguchi::desk::auth::tokens::new_token()
+                .get(..12)
+                .unwrap_or("x")
         ));
         for sub in ["mail", "home"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();

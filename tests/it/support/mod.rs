@@ -298,7 +298,7 @@ pub const STAFF_PASSWORD: &str = "a long test password";
 impl TestApp {
     pub fn add_staff(&self, email: &str, role: &str) -> i64 {
         let mut conn = self.conn();
-        madoguchi::accounts::create(
+        madoguchi::desk::staff::create(
             &mut conn,
             email,
             "テスト 職員",

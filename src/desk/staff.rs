@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::auth::passwords::{self, PasswordError};
 use crate::db::staff::{self, NewStaff, StaffId};
 use crate::db::{DbConn, DbError, to_db};
 use crate::domain::consultation::normalise_email;
-use crate::passwords::{self, PasswordError};
 
 pub const ROLES: [&str; 2] = ["counsellor", "supervisor"];
 

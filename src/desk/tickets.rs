@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::audit::{self, AuditEvent};
+use super::{Actor, audit};
+use crate::db::audit as audit_trail_db;
 use crate::db::queue::{self, ConsulterRow, SummaryRow, ThreadMessage};
 use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
 use crate::db::{DbConn, DbError, outbox, sessions, to_db, write_tx};
@@ -12,15 +13,6 @@ use crate::domain::threading;
 use crate::mail::compose::{self, ComposeError, StaffReply, Threading};
 use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
-
-/// Who acts, and from where: every action is audited with both.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub staff_id: i64,
-    pub name: String,
-    pub supervisor: bool,
-    pub client_addr: String,
-}
 
 #[derive(Debug)]
 pub enum ActionError {
@@ -77,30 +69,6 @@ fn text_field(field: &'static str, raw: &str) -> Result<String, ActionError> {
     } else {
         Ok(text)
     }
-}
-
-/// Records what a staff member did, from where; every staff read and change goes through here.
-pub fn audit(
-    conn: &mut DbConn,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    action: &str,
-    ticket: Option<i64>,
-    target: Option<&str>,
-    detail: Option<&str>,
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEvent {
-            at: now,
-            staff_id: Some(actor.staff_id),
-            action,
-            ticket_id: ticket,
-            target,
-            client_addr: Some(&actor.client_addr),
-            detail,
-        },
-    )
 }
 
 pub struct TicketView {
@@ -387,7 +355,7 @@ pub fn audit_trail(
     conn: &mut DbConn,
     actor: &Actor,
     id: i64,
-) -> Result<Vec<audit::AuditRow>, ActionError> {
+) -> Result<Vec<audit_trail_db::AuditRow>, ActionError> {
     queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
     audit(
         conn,
@@ -398,7 +366,7 @@ pub fn audit_trail(
         None,
         None,
     )?;
-    Ok(audit::for_ticket(conn, id)?)
+    Ok(audit_trail_db::for_ticket(conn, id)?)
 }
 
 pub fn attachment(

@@ -24,7 +24,7 @@ pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
     let assessment = rules::assess(&format!("{subject}\n{own}"), &state.triage);
     assessment.is_urgent().then(|| Flag {
         categories: assessment.categories,
-        text_hash: crate::tokens::hash(&rules::normalise(&own)),
+        text_hash: crate::desk::auth::tokens::hash(&rules::normalise(&own)),
     })
 }
 
@@ -64,7 +64,7 @@ pub fn raise(
         link => link,
     };
     for (_, email, name) in &supervisors {
-        crate::alerts::queue(
+        super::alerts::queue(
             state,
             conn,
             "urgent",

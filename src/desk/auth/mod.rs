@@ -1,0 +1,4 @@
+//! Staff sign-in: passwords, tokens and sessions.
+
+pub mod passwords;
+pub mod tokens;
