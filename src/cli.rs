@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Settings;
 use crate::db::{self, DbError};
-use crate::desk::staff::{self as accounts, AccountError};
+use crate::desk::{self, DeskError};
 use crate::intake::Outcome;
 use crate::intake::mail;
 use crate::startup::{Application, StartError, build_state};
@@ -149,7 +149,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
         Err(e) => return fail(db_exit(&e), &e),
     };
     let created = match pool.get() {
-        Ok(mut conn) => accounts::create(
+        Ok(mut conn) => desk::staff::create(
             &mut conn,
             email,
             name,
@@ -157,14 +157,14 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
             password,
             chrono::Utc::now(),
         ),
-        Err(e) => Err(AccountError::Db(DbError::from(e))),
+        Err(e) => Err(DeskError::Db(DbError::from(e))),
     };
     match created {
         Ok(id) => {
             println!("staff account {} created ({})", id.0, role.as_str());
             ExitCode::SUCCESS
         }
-        Err(AccountError::Invalid(fields)) => {
+        Err(DeskError::Invalid(fields)) => {
             let why: Vec<String> = fields
                 .iter()
                 .map(|(f, c)| match (*f, *c) {
@@ -177,8 +177,8 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
                 .collect();
             fail(EX_USAGE, &why.join("; "))
         }
-        Err(AccountError::Exists) => fail(EX_DATAERR, &AccountError::Exists),
-        Err(AccountError::Db(e)) => fail(db_exit(&e), &e),
+        Err(e @ DeskError::AccountExists) => fail(EX_DATAERR, &e),
+        Err(DeskError::Db(e)) => fail(db_exit(&e), &e),
         Err(e) => fail(EX_UNAVAILABLE, &e),
     }
 }

@@ -1,7 +1,6 @@
 //! Settings: the built-in `config/default.toml`, then an optional file, then
 //! `MADOGUCHI_<SECTION>__<KEY>` environment variables.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -149,28 +148,19 @@ pub struct LogSettings {
     pub level: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("cannot read {path}: {1}", path = .0.display())]
     Read(PathBuf, std::io::Error),
+    #[error("{0}: {1}")]
     Parse(String, toml::de::Error),
+    #[error("{0} names no setting")]
     UnknownEnv(String),
+    #[error("{0}: {1}")]
     BadEnv(String, String),
+    #[error("invalid configuration: {0}")]
     Invalid(String),
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
-            Self::Parse(source, e) => write!(f, "{source}: {e}"),
-            Self::UnknownEnv(var) => write!(f, "{var} names no setting"),
-            Self::BadEnv(var, why) => write!(f, "{var}: {why}"),
-            Self::Invalid(why) => write!(f, "invalid configuration: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 impl Settings {
     /// Defaults, then `file`, then the process environment.

@@ -19,38 +19,29 @@ use crate::state::AppState;
 use crate::templates::{TemplateError, Templates};
 use crate::timesource::{SystemTime, TimeSource};
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    Config(ConfigError),
-    Db(DbError),
-    Template(TemplateError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    #[error("mail transport: {0}")]
     Mail(String),
+    #[error("triage phrase list: {0}")]
     Triage(String),
 }
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Config(e) => write!(f, "{e}"),
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Template(e) => write!(f, "{e}"),
-            Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            Self::Mail(e) => write!(f, "mail transport: {e}"),
-            Self::Triage(e) => write!(f, "triage phrase list: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
 /// The shared state alone, for commands that need the database and rules but no server.
 pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
-    let rules = settings.clock_rules().map_err(StartError::Config)?;
+    let rules = settings.clock_rules()?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
-    let templates = Templates::load(dir).map_err(StartError::Template)?;
+    let templates = Templates::load(dir)?;
     let triage = load_phrase_lists(&settings.triage.dir).map_err(StartError::Triage)?;
-    let pool = db::connect(&settings.database).map_err(StartError::Db)?;
+    let pool = db::connect(&settings.database)?;
     let intake_limiter = RateLimiter::new(
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),

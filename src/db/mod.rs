@@ -14,7 +14,6 @@ pub mod staff;
 pub mod tickets;
 pub mod triage;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,35 +37,17 @@ pub enum DbConn {
 pub type Pool = r2d2::Pool<DbManager>;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// No connection could be had (database down, pool exhausted).
+    #[error("database unavailable: {0}")]
     Unavailable(String),
-    Query(diesel::result::Error),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
     Migration(String),
+    #[error("database.url \"{0}\" must start with sqlite:// or postgres://")]
     BadUrl(String),
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unavailable(e) => write!(f, "database unavailable: {e}"),
-            Self::Query(e) => write!(f, "database error: {e}"),
-            Self::Migration(e) => write!(f, "migration failed: {e}"),
-            Self::BadUrl(url) => write!(
-                f,
-                "database.url \"{url}\" must start with sqlite:// or postgres://"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
-impl From<diesel::result::Error> for DbError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Query(e)
-    }
 }
 
 impl From<r2d2::PoolError> for DbError {
@@ -233,6 +214,11 @@ where
             Err(e)
         }
     }
+}
+
+/// Whether the database answers at all.
+pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
+    Ok(conn.batch_execute("SELECT 1")?)
 }
 
 /// Times are stored as UTC without zone, cut to microseconds so both backends keep them alike.

@@ -4,14 +4,17 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod quarantine;
 pub mod staff;
 pub mod tickets;
 pub mod urgent;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::ConfigError;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::{DbConn, DbError};
+use crate::mail::compose::ComposeError;
 
 /// Who acts, and from where: every action is audited with both.
 #[derive(Debug, Clone)]
@@ -20,6 +23,16 @@ pub struct Actor {
     pub name: String,
     pub supervisor: bool,
     pub client_addr: String,
+}
+
+impl Actor {
+    pub fn require_supervisor(&self) -> Result<(), DeskError> {
+        if self.supervisor {
+            Ok(())
+        } else {
+            Err(DeskError::Forbidden("only supervisors may do this"))
+        }
+    }
 }
 
 /// Records what a staff member did, from where; every staff read and change goes through here.
@@ -44,4 +57,56 @@ pub fn audit(
             detail,
         },
     )
+}
+
+/// Why a use-case did not happen. The HTTP layer turns each into one status and code; the
+/// command line into an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// No such ticket, staff account or quarantined mail.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Offending fields, each with a stable code such as `required` or `invalid`.
+    #[error("invalid fields: {}", fields_text(.0))]
+    Invalid(Vec<(&'static str, &'static str)>),
+    /// The consulter wrote again after the message the counsellor last saw.
+    #[error("the consulter wrote again (message {message_id})")]
+    Collision {
+        message_id: i64,
+        body_text: String,
+        created_at: DateTime<Utc>,
+    },
+    #[error("a staff account with that email exists already")]
+    AccountExists,
+    #[error("you cannot deactivate your own account")]
+    OwnAccount,
+    #[error("the token is not valid")]
+    InvalidToken,
+    #[error("the sign-in has expired")]
+    Expired,
+    #[error("wrong email or password")]
+    WrongCredentials,
+    #[error("too many failed sign-ins; wait {retry_after_seconds} seconds")]
+    Throttled { retry_after_seconds: i64 },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Mail(#[from] ComposeError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot hash the password: {0}")]
+    Hashing(String),
+}
+
+impl From<diesel::result::Error> for DeskError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+fn fields_text(fields: &[(&str, &str)]) -> String {
+    let text: Vec<String> = fields.iter().map(|(f, c)| format!("{f}: {c}")).collect();
+    text.join(", ")
 }

@@ -3,37 +3,15 @@
 use chrono::{DateTime, Utc};
 
 use super::auth::passwords::{self, PasswordError};
+use super::{Actor, DeskError, audit};
 use crate::db::staff::{self, NewStaff, StaffId};
-use crate::db::{DbConn, DbError, to_db};
+use crate::db::{DbConn, to_db, write_tx};
 use crate::domain::consultation::normalise_email;
+use crate::state::AppState;
 
 pub const ROLES: [&str; 2] = ["counsellor", "supervisor"];
 
-#[derive(Debug)]
-pub enum AccountError {
-    /// Offending fields with a code each.
-    Invalid(Vec<(&'static str, &'static str)>),
-    Exists,
-    Db(DbError),
-    Hashing(String),
-}
-
-impl std::fmt::Display for AccountError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Invalid(fields) => {
-                let text: Vec<String> = fields.iter().map(|(f, c)| format!("{f}: {c}")).collect();
-                write!(f, "{}", text.join(", "))
-            }
-            Self::Exists => write!(f, "a staff account with that email exists already"),
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Hashing(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for AccountError {}
-
+/// Creates an account; every field is checked and each offending one named.
 pub fn create(
     conn: &mut DbConn,
     email: &str,
@@ -41,7 +19,7 @@ pub fn create(
     role: &str,
     password: &str,
     now: DateTime<Utc>,
-) -> Result<StaffId, AccountError> {
+) -> Result<StaffId, DeskError> {
     let mut invalid = Vec::new();
     let email = normalise_email(email);
     if email.is_none() {
@@ -60,13 +38,13 @@ pub fn create(
             invalid.push(("password", "too_short"));
             None
         }
-        Err(e) => return Err(AccountError::Hashing(e.to_string())),
+        Err(e) => return Err(DeskError::Hashing(e.to_string())),
     };
     let (Some(email), Some(hash)) = (email, hash) else {
-        return Err(AccountError::Invalid(invalid));
+        return Err(DeskError::Invalid(invalid));
     };
     if !invalid.is_empty() {
-        return Err(AccountError::Invalid(invalid));
+        return Err(DeskError::Invalid(invalid));
     }
     staff::create(
         conn,
@@ -81,9 +59,97 @@ pub fn create(
     )
     .map_err(|e| {
         if e.is_unique_violation() {
-            AccountError::Exists
+            DeskError::AccountExists
         } else {
-            AccountError::Db(e)
+            DeskError::Db(e)
         }
     })
+}
+
+/// A supervisor creates an account; audited with its role.
+pub fn create_by(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    email: &str,
+    name: &str,
+    role: &str,
+    password: &str,
+) -> Result<StaffId, DeskError> {
+    let now = state.time.now();
+    let id = create(conn, email, name, role, password, now)?;
+    let target = format!("staff:{}", id.0);
+    let detail = format!("role={role}");
+    audit(
+        conn,
+        actor,
+        now,
+        "staff.create",
+        None,
+        Some(&target),
+        Some(&detail),
+    )?;
+    Ok(id)
+}
+
+/// Deactivating ends the account's sign-ins at once; nobody may deactivate themselves.
+pub fn set_active(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    active: bool,
+) -> Result<(), DeskError> {
+    if !active && id == actor.staff_id {
+        return Err(DeskError::OwnAccount);
+    }
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        if !staff::set_active(conn, id, active, now)? {
+            return Err(DeskError::NotFound("staff account"));
+        }
+        if !active {
+            staff::revoke_sessions(conn, id, now)?;
+        }
+        let action = if active {
+            "staff.reactivate"
+        } else {
+            "staff.deactivate"
+        };
+        audit_staff(conn, actor, now, action, id)
+    })
+}
+
+/// A new password ends every sign-in of the account.
+pub fn reset_password(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    password: &str,
+) -> Result<(), DeskError> {
+    // Hashed before the transaction: argon2 takes a while and must not hold the write lock.
+    let hash = passwords::hash(password).map_err(|e| match e {
+        PasswordError::TooShort => DeskError::Invalid(vec![("password", "too_short")]),
+        other => DeskError::Hashing(other.to_string()),
+    })?;
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        if !staff::set_password(conn, id, &hash)? {
+            return Err(DeskError::NotFound("staff account"));
+        }
+        staff::revoke_sessions(conn, id, now)?;
+        audit_staff(conn, actor, now, "staff.password_reset", id)
+    })
+}
+
+fn audit_staff(
+    conn: &mut DbConn,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    action: &str,
+    staff_id: i64,
+) -> Result<(), DeskError> {
+    let target = format!("staff:{staff_id}");
+    Ok(audit(conn, actor, now, action, None, Some(&target), None)?)
 }

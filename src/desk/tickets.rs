@@ -1,71 +1,25 @@
 //! What staff do to a ticket. Each action is one transaction that also writes its audit
 //! event and queues any mail it causes.
 
-use chrono::{DateTime, Utc};
-
-use super::{Actor, audit};
+use super::{Actor, DeskError, audit};
 use crate::db::audit as audit_trail_db;
 use crate::db::queue::{self, ConsulterRow, SummaryRow, ThreadMessage};
 use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
-use crate::db::{DbConn, DbError, outbox, sessions, to_db, write_tx};
+use crate::db::{DbConn, outbox, sessions, to_db, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
-use crate::mail::compose::{self, ComposeError, StaffReply, Threading};
+use crate::mail::compose::{self, StaffReply, Threading};
 use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
 
-#[derive(Debug)]
-pub enum ActionError {
-    NotFound,
-    Forbidden(&'static str),
-    Invalid(Vec<(&'static str, &'static str)>),
-    /// The consulter wrote again after the message the counsellor last saw.
-    Collision {
-        message_id: i64,
-        body_text: String,
-        created_at: DateTime<Utc>,
-    },
-    Db(DbError),
-    Compose(ComposeError),
-}
-
-impl From<DbError> for ActionError {
-    fn from(e: DbError) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<diesel::result::Error> for ActionError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl std::fmt::Display for ActionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotFound => write!(f, "no such ticket"),
-            Self::Forbidden(why) => write!(f, "{why}"),
-            Self::Invalid(fields) => write!(f, "invalid fields: {fields:?}"),
-            Self::Collision { message_id, .. } => {
-                write!(f, "the consulter wrote again (message {message_id})")
-            }
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Compose(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ActionError {}
-
 const MAX_TEXT: usize = 20_000;
 
-fn text_field(field: &'static str, raw: &str) -> Result<String, ActionError> {
+fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
     let text = clean_text(raw);
     if text.is_empty() {
-        Err(ActionError::Invalid(vec![(field, "required")]))
+        Err(DeskError::Invalid(vec![(field, "required")]))
     } else if text.chars().count() > MAX_TEXT {
-        Err(ActionError::Invalid(vec![(field, "too_long")]))
+        Err(DeskError::Invalid(vec![(field, "too_long")]))
     } else {
         Ok(text)
     }
@@ -85,9 +39,9 @@ pub fn view(
     conn: &mut DbConn,
     actor: &Actor,
     id: i64,
-) -> Result<TicketView, ActionError> {
+) -> Result<TicketView, DeskError> {
     let now = state.time.now();
-    let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+    let (summary, consulter) = queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
     let messages = queue::thread(conn, id)?;
     let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
@@ -102,12 +56,15 @@ pub fn view(
     })
 }
 
-pub fn audit_queue_read(
+/// One page of the queue; the read is audited with its filters.
+pub fn queue_page(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
+    query: &queue::QueueQuery,
     filters: &str,
-) -> Result<(), ActionError> {
+) -> Result<Vec<SummaryRow>, DeskError> {
+    let rows = queue::page(conn, query)?;
     audit(
         conn,
         actor,
@@ -117,7 +74,7 @@ pub fn audit_queue_read(
         None,
         Some(filters),
     )?;
-    Ok(())
+    Ok(rows)
 }
 
 pub struct Queued {
@@ -133,17 +90,17 @@ pub fn reply(
     body: &str,
     close: bool,
     last_seen_message_id: Option<i64>,
-) -> Result<Queued, ActionError> {
+) -> Result<Queued, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
     let ticket = TicketId(id);
     let queued = write_tx(conn, |conn| {
-        let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        let (summary, consulter) = queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
         if let Some(seen) = last_seen_message_id
             && let Some((message_id, body_text, created_at)) =
                 tickets::inbound_after(conn, ticket, seen)?
         {
-            return Err(ActionError::Collision {
+            return Err(DeskError::Collision {
                 message_id,
                 body_text,
                 created_at: crate::db::from_db(created_at),
@@ -186,7 +143,7 @@ pub fn reply(
             compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
         )
-        .map_err(ActionError::Compose)?;
+        .map_err(DeskError::Mail)?;
         let message = outgoing::queue_on_ticket(
             conn,
             ticket,
@@ -225,11 +182,11 @@ pub fn note(
     actor: &Actor,
     id: i64,
     body: &str,
-) -> Result<MessageId, ActionError> {
+) -> Result<MessageId, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
         let message = tickets::add_message(
             conn,
             &NewMessage {
@@ -269,19 +226,19 @@ pub fn assign(
     actor: &Actor,
     id: i64,
     assignee: Option<i64>,
-) -> Result<(), ActionError> {
+) -> Result<(), DeskError> {
     if !actor.supervisor && assignee.is_some_and(|a| a != actor.staff_id) {
-        return Err(ActionError::Forbidden(
+        return Err(DeskError::Forbidden(
             "counsellors may assign a ticket only to themselves or to nobody",
         ));
     }
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
         if let Some(staff_id) = assignee
             && !sessions::staff_is_active(conn, staff_id)?
         {
-            return Err(ActionError::Invalid(vec![(
+            return Err(DeskError::Invalid(vec![(
                 "assignee_id",
                 "not_active_staff",
             )]));
@@ -297,7 +254,7 @@ pub fn assign(
             None,
             Some(&detail),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })?;
     Ok(())
 }
@@ -312,19 +269,19 @@ pub fn update(
     id: i64,
     status: Option<&str>,
     urgent: Option<bool>,
-) -> Result<(), ActionError> {
+) -> Result<(), DeskError> {
     let status = match status {
         None => None,
         Some(s) => Some(
             *STATUSES
                 .iter()
                 .find(|known| **known == s)
-                .ok_or_else(|| ActionError::Invalid(vec![("status", "invalid")]))?,
+                .ok_or_else(|| DeskError::Invalid(vec![("status", "invalid")]))?,
         ),
     };
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
         tickets::update(conn, TicketId(id), status, urgent, now)?;
         if status == Some("closed") {
             tickets::stop_clock(conn, TicketId(id), now, actor.staff_id, None)?;
@@ -345,7 +302,7 @@ pub fn update(
             None,
             Some(&detail.join(" ")),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })?;
     Ok(())
 }
@@ -355,8 +312,8 @@ pub fn audit_trail(
     conn: &mut DbConn,
     actor: &Actor,
     id: i64,
-) -> Result<Vec<audit_trail_db::AuditRow>, ActionError> {
-    queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+) -> Result<Vec<audit_trail_db::AuditRow>, DeskError> {
+    queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
     audit(
         conn,
         actor,
@@ -375,8 +332,9 @@ pub fn attachment(
     actor: &Actor,
     ticket_id: i64,
     attachment_id: i64,
-) -> Result<(String, String, Vec<u8>), ActionError> {
-    let found = queue::attachment(conn, ticket_id, attachment_id)?.ok_or(ActionError::NotFound)?;
+) -> Result<(String, String, Vec<u8>), DeskError> {
+    let found = queue::attachment(conn, ticket_id, attachment_id)?
+        .ok_or(DeskError::NotFound("attachment"))?;
     let target = format!("attachment:{attachment_id}");
     audit(
         conn,
@@ -398,11 +356,11 @@ pub fn decide_triage(
     id: i64,
     clear: bool,
     reason: &str,
-) -> Result<(), ActionError> {
+) -> Result<(), DeskError> {
     let reason = text_field("reason", reason)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
         let changed = crate::db::triage::decide(conn, id, clear, actor.staff_id, &reason, now)?;
         let detail = format!(
             "decision={} flags={changed}",
@@ -417,6 +375,6 @@ pub fn decide_triage(
             None,
             Some(&detail),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })
 }

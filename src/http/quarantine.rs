@@ -5,14 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::StaffUser;
-use super::error::ErrorBody;
-use super::tickets::TicketError;
+use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
-use crate::db::{DbError, from_db, quarantine};
-use crate::desk::audit;
-use crate::desk::tickets::ActionError;
-use crate::intake::mail;
+use crate::db::{from_db, quarantine};
+use crate::desk;
+use crate::desk::auth::Session;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -44,15 +41,12 @@ pub struct QuarantineItem {
 #[get("/quarantine")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<ListParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let all = params.all.unwrap_or(false);
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(quarantine::list(conn, all)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| quarantine::list(conn, all)).await?;
     let items: Vec<QuarantineItem> = rows
         .into_iter()
         .map(|r| QuarantineItem {
@@ -79,28 +73,13 @@ pub async fn list(
 #[post("/quarantine/{id}/retry")]
 pub async fn retry(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let id = id.into_inner();
-    let st = state.clone();
-    let outcome = blocking(&state, move |conn| {
-        let outcome = mail::retry(&st, conn, id)
-            .map_err(|e| TicketError::Action(ActionError::Db(DbError::Unavailable(e.to_string()))))?
-            .ok_or(TicketError::Action(ActionError::NotFound))?;
-        let target = format!("quarantine:{id}");
-        let detail = Some(outcome.as_str());
-        audit(
-            conn,
-            &user.actor,
-            st.time.now(),
-            "quarantine.retry",
-            None,
-            Some(&target),
-            detail,
-        )?;
-        Ok::<_, TicketError>(outcome)
+    let outcome = blocking(&state, move |st, conn| {
+        desk::quarantine::retry(st, conn, &user.actor, id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({"outcome": outcome.as_str()})))

@@ -6,12 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::StaffUser;
-use super::error::ErrorBody;
-use super::tickets::TicketError;
+use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
 use crate::db::reports::{self, ClockRow};
 use crate::db::{from_db, triage};
+use crate::desk::auth::Session;
 use crate::domain::{clock, sla};
 use crate::state::AppState;
 
@@ -24,23 +23,20 @@ pub struct WindowParams {
 }
 
 /// RFC 3339, forgiving a `+` of the offset that arrived as a space (it was not %-encoded).
-fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, TicketError> {
+fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|r| {
         DateTime::parse_from_rfc3339(&r.trim().replace(' ', "+"))
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| TicketError::BadQuery(field, "invalid_time"))
+            .map_err(|_| ApiError::field(field, "invalid_time"))
     })
     .transpose()
 }
 
-fn window(
-    state: &AppState,
-    p: &WindowParams,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), TicketError> {
+fn window(state: &AppState, p: &WindowParams) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let to = instant("to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
     let from = instant("from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to {
-        return Err(TicketError::BadQuery("from", "must_be_before_to"));
+        return Err(ApiError::field("from", "must_be_before_to"));
     }
     Ok((from, to))
 }
@@ -81,16 +77,16 @@ pub struct UrgentReport {
 #[get("/reports/urgent")]
 pub async fn urgent(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<WindowParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
-    let (flags, replies) = blocking(&state, move |conn| {
+    let (flags, replies) = blocking(&state, move |_, conn| {
         let flags = triage::flags_between(conn, from, to)?;
         let ids: Vec<i64> = flags.iter().map(|f| f.ticket_id).collect();
         let replies = triage::first_staff_replies(conn, &ids)?;
-        Ok::<_, TicketError>((flags, replies))
+        Ok::<_, crate::db::DbError>((flags, replies))
     })
     .await?;
     let items: Vec<UrgentItem> = flags
@@ -224,20 +220,17 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
 #[get("/reports/overdue")]
 pub async fn overdue(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<OverdueParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
-        Some(_) => return Err(TicketError::BadQuery("format", "invalid")),
+        Some(_) => return Err(ApiError::field("format", "invalid")),
     };
     let at = instant("as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(reports::overdue_at(conn, at)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| reports::overdue_at(conn, at)).await?;
     let items: Vec<OverdueItem> = rows
         .into_iter()
         .map(|r| overdue_item(&state, r, at))
@@ -293,16 +286,13 @@ pub struct DueByItem {
 #[get("/reports/due")]
 pub async fn due_by(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<DueByParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let now = state.time.now();
     let by = instant("by", params.by.as_deref())?.unwrap_or(now + state.rules.due_soon);
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(reports::running_due_by(conn, by)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| reports::running_due_by(conn, by)).await?;
     let items: Vec<DueByItem> = rows
         .into_iter()
         .map(|r| {
@@ -366,14 +356,14 @@ pub struct SlaReport {
 #[get("/reports/sla")]
 pub async fn sla_report(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<SlaParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let group_by = match params.group_by.as_deref() {
         None | Some("month") => sla::GroupBy::Month,
         Some("counsellor") => sla::GroupBy::Counsellor,
-        Some(_) => return Err(TicketError::BadQuery("group_by", "invalid")),
+        Some(_) => return Err(ApiError::field("group_by", "invalid")),
     };
     let (from, to) = window(
         &state,
@@ -382,8 +372,8 @@ pub async fn sla_report(
             to: params.to.clone(),
         },
     )?;
-    let (rows, names) = blocking(&state, move |conn| {
-        Ok::<_, TicketError>((
+    let (rows, names) = blocking(&state, move |_, conn| {
+        Ok::<_, crate::db::DbError>((
             reports::due_between(conn, from, to)?,
             reports::staff_names(conn)?,
         ))
@@ -457,13 +447,10 @@ pub struct WorkloadReport {
     )
 )]
 #[get("/reports/workload")]
-pub async fn workload(
-    state: web::Data<AppState>,
-    user: StaffUser,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
-    let (open, names) = blocking(&state, move |conn| {
-        Ok::<_, TicketError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
+pub async fn workload(state: web::Data<AppState>, user: Session) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let (open, names) = blocking(&state, move |_, conn| {
+        Ok::<_, crate::db::DbError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
     })
     .await?;
     let now = state.time.now();

@@ -2,101 +2,20 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
-use actix_web::{HttpResponse, ResponseError, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{AuthError, StaffUser};
-use super::error::{ErrorBody, internal, json_error};
+use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
-use crate::db::queue::{
-    self, AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter, SummaryRow,
-};
-use crate::db::{DbError, from_db};
-use crate::desk::tickets::{self as actions, ActionError};
+use crate::db::from_db;
+use crate::db::queue::{AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter, SummaryRow};
+use crate::desk;
+use crate::desk::auth::Session;
 use crate::domain::clock;
 use crate::state::AppState;
-
-#[derive(Debug)]
-pub enum TicketError {
-    Auth(AuthError),
-    Action(ActionError),
-    BadQuery(&'static str, &'static str),
-}
-
-impl std::fmt::Display for TicketError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Auth(e) => write!(f, "{e}"),
-            Self::Action(e) => write!(f, "{e}"),
-            Self::BadQuery(field, code) => write!(f, "{field}: {code}"),
-        }
-    }
-}
-
-impl From<AuthError> for TicketError {
-    fn from(e: AuthError) -> Self {
-        Self::Auth(e)
-    }
-}
-
-impl From<ActionError> for TicketError {
-    fn from(e: ActionError) -> Self {
-        Self::Action(e)
-    }
-}
-
-impl From<DbError> for TicketError {
-    fn from(e: DbError) -> Self {
-        Self::Action(ActionError::Db(e))
-    }
-}
-
-impl ResponseError for TicketError {
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Auth(e) => e.error_response(),
-            Self::BadQuery(field, code) => fields_error(&[(field, code)]),
-            Self::Action(e) => match e {
-                ActionError::NotFound => {
-                    json_error(StatusCode::NOT_FOUND, "not_found", "no such ticket")
-                }
-                ActionError::Forbidden(why) => json_error(StatusCode::FORBIDDEN, "forbidden", why),
-                ActionError::Invalid(fields) => fields_error(fields),
-                ActionError::Collision {
-                    message_id,
-                    body_text,
-                    created_at,
-                } => HttpResponse::Conflict().json(json!({
-                    "error": {
-                        "code": "newer_message",
-                        "message": "the consulter wrote again after the message you last saw; \
-                                    read it before replying",
-                        "message_id": message_id,
-                        "body_text": body_text,
-                        "created_at": created_at.to_rfc3339(),
-                    }
-                })),
-                ActionError::Db(DbError::Unavailable(_)) => json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is busy; try again shortly",
-                ),
-                other => internal("ticket action failed", other),
-            },
-        }
-    }
-}
-
-fn fields_error(fields: &[(&str, &str)]) -> HttpResponse {
-    let map: HashMap<&str, &str> = fields.iter().copied().collect();
-    HttpResponse::UnprocessableEntity().json(json!({
-        "error": {"code": "validation_failed", "message": "some fields are invalid", "fields": map}
-    }))
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct StaffRef {
@@ -172,19 +91,15 @@ pub struct QueueParams {
     cursor: Option<String>,
 }
 
-fn queue_query(
-    state: &AppState,
-    user: &StaffUser,
-    p: &QueueParams,
-) -> Result<QueueQuery, TicketError> {
+fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<QueueQuery, ApiError> {
     let status = match p.status.as_deref() {
         None => StatusFilter::Any,
         Some("open") => StatusFilter::Open,
         Some(s) => StatusFilter::Is(
-            actions::STATUSES
+            desk::tickets::STATUSES
                 .iter()
                 .find(|k| **k == s)
-                .ok_or(TicketError::BadQuery("status", "invalid"))?,
+                .ok_or(ApiError::field("status", "invalid"))?,
         ),
     };
     let assignee = match p.assignee.as_deref() {
@@ -193,7 +108,7 @@ fn queue_query(
         Some("none") => AssigneeFilter::Nobody,
         Some(id) => AssigneeFilter::Staff(
             id.parse()
-                .map_err(|_| TicketError::BadQuery("assignee", "invalid"))?,
+                .map_err(|_| ApiError::field("assignee", "invalid"))?,
         ),
     };
     let sla = match p.sla.as_deref() {
@@ -202,16 +117,16 @@ fn queue_query(
         Some("due_soon") => Some(SlaFilter::DueSoon),
         Some("on_track") => Some(SlaFilter::OnTrack),
         Some("none") => Some(SlaFilter::NoClock),
-        Some(_) => return Err(TicketError::BadQuery("sla", "invalid")),
+        Some(_) => return Err(ApiError::field("sla", "invalid")),
     };
     let limit = match p.limit {
         None => 50,
-        Some(l) if l < 1 => return Err(TicketError::BadQuery("limit", "invalid")),
+        Some(l) if l < 1 => return Err(ApiError::field("limit", "invalid")),
         Some(l) => l.min(200),
     };
     let after = match p.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(Cursor::decode(c).ok_or(TicketError::BadQuery("cursor", "invalid"))?),
+        Some(c) => Some(Cursor::decode(c).ok_or(ApiError::field("cursor", "invalid"))?),
     };
     Ok(QueueQuery {
         status,
@@ -236,9 +151,9 @@ fn queue_query(
 #[get("/tickets")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<QueueParams>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
     let filters = format!(
@@ -247,11 +162,8 @@ pub async fn list(
         params.assignee.as_deref().unwrap_or("any"),
         params.sla.as_deref().unwrap_or("any")
     );
-    let st = state.clone();
-    let mut rows = blocking(&state, move |conn| {
-        let rows = queue::page(conn, &query)?;
-        actions::audit_queue_read(&st, conn, &user.actor, &filters)?;
-        Ok::<_, TicketError>(rows)
+    let mut rows = blocking(&state, move |st, conn| {
+        desk::tickets::queue_page(st, conn, &user.actor, &query, &filters)
     })
     .await?;
     let next_cursor = if rows.len() > limit {
@@ -329,13 +241,12 @@ pub struct TicketDetail {
 #[get("/tickets/{id}")]
 pub async fn detail(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let st = state.clone();
-    let view = blocking(&state, move |conn| {
-        actions::view(&st, conn, &user.actor, id)
+    let view = blocking(&state, move |st, conn| {
+        desk::tickets::view(st, conn, &user.actor, id)
     })
     .await?;
     let mut deliveries: HashMap<i64, DeliveryOut> = view
@@ -419,14 +330,13 @@ pub struct AssignRequest {
 #[post("/tickets/{id}/assign")]
 pub async fn assign(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
     body: web::Json<AssignRequest>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, assignee) = (id.into_inner(), body.assignee_id);
-    let st = state.clone();
-    blocking(&state, move |conn| {
-        actions::assign(&st, conn, &user.actor, id, assignee)
+    blocking(&state, move |st, conn| {
+        desk::tickets::assign(st, conn, &user.actor, id, assignee)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -463,20 +373,19 @@ pub struct ReplyAccepted {
 #[post("/tickets/{id}/replies")]
 pub async fn reply(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
     body: web::Json<ReplyRequest>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let ReplyRequest {
         body,
         close,
         last_seen_message_id,
     } = body.into_inner();
-    let st = state.clone();
-    let queued = blocking(&state, move |conn| {
-        actions::reply(
-            &st,
+    let queued = blocking(&state, move |st, conn| {
+        desk::tickets::reply(
+            st,
             conn,
             &user.actor,
             id,
@@ -514,14 +423,13 @@ pub struct NoteRequest {
 #[post("/tickets/{id}/notes")]
 pub async fn note(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
     body: web::Json<NoteRequest>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, text) = (id.into_inner(), body.into_inner().body);
-    let st = state.clone();
-    let message = blocking(&state, move |conn| {
-        actions::note(&st, conn, &user.actor, id, &text)
+    let message = blocking(&state, move |st, conn| {
+        desk::tickets::note(st, conn, &user.actor, id, &text)
     })
     .await?;
     Ok(HttpResponse::Created().json(json!({"message_id": message.0})))
@@ -546,15 +454,14 @@ pub struct PatchRequest {
 #[patch("/tickets/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
     body: web::Json<PatchRequest>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let PatchRequest { status, urgent } = body.into_inner();
-    let st = state.clone();
-    blocking(&state, move |conn| {
-        actions::update(&st, conn, &user.actor, id, status.as_deref(), urgent)
+    blocking(&state, move |st, conn| {
+        desk::tickets::update(st, conn, &user.actor, id, status.as_deref(), urgent)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -583,14 +490,13 @@ pub struct AuditOut {
 #[get("/tickets/{id}/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let id = id.into_inner();
-    let st = state.clone();
-    let rows = blocking(&state, move |conn| {
-        actions::audit_trail(&st, conn, &user.actor, id)
+    let rows = blocking(&state, move |st, conn| {
+        desk::tickets::audit_trail(st, conn, &user.actor, id)
     })
     .await?;
     let out: Vec<AuditOut> = rows
@@ -626,13 +532,12 @@ pub async fn audit(
 #[get("/tickets/{id}/attachments/{attachment_id}")]
 pub async fn attachment(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     path: web::Path<(i64, i64)>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, attachment_id) = path.into_inner();
-    let st = state.clone();
-    let (filename, content_type, content) = blocking(&state, move |conn| {
-        actions::attachment(&st, conn, &user.actor, id, attachment_id)
+    let (filename, content_type, content) = blocking(&state, move |st, conn| {
+        desk::tickets::attachment(st, conn, &user.actor, id, attachment_id)
     })
     .await?;
     let mime: actix_web::mime::Mime = content_type
@@ -675,20 +580,19 @@ pub struct TriageDecision {
 #[post("/tickets/{id}/triage")]
 pub async fn triage(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     id: web::Path<i64>,
     body: web::Json<TriageDecision>,
-) -> Result<HttpResponse, TicketError> {
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let TriageDecision { decision, reason } = body.into_inner();
     let clear = match decision.as_str() {
         "clear" => true,
         "confirm" => false,
-        _ => return Err(TicketError::BadQuery("decision", "invalid")),
+        _ => return Err(ApiError::field("decision", "invalid")),
     };
-    let st = state.clone();
-    blocking(&state, move |conn| {
-        actions::decide_triage(&st, conn, &user.actor, id, clear, &reason)
+    blocking(&state, move |st, conn| {
+        desk::tickets::decide_triage(st, conn, &user.actor, id, clear, &reason)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -17,21 +17,12 @@ use crate::mail::compose::{self, Acknowledgement, ComposeError};
 use crate::mail::outgoing;
 use crate::state::AppState;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TakeError {
     /// Nothing was stored; the sender should try again (exit 75 for an MTA).
+    #[error("not stored, try again: {0}")]
     Unavailable(String),
 }
-
-impl std::fmt::Display for TakeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unavailable(e) => write!(f, "not stored, try again: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TakeError {}
 
 impl From<DbError> for TakeError {
     fn from(e: DbError) -> Self {

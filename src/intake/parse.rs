@@ -11,7 +11,6 @@ mod decode;
 mod dsn;
 mod html;
 
-use std::fmt;
 use std::fmt::Write as _;
 
 use mail_parser::{
@@ -99,7 +98,8 @@ pub struct Dsn {
 }
 
 /// The input is not a mail at all; the caller quarantines the raw bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unparseable mail: {reason}")]
 pub struct ParseError {
     reason: String,
 }
@@ -115,14 +115,6 @@ impl ParseError {
         &self.reason
     }
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unparseable mail: {}", self.reason)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Parses one raw message. Attachments are kept while their total size stays within
 /// `max_attachment_bytes`; the rest are listed in `skipped_attachments`.

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::tickets::{self, NewMessage, OpenTicket, TicketId};
-use crate::db::{DbConn, DbError, to_db, write_tx};
-use crate::desk::urgent;
+use crate::db::{DbConn, to_db, write_tx};
+use crate::desk::{DeskError, urgent};
 use crate::domain::consultation::Consultation;
 use crate::domain::{clock, jpdate, reference};
-use crate::mail::compose::{self, Acknowledgement, ComposeError};
+use crate::mail::compose::{self, Acknowledgement};
 use crate::mail::outgoing;
 use crate::state::AppState;
 
@@ -20,40 +20,7 @@ pub struct Receipt {
     pub acknowledged: bool,
 }
 
-#[derive(Debug)]
-pub enum SubmitError {
-    Db(DbError),
-    Compose(ComposeError),
-}
-
-impl std::fmt::Display for SubmitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Compose(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for SubmitError {}
-
-impl From<DbError> for SubmitError {
-    fn from(e: DbError) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<diesel::result::Error> for SubmitError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-pub fn submit(
-    state: &AppState,
-    conn: &mut DbConn,
-    c: &Consultation,
-) -> Result<Receipt, SubmitError> {
+pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<Receipt, DeskError> {
     let now = state.time.now();
     let due = clock::reply_due_at(&state.rules, now);
     let reply_by = jpdate::date_ja(&due.with_timezone(&state.rules.tz));
@@ -78,8 +45,7 @@ pub fn submit(
             },
             compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
-        )
-        .map_err(SubmitError::Compose)?;
+        )?;
         let stored = write_tx(conn, |conn| {
             store(state, conn, c, &reference, now, due, &ack, flag.as_ref())
         });
@@ -96,7 +62,7 @@ pub fn submit(
                     acknowledged,
                 });
             }
-            Err(SubmitError::Db(e)) if e.is_unique_violation() && tries < 5 => continue,
+            Err(DeskError::Db(e)) if e.is_unique_violation() && tries < 5 => continue,
             Err(e) => return Err(e),
         }
     }
@@ -112,7 +78,7 @@ fn store(
     due: DateTime<Utc>,
     ack: &compose::OutgoingMail,
     flag: Option<&urgent::Flag>,
-) -> Result<(TicketId, bool), SubmitError> {
+) -> Result<(TicketId, bool), DeskError> {
     let opened = tickets::open(
         conn,
         &OpenTicket {

@@ -19,29 +19,14 @@ pub struct OutgoingMail {
     pub raw: Vec<u8>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    Template(TemplateError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{0} is not a usable mail address")]
     Address(String),
+    #[error("cannot build mail: {0}")]
     Build(String),
-}
-
-impl std::fmt::Display for ComposeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Template(e) => write!(f, "{e}"),
-            Self::Address(which) => write!(f, "{which} is not a usable mail address"),
-            Self::Build(e) => write!(f, "cannot build mail: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ComposeError {}
-
-impl From<TemplateError> for ComposeError {
-    fn from(e: TemplateError) -> Self {
-        Self::Template(e)
-    }
 }
 
 /// A fresh, unguessable Message-ID (128 random bits) in the centre's own domain.
