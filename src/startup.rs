@@ -13,6 +13,7 @@ use utoipa_actix_web::AppExt;
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
 use crate::domain::triage::{Category, PhraseLists};
+use crate::mail::Mailer;
 use crate::mail::delivery::{DeliveryWorker, Transport, Waker};
 use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
@@ -39,7 +40,8 @@ pub enum StartError {
 pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
     let rules = settings.clock_rules()?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
-    let templates = Templates::load(dir)?;
+    let templates = Arc::new(Templates::load(dir)?);
+    let mailer = Mailer::new(templates.clone(), &settings, rules.tz);
     let triage = load_phrase_lists(&settings.triage.dir).map_err(StartError::Triage)?;
     let pool = db::connect(&settings.database)?;
     let intake_limiter = RateLimiter::new(
@@ -50,6 +52,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         settings,
         rules,
         templates,
+        mailer,
         pool,
         time,
         waker: Arc::new(Waker::default()),
@@ -137,7 +140,7 @@ impl Application {
             id: format!(
                 "{}-{}",
                 std::process::id(),
-                hex(&crate::random::bytes::<4>())
+                crate::random::hex_string::<4>()
             ),
             time: state.time.clone(),
             waker: state.waker.clone(),
@@ -224,8 +227,4 @@ impl Application {
             );
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::domain::clock::ClockRules;
 use crate::domain::triage::PhraseLists;
+use crate::mail::Mailer;
 use crate::mail::delivery::Waker;
 use crate::ratelimit::RateLimiter;
 use crate::templates::Templates;
@@ -14,7 +15,9 @@ use crate::timesource::TimeSource;
 pub struct AppState {
     pub settings: Settings,
     pub rules: ClockRules,
-    pub templates: Templates,
+    /// Page templates; the mail templates are the same, held by the mailer.
+    pub templates: Arc<Templates>,
+    pub mailer: Mailer,
     pub pool: Pool,
     pub time: Arc<dyn TimeSource>,
     /// Wakes the delivery worker when a transaction has queued mail.

@@ -41,8 +41,7 @@ fn postgres_admin_url() -> String {
 }
 
 pub fn random_hex() -> String {
-    let bytes: [u8; 6] = madoguchi::random::bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    madoguchi::random::hex_string::<6>()
 }
 
 /// A database made for one measurement and removed when dropped, with a temp folder beside it

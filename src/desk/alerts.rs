@@ -10,10 +10,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use minijinja::{Value, context};
 
+use super::DeskError;
 use crate::db::alerts::{self as db, ClockAlert, NotYet};
-use crate::db::{DbConn, DbError, from_db, outbox, staff, to_db, write_tx};
+use crate::db::{DbConn, from_db, staff, write_tx};
 use crate::domain::jpdate;
-use crate::mail::compose;
+use crate::mail::outgoing;
 use crate::state::AppState;
 
 /// How many alerts one round queued, by kind.
@@ -25,7 +26,7 @@ pub struct Sent {
 }
 
 /// One pass at the state's current time. Safe to run from several places at once.
-pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DbError> {
+pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DeskError> {
     let now = state.time.now();
     let mut sent = Sent::default();
     let soon = now + state.rules.due_soon;
@@ -35,12 +36,7 @@ pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DbError> {
     for clock in db::running_due(conn, None, now, NotYet::Overdue)? {
         sent.overdue += write_tx(conn, |c| overdue(state, c, &clock, now))?;
     }
-    if let Some(at) = state
-        .settings
-        .alerts
-        .digest_at()
-        .map_err(|e| DbError::Unavailable(e.to_string()))?
-    {
+    if let Some(at) = state.settings.alerts.digest_at()? {
         let local = now.with_timezone(&state.rules.tz);
         if local.time() >= at {
             let key = format!("digest:{}", local.format("%Y-%m-%d"));
@@ -54,13 +50,6 @@ pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DbError> {
     Ok(sent)
 }
 
-fn link(state: &AppState, ticket_id: i64) -> String {
-    format!(
-        "{}/api/v1/tickets/{ticket_id}",
-        state.settings.server.public_base_url.trim_end_matches('/')
-    )
-}
-
 fn local(state: &AppState, t: NaiveDateTime) -> String {
     jpdate::datetime_ja(&from_db(t).with_timezone(&state.rules.tz))
 }
@@ -71,35 +60,12 @@ pub(crate) fn queue(
     conn: &mut DbConn,
     kind: &str,
     ticket_id: Option<i64>,
-    (email, name): (&str, &str),
+    recipient: (&str, &str),
     ctx: Value,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let ctx = context! { name => name, center => &state.settings.center, ..ctx };
-    let mail = compose::staff_alert(
-        &state.templates,
-        &state.settings.center,
-        kind,
-        email,
-        ctx,
-        compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
-        now,
-    )
-    .map_err(|e| DbError::Unavailable(format!("alert could not be made: {e}")))?;
-    outbox::enqueue(
-        conn,
-        &outbox::NewOutboundMail {
-            message_id: None,
-            ticket_id,
-            kind: &format!("alert_{kind}"),
-            to_address: &mail.to,
-            rfc_message_id: &mail.rfc_message_id,
-            raw: &mail.raw,
-            status: "queued",
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
-        },
-    )?;
+) -> Result<(), DeskError> {
+    let mail = state.mailer.staff_alert(kind, recipient, ctx, now)?;
+    outgoing::queue_staff_mail(conn, ticket_id, &format!("alert_{kind}"), &mail, now)?;
     Ok(())
 }
 
@@ -108,7 +74,7 @@ fn due_soon(
     conn: &mut DbConn,
     clock: &ClockAlert,
     now: DateTime<Utc>,
-) -> Result<usize, DbError> {
+) -> Result<usize, DeskError> {
     if !db::claim_due_soon(conn, clock.clock_id, now)? {
         return Ok(0);
     }
@@ -127,7 +93,7 @@ fn due_soon(
         reference => &clock.reference,
         due => local(state, clock.due_at),
         assigned => assignee.is_some(),
-        link => link(state, clock.ticket_id),
+        link => state.mailer.ticket_link(clock.ticket_id),
     };
     for (email, name) in &recipients {
         queue(
@@ -148,7 +114,7 @@ fn overdue(
     conn: &mut DbConn,
     clock: &ClockAlert,
     now: DateTime<Utc>,
-) -> Result<usize, DbError> {
+) -> Result<usize, DeskError> {
     if !db::claim_overdue(conn, clock.clock_id, now)? {
         return Ok(0);
     }
@@ -159,7 +125,7 @@ fn overdue(
         reference => &clock.reference,
         due => local(state, clock.due_at),
         assignee => clock.assignee_name.as_deref().unwrap_or("未割り当て"),
-        link => link(state, clock.ticket_id),
+        link => state.mailer.ticket_link(clock.ticket_id),
     };
     for (_, email, name) in &supervisors {
         queue(
@@ -180,7 +146,7 @@ fn digest(
     conn: &mut DbConn,
     key: &str,
     now: DateTime<Utc>,
-) -> Result<usize, DbError> {
+) -> Result<usize, DeskError> {
     if !db::claim_key(conn, key, now)? {
         return Ok(0);
     }
@@ -188,7 +154,7 @@ fn digest(
         context! {
             reference => &c.reference,
             due => local(state, c.due_at),
-            link => link(state, c.ticket_id),
+            link => state.mailer.ticket_link(c.ticket_id),
         }
     };
     let overdue: Vec<Value> = db::running_due(conn, None, now, NotYet::Either)?
@@ -202,7 +168,7 @@ fn digest(
             .collect();
     let urgent: Vec<Value> = db::urgent_open(conn)?
         .into_iter()
-        .map(|(id, reference)| context! { reference => reference, link => link(state, id) })
+        .map(|(id, reference)| context! { reference => reference, link => state.mailer.ticket_link(id) })
         .collect();
     let ctx = context! {
         date => jpdate::date_ja(&now.with_timezone(&state.rules.tz)),

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::config::ConfigError;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::{DbConn, DbError};
-use crate::mail::compose::ComposeError;
+use crate::mail::mailer::ComposeError;
 
 /// Who acts, and from where: every action is audited with both.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
 use crate::db::{DbConn, outbox, sessions, to_db, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
-use crate::mail::compose::{self, StaffReply, Threading};
+use crate::mail::mailer::{StaffReply, Threading};
 use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
 
@@ -128,9 +128,7 @@ pub fn reply(
                     references,
                 }
             });
-        let mail = compose::staff_reply(
-            &state.templates,
-            &state.settings.center,
+        let mail = state.mailer.staff_reply(
             StaffReply {
                 to: &consulter.email,
                 consulter_name: consulter.name.as_deref(),
@@ -140,10 +138,8 @@ pub fn reply(
                 body: &body,
                 threading,
             },
-            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
-        )
-        .map_err(DeskError::Mail)?;
+        )?;
         let message = outgoing::queue_on_ticket(
             conn,
             ticket,

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use minijinja::context;
+use sha2::{Digest, Sha256};
 
-use crate::db::{DbConn, DbError, staff, triage};
+use super::DeskError;
+use crate::db::{DbConn, staff, triage};
 use crate::domain::triage::{self as rules, Category};
 use crate::domain::{jpdate, threading};
 use crate::state::AppState;
@@ -24,7 +26,7 @@ pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
     let assessment = rules::assess(&format!("{subject}\n{own}"), &state.triage);
     assessment.is_urgent().then(|| Flag {
         categories: assessment.categories,
-        text_hash: crate::desk::auth::tokens::hash(&rules::normalise(&own)),
+        text_hash: crate::random::hex(&Sha256::digest(rules::normalise(&own).as_bytes())),
     })
 }
 
@@ -38,17 +40,13 @@ pub fn raise(
     message_id: i64,
     flag: &Flag,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> Result<bool, DeskError> {
     if triage::cleared_before(conn, ticket_id, &flag.text_hash)? {
         return Ok(false);
     }
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     triage::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
     let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
-    let link = format!(
-        "{}/api/v1/tickets/{ticket_id}",
-        state.settings.server.public_base_url.trim_end_matches('/')
-    );
     let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
     let supervisors = staff::active_with_role(conn, "supervisor")?;
     if supervisors.is_empty() {
@@ -61,7 +59,7 @@ pub fn raise(
         reference => reference,
         categories => labels.join("・"),
         received => received,
-        link => link,
+        link => state.mailer.ticket_link(ticket_id),
     };
     for (_, email, name) in &supervisors {
         super::alerts::queue(

@@ -7,13 +7,13 @@ use diesel::Connection;
 use crate::db::intake as db;
 use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
 use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
-use crate::desk::urgent;
+use crate::desk::{DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
-use crate::domain::{clock, jpdate, reference};
+use crate::domain::{clock, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
-use crate::mail::compose::{self, Acknowledgement, ComposeError};
+use crate::mail::mailer::{Acknowledgement, ComposeError};
 use crate::mail::outgoing;
 use crate::state::AppState;
 
@@ -46,6 +46,15 @@ impl From<DbError> for Failure {
 impl From<diesel::result::Error> for Failure {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(e.into())
+    }
+}
+
+impl From<DeskError> for Failure {
+    fn from(e: DeskError) -> Self {
+        match e {
+            DeskError::Db(e) => Self::Db(e),
+            other => Self::Quarantine(other.to_string()),
+        }
     }
 }
 
@@ -401,20 +410,16 @@ fn open(
     if let Some(flag) = &flag {
         urgent::raise(state, conn, ticket.0, &reference, message.0, flag, now)?;
     }
-    let ack = compose::acknowledgement(
-        &state.templates,
-        &state.settings.center,
+    let ack = state.mailer.acknowledgement(
         &Acknowledgement {
             to: from,
             name: mail.from_name.as_deref(),
             reference: &reference,
             subject: &subject,
-            reply_days: state.settings.sla.reply_days,
-            reply_by: &jpdate::date_ja(&due.with_timezone(&state.rules.tz)),
+            reply_due_at: due,
             in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
             urgent: flag.is_some(),
         },
-        compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
         now,
     )?;
     Ok(Outcome::Opened {

@@ -11,8 +11,6 @@ mod decode;
 mod dsn;
 mod html;
 
-use std::fmt::Write as _;
-
 use mail_parser::{
     Address, Encoding, Header, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -208,13 +206,10 @@ fn clean_id(id: &str) -> String {
 /// The same bytes give the same id, so a redelivered mail without Message-ID is still
 /// recognised as already stored.
 fn synthetic_id(raw: &[u8]) -> String {
-    let mut id = String::with_capacity(64 + 1 + SYNTHETIC_ID_DOMAIN.len());
-    for b in Sha256::digest(raw) {
-        let _ = write!(id, "{b:02x}");
-    }
-    id.push('@');
-    id.push_str(SYNTHETIC_ID_DOMAIN);
-    id
+    format!(
+        "{}@{SYNTHETIC_ID_DOMAIN}",
+        crate::random::hex(&Sha256::digest(raw))
+    )
 }
 
 fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {

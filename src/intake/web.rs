@@ -7,8 +7,8 @@ use crate::db::tickets::{self, NewMessage, OpenTicket, TicketId};
 use crate::db::{DbConn, to_db, write_tx};
 use crate::desk::{DeskError, urgent};
 use crate::domain::consultation::Consultation;
-use crate::domain::{clock, jpdate, reference};
-use crate::mail::compose::{self, Acknowledgement};
+use crate::domain::{clock, reference};
+use crate::mail::mailer::{Acknowledgement, OutgoingMail};
 use crate::mail::outgoing;
 use crate::state::AppState;
 
@@ -23,27 +23,22 @@ pub struct Receipt {
 pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<Receipt, DeskError> {
     let now = state.time.now();
     let due = clock::reply_due_at(&state.rules, now);
-    let reply_by = jpdate::date_ja(&due.with_timezone(&state.rules.tz));
     let flag = urgent::assess(state, &c.subject, &c.body);
     // A reference collision is rare (40 random bits) and shows as a unique violation: try anew.
     let mut tries = 0;
     loop {
         tries += 1;
         let reference = reference::from_entropy(crate::random::bytes());
-        let ack = compose::acknowledgement(
-            &state.templates,
-            &state.settings.center,
+        let ack = state.mailer.acknowledgement(
             &Acknowledgement {
                 to: &c.email,
                 name: c.name.as_deref(),
                 reference: &reference,
                 subject: &c.subject,
-                reply_days: state.settings.sla.reply_days,
-                reply_by: &reply_by,
+                reply_due_at: due,
                 in_reply_to: None,
                 urgent: flag.is_some(),
             },
-            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
         )?;
         let stored = write_tx(conn, |conn| {
@@ -76,7 +71,7 @@ fn store(
     reference: &str,
     now: DateTime<Utc>,
     due: DateTime<Utc>,
-    ack: &compose::OutgoingMail,
+    ack: &OutgoingMail,
     flag: Option<&urgent::Flag>,
 ) -> Result<(TicketId, bool), DeskError> {
     let opened = tickets::open(

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::compose::OutgoingMail;
+use super::mailer::OutgoingMail;
 use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
 use crate::db::{DbConn, DbError, outbox, to_db};
 
@@ -69,6 +69,31 @@ pub fn queue_on_ticket(
         },
     )?;
     Ok(message)
+}
+
+/// Queues a mail to staff (an alert or digest), on a ticket or none; no thread message.
+pub fn queue_staff_mail(
+    conn: &mut DbConn,
+    ticket: Option<i64>,
+    kind: &str,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    outbox::enqueue(
+        conn,
+        &outbox::NewOutboundMail {
+            message_id: None,
+            ticket_id: ticket,
+            kind,
+            to_address: &mail.to,
+            rfc_message_id: &mail.rfc_message_id,
+            raw: &mail.raw,
+            status: "queued",
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+        },
+    )?;
+    Ok(())
 }
 
 /// Queues an acknowledgement unless its address had its daily share; says whether it did.

@@ -42,8 +42,7 @@ macro_rules! both_backends {
 }
 
 fn random_name() -> String {
-    let bytes: [u8; 8] = madoguchi::random::bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    madoguchi::random::hex_string::<8>()
 }
 
 /// The server every machine of ours runs; CI and developers may point elsewhere.
