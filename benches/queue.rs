@@ -30,9 +30,13 @@ use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
 use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use madoguchi::db::messages::{self, NewMessage};
 use madoguchi::db::queue::{self, AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
-use madoguchi::db::tickets::{self, NewMessage, OpenTicket, TicketId};
-use madoguchi::db::{DbConn, DbError, outbox, to_db, write_tx};
+use madoguchi::db::tickets::{self, OpenTicket};
+use madoguchi::db::{DbConn, DbError, clocks, outbox, to_db, write_tx};
+use madoguchi::domain::vocabulary::{
+    Channel, DeliveryStatus, MessageId, StaffId, Status, TicketId,
+};
 use madoguchi::domain::{clock, reference};
 use madoguchi::startup::build_state;
 use madoguchi::state::AppState;
@@ -51,7 +55,7 @@ const PAGE: i64 = 50;
 /// What one ticket will look like.
 struct Plan {
     received: DateTime<Utc>,
-    status: &'static str,
+    status: Status,
     urgent: bool,
     assignee: Option<usize>,
 }
@@ -66,10 +70,10 @@ fn plans(count: usize, now: DateTime<Utc>, rng: &mut Rng) -> Vec<Plan> {
         .map(|_| {
             let roll = rng.below(100);
             let (status, oldest, newest) = match roll {
-                0..30 => ("closed", 365.0, 7.0),
-                30..45 => ("waiting", 60.0, 1.0),
-                45..65 => ("open", 30.0, 0.0),
-                _ => ("new", 14.0, 0.0),
+                0..30 => (Status::Closed, 365.0, 7.0),
+                30..45 => (Status::Waiting, 60.0, 1.0),
+                45..65 => (Status::Open, 30.0, 0.0),
+                _ => (Status::New, 14.0, 0.0),
             };
             let age = newest + (oldest - newest) * (rng.below(1_000_000) as f64 / 1e6);
             Plan {
@@ -94,7 +98,7 @@ fn reference_for(i: usize) -> String {
     reference::from_entropy([b[3], b[4], b[5], b[6], b[7]])
 }
 
-fn counsellors(conn: &mut DbConn, now: DateTime<Utc>) -> Vec<i64> {
+fn counsellors(conn: &mut DbConn, now: DateTime<Utc>) -> Vec<StaffId> {
     (0..COUNSELLORS)
         .map(|k| {
             madoguchi::desk::staff::create(
@@ -106,43 +110,19 @@ fn counsellors(conn: &mut DbConn, now: DateTime<Utc>) -> Vec<i64> {
                 now,
             )
             .expect("a counsellor account")
-            .0
         })
         .collect()
-}
-
-fn inbound<'a>(
-    ticket: TicketId,
-    body: &'a str,
-    from: &'a str,
-    at: DateTime<Utc>,
-) -> NewMessage<'a> {
-    NewMessage {
-        ticket_id: ticket.0,
-        kind: "inbound",
-        author_id: None,
-        subject: Some("相談"),
-        body_text: body,
-        rfc_message_id: None,
-        in_reply_to: None,
-        references_header: None,
-        from_address: Some(from),
-        automatic: false,
-        raw_mime: None,
-        system_note: None,
-        created_at: to_db(at),
-    }
 }
 
 /// One ticket as the application would have left it after its history.
 fn seed_one(
     conn: &mut DbConn,
     state: &AppState,
-    staff: &[i64],
+    staff: &[StaffId],
     rng: &mut Rng,
     i: usize,
     plan: &Plan,
-) -> Result<i64, DbError> {
+) -> Result<TicketId, DbError> {
     // One consulter in ten wrote an earlier consultation too.
     let consulter = if i > 10 && rng.chance(0.1) {
         rng.below(i as u64) as usize
@@ -159,27 +139,29 @@ fn seed_one(
             reference: &reference,
             subject,
             channel: if i.is_multiple_of(3) {
-                "email"
+                Channel::Email
             } else {
-                "web_form"
+                Channel::WebForm
             },
             consulter_email: &email,
             consulter_name: Some(&common::japanese_name(rng)),
             relationship: Some("family"),
             age_group: Some("20代"),
             area: Some("白石区"),
-            urgent: plan.urgent,
             received_at: at,
         },
-    )?
-    .ticket_id;
+    )?;
+    if plan.urgent {
+        tickets::update(conn, ticket, None, Some(true), at)?;
+    }
     let assignee = plan.assignee.map(|k| staff[k]);
     if assignee.is_some() {
         tickets::assign(conn, ticket, assignee, at)?;
     }
     let body = common::japanese_body(rng, 1000, i);
-    let first = tickets::add_message(conn, &inbound(ticket, &body, &email, at))?;
-    tickets::start_clock(
+    let inbound = |body, at| NewMessage::inbound(ticket, Some("相談"), body, Some(&email), at);
+    let first = messages::add(conn, &inbound(&body, at))?;
+    clocks::start(
         conn,
         ticket,
         at,
@@ -192,62 +174,58 @@ fn seed_one(
         "{reference} ご相談を受け付けました。{}",
         "返信までお待ちください。".repeat(20)
     );
-    let ack = tickets::add_message(
+    let ack = messages::add(
         conn,
-        &NewMessage {
-            kind: "outbound",
-            subject: Some("ご相談を受け付けました"),
-            rfc_message_id: Some(&ack_id),
-            from_address: None,
-            automatic: true,
-            ..inbound(ticket, &ack_body, &email, at)
-        },
+        &NewMessage::outbound(
+            ticket,
+            None,
+            Some("ご相談を受け付けました"),
+            &ack_body,
+            Some(&ack_id),
+            at,
+        ),
     )?;
     outbox::enqueue(
         conn,
         &outbox::NewOutboundMail {
-            message_id: Some(ack.0),
-            ticket_id: Some(ticket.0),
+            message_id: Some(ack),
+            ticket_id: Some(ticket),
             kind: "acknowledgement",
             to_address: &email,
             rfc_message_id: &ack_id,
             raw: ack_body.as_bytes(),
-            status: "sent",
+            status: DeliveryStatus::Sent,
             next_attempt_at: to_db(at),
             created_at: to_db(at),
+            last_error: None,
         },
     )?;
 
     let later = at + days(0.5 + rng.below(48) as f64 / 24.0);
     match plan.status {
-        "open" => {
+        Status::Open => {
             let again = common::japanese_body(rng, 300, i);
-            tickets::add_message(conn, &inbound(ticket, &again, &email, later))?;
-            tickets::update(conn, ticket, Some("open"), None, later)?;
+            messages::add(conn, &inbound(&again, later))?;
+            tickets::update(conn, ticket, Some(Status::Open), None, later)?;
         }
-        "waiting" | "closed" => {
+        Status::Waiting | Status::Closed => {
             let by = assignee.unwrap_or(staff[0]);
             let answer = common::japanese_body(rng, 600, i);
-            let reply = tickets::add_message(
+            let reply = messages::add(
                 conn,
-                &NewMessage {
-                    kind: "outbound",
-                    author_id: Some(by),
-                    from_address: None,
-                    ..inbound(ticket, &answer, &email, later)
-                },
+                &NewMessage::outbound(ticket, Some(by), Some("相談"), &answer, None, later),
             )?;
-            tickets::stop_clock(conn, ticket, later, by, Some(reply))?;
+            clocks::stop(conn, ticket, later, by, Some(reply))?;
             tickets::update(conn, ticket, Some(plan.status), None, later)?;
         }
-        _ => {}
+        Status::New => {}
     }
-    Ok(ticket.0)
+    Ok(ticket)
 }
 
 struct Seeded {
-    staff: Vec<i64>,
-    ticket_ids: Vec<i64>,
+    staff: Vec<StaffId>,
+    ticket_ids: Vec<TicketId>,
     secs: f64,
 }
 
@@ -263,7 +241,7 @@ fn seed(state: &AppState, conn: &mut DbConn, count: usize, now: DateTime<Utc>) -
                 .iter()
                 .enumerate()
                 .map(|(k, plan)| seed_one(conn, state, &staff, &mut rng, b * BATCH + k, plan))
-                .collect::<Result<Vec<i64>, DbError>>()
+                .collect::<Result<Vec<TicketId>, DbError>>()
         })
         .expect("a batch of tickets");
         ticket_ids.extend(ids);
@@ -290,7 +268,7 @@ struct Filter {
     sla: Option<SlaFilter>,
 }
 
-fn filters(staff: &[i64]) -> Vec<Filter> {
+fn filters(staff: &[StaffId]) -> Vec<Filter> {
     let someone = staff[3];
     vec![
         Filter {
@@ -607,7 +585,7 @@ fn bench(backend: Backend, count: usize, runs: usize, all_plans: bool) {
 
     // The ticket view: a spread of tickets, old and new.
     let mut rng = Rng::new(5);
-    let ids: Vec<i64> = (0..runs)
+    let ids: Vec<TicketId> = (0..runs)
         .map(|_| seeded.ticket_ids[rng.below(seeded.ticket_ids.len() as u64) as usize])
         .collect();
     let mut k = 0;
@@ -622,7 +600,7 @@ fn bench(backend: Backend, count: usize, runs: usize, all_plans: bool) {
         k = (k + 1) % ids.len();
         let head = queue::ticket(&mut conn, ids[k]).expect("ticket");
         let thread = queue::thread(&mut conn, ids[k]).expect("thread");
-        let message_ids: Vec<i64> = thread.iter().map(|m| m.id).collect();
+        let message_ids: Vec<MessageId> = thread.iter().map(|m| m.id).collect();
         let deliveries = outbox::delivery_for_messages(&mut conn, &message_ids).expect("mail");
         let attachments = queue::attachments_of(&mut conn, &message_ids).expect("attachments");
         (head, thread, deliveries, attachments)

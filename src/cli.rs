@@ -6,11 +6,12 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::{self, DbError};
 use crate::desk::{self, DeskError};
+use crate::domain::vocabulary::{QuarantineId, Role};
 use crate::intake::Outcome;
 use crate::intake::mail;
 use crate::startup::{Application, StartError, build_state};
@@ -67,8 +68,9 @@ pub enum StaffCommand {
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum)]
-        role: Role,
+        /// `counsellor` or `supervisor`.
+        #[arg(long, value_parser = roles())]
+        role: String,
     },
 }
 
@@ -84,19 +86,8 @@ pub enum QuarantineCommand {
     Retry { id: i64 },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Role {
-    Counsellor,
-    Supervisor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counsellor => "counsellor",
-            Self::Supervisor => "supervisor",
-        }
-    }
+fn roles() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Role::ALL.iter().map(|r| r.as_str()))
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -116,7 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Staff {
             command: StaffCommand::Add { email, name, role },
-        } => staff_add(&settings, &email, &name, role),
+        } => staff_add(&settings, &email, &name, &role),
         Command::Ingest { files } => ingest(settings, &files),
         Command::Quarantine { command } => quarantine(settings, command),
     }
@@ -135,7 +126,7 @@ fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCode {
+fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCode {
     let mut password = String::new();
     if let Err(e) = std::io::stdin().lock().read_line(&mut password) {
         return fail(
@@ -149,19 +140,14 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
         Err(e) => return fail(db_exit(&e), &e),
     };
     let created = match pool.get() {
-        Ok(mut conn) => desk::staff::create(
-            &mut conn,
-            email,
-            name,
-            role.as_str(),
-            password,
-            chrono::Utc::now(),
-        ),
+        Ok(mut conn) => {
+            desk::staff::create(&mut conn, email, name, role, password, chrono::Utc::now())
+        }
         Err(e) => Err(DeskError::Db(DbError::from(e))),
     };
     match created {
         Ok(id) => {
-            println!("staff account {} created ({})", id.0, role.as_str());
+            println!("staff account {id} created ({role})");
             ExitCode::SUCCESS
         }
         Err(DeskError::Invalid(fields)) => {
@@ -287,7 +273,7 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
             }
             Err(e) => fail(db_exit(&e), &e),
         },
-        QuarantineCommand::Retry { id } => match mail::retry(&state, &mut conn, id) {
+        QuarantineCommand::Retry { id } => match mail::retry(&state, &mut conn, QuarantineId(id)) {
             Ok(None) => fail(EX_DATAERR, &format!("no quarantined mail {id}")),
             Ok(Some(Outcome::Quarantined { .. })) => {
                 println!("still quarantined");

@@ -1,18 +1,27 @@
-//! The persistence layer: the only place with SQL. One connection enum serves SQLite and
-//! PostgreSQL; the backend is chosen by the URL's scheme.
+//! The persistence layer: the only place with SQL, a file per table plus read views (`queue`,
+//! `reports`). One connection enum serves SQLite and PostgreSQL; the backend is chosen by the
+//! URL's scheme.
 
-pub mod alerts;
+pub mod alerts_sent;
+pub mod attachments;
 pub mod audit;
-pub mod intake;
+pub mod clocks;
+pub mod consulters;
+pub mod imap_state;
+pub mod login_failures;
+pub mod messages;
 pub mod outbox;
 pub mod quarantine;
-pub mod queue;
-pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod staff;
 pub mod tickets;
-pub mod triage;
+pub mod triage_flags;
+mod vocabulary;
+
+// Read views over several tables, each in a fixed number of queries.
+pub mod queue;
+pub mod reports;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +44,8 @@ pub enum DbConn {
 }
 
 pub type Pool = r2d2::Pool<DbManager>;
+/// The backend of [`DbConn`], for boxed queries.
+pub type Backend = <DbConn as Connection>::Backend;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 #[derive(Debug, thiserror::Error)]

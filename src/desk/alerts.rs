@@ -11,9 +11,11 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use minijinja::{Value, context};
 
 use super::DeskError;
-use crate::db::alerts::{self as db, ClockAlert, NotYet};
-use crate::db::{DbConn, from_db, staff, write_tx};
+use crate::db::clocks::{self, ClockAlert, NotYet};
+use crate::db::staff::{self, StaffContact};
+use crate::db::{DbConn, alerts_sent, from_db, tickets, write_tx};
 use crate::domain::jpdate;
+use crate::domain::vocabulary::{Role, TicketId};
 use crate::mail::outgoing;
 use crate::state::AppState;
 
@@ -30,10 +32,10 @@ pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DeskError> 
     let now = state.time.now();
     let mut sent = Sent::default();
     let soon = now + state.rules.due_soon;
-    for clock in db::running_due(conn, Some(now), soon, NotYet::DueSoon)? {
+    for clock in clocks::running_due(conn, Some(now), soon, NotYet::DueSoon)? {
         sent.due_soon += write_tx(conn, |c| due_soon(state, c, &clock, now))?;
     }
-    for clock in db::running_due(conn, None, now, NotYet::Overdue)? {
+    for clock in clocks::running_due(conn, None, now, NotYet::Overdue)? {
         sent.overdue += write_tx(conn, |c| overdue(state, c, &clock, now))?;
     }
     if let Some(at) = state.settings.alerts.digest_at()? {
@@ -54,19 +56,24 @@ fn local(state: &AppState, t: NaiveDateTime) -> String {
     jpdate::datetime_ja(&from_db(t).with_timezone(&state.rules.tz))
 }
 
-/// Composes one staff alert and queues it, in the caller's transaction.
+/// Composes one alert for each recipient and queues it, in the caller's transaction; says
+/// how many went.
 pub(crate) fn queue(
     state: &AppState,
     conn: &mut DbConn,
     kind: &str,
-    ticket_id: Option<i64>,
-    recipient: (&str, &str),
+    ticket: Option<TicketId>,
+    recipients: &[StaffContact],
     ctx: Value,
     now: DateTime<Utc>,
-) -> Result<(), DeskError> {
-    let mail = state.mailer.staff_alert(kind, recipient, ctx, now)?;
-    outgoing::queue_staff_mail(conn, ticket_id, &format!("alert_{kind}"), &mail, now)?;
-    Ok(())
+) -> Result<usize, DeskError> {
+    for to in recipients {
+        let mail = state
+            .mailer
+            .staff_alert(kind, (&to.email, &to.name), ctx.clone(), now)?;
+        outgoing::queue_staff_mail(conn, ticket, &format!("alert_{kind}"), &mail, now)?;
+    }
+    Ok(recipients.len())
 }
 
 fn due_soon(
@@ -75,38 +82,33 @@ fn due_soon(
     clock: &ClockAlert,
     now: DateTime<Utc>,
 ) -> Result<usize, DeskError> {
-    if !db::claim_due_soon(conn, clock.clock_id, now)? {
+    if !clocks::claim_due_soon(conn, clock.clock_id, now)? {
         return Ok(0);
     }
     let assignee = match clock.assignee_id {
-        Some(id) => db::staff_contact(conn, id)?.filter(|(_, _, active)| *active),
+        Some(id) => staff::contact(conn, id)?.filter(|s| s.active),
         None => None,
     };
-    let recipients: Vec<(String, String)> = match &assignee {
-        Some((email, name, _)) => vec![(email.clone(), name.clone())],
-        None => staff::active_with_role(conn, "counsellor")?
-            .into_iter()
-            .map(|(_, e, n)| (e, n))
-            .collect(),
+    let assigned = assignee.is_some();
+    let recipients = match assignee {
+        Some(one) => vec![one],
+        None => staff::active_with_role(conn, Role::Counsellor)?,
     };
     let ctx = context! {
         reference => &clock.reference,
         due => local(state, clock.due_at),
-        assigned => assignee.is_some(),
+        assigned => assigned,
         link => state.mailer.ticket_link(clock.ticket_id),
     };
-    for (email, name) in &recipients {
-        queue(
-            state,
-            conn,
-            "due_soon",
-            Some(clock.ticket_id),
-            (email, name),
-            ctx.clone(),
-            now,
-        )?;
-    }
-    Ok(recipients.len())
+    queue(
+        state,
+        conn,
+        "due_soon",
+        Some(clock.ticket_id),
+        &recipients,
+        ctx,
+        now,
+    )
 }
 
 fn overdue(
@@ -115,30 +117,27 @@ fn overdue(
     clock: &ClockAlert,
     now: DateTime<Utc>,
 ) -> Result<usize, DeskError> {
-    if !db::claim_overdue(conn, clock.clock_id, now)? {
+    if !clocks::claim_overdue(conn, clock.clock_id, now)? {
         return Ok(0);
     }
     // A clock that went overdue unseen (the service was down) gets no late due-soon warning.
-    db::claim_due_soon(conn, clock.clock_id, now)?;
-    let supervisors = staff::active_with_role(conn, "supervisor")?;
+    clocks::claim_due_soon(conn, clock.clock_id, now)?;
+    let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
     let ctx = context! {
         reference => &clock.reference,
         due => local(state, clock.due_at),
         assignee => clock.assignee_name.as_deref().unwrap_or("未割り当て"),
         link => state.mailer.ticket_link(clock.ticket_id),
     };
-    for (_, email, name) in &supervisors {
-        queue(
-            state,
-            conn,
-            "overdue",
-            Some(clock.ticket_id),
-            (email, name),
-            ctx.clone(),
-            now,
-        )?;
-    }
-    Ok(supervisors.len())
+    queue(
+        state,
+        conn,
+        "overdue",
+        Some(clock.ticket_id),
+        &supervisors,
+        ctx,
+        now,
+    )
 }
 
 fn digest(
@@ -147,7 +146,7 @@ fn digest(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, DeskError> {
-    if !db::claim_key(conn, key, now)? {
+    if !alerts_sent::claim(conn, key, now)? {
         return Ok(0);
     }
     let item = |c: &ClockAlert| {
@@ -157,31 +156,28 @@ fn digest(
             link => state.mailer.ticket_link(c.ticket_id),
         }
     };
-    let overdue: Vec<Value> = db::running_due(conn, None, now, NotYet::Either)?
+    let overdue: Vec<Value> = clocks::running_due(conn, None, now, NotYet::Either)?
         .iter()
         .map(item)
         .collect();
     let soon: Vec<Value> =
-        db::running_due(conn, Some(now), now + state.rules.due_soon, NotYet::Either)?
+        clocks::running_due(conn, Some(now), now + state.rules.due_soon, NotYet::Either)?
             .iter()
             .map(item)
             .collect();
-    let urgent: Vec<Value> = db::urgent_open(conn)?
+    let urgent: Vec<Value> = tickets::urgent_open(conn)?
         .into_iter()
-        .map(|(id, reference)| context! { reference => reference, link => state.mailer.ticket_link(id) })
+        .map(|t| context! { reference => t.reference, link => state.mailer.ticket_link(t.id) })
         .collect();
     let ctx = context! {
         date => jpdate::date_ja(&now.with_timezone(&state.rules.tz)),
         overdue => overdue,
         due_soon => soon,
         urgent => urgent,
-        new_today => db::new_since(conn, now - Duration::hours(24))?,
+        new_today => tickets::new_since(conn, now - Duration::hours(24))?,
     };
-    let supervisors = staff::active_with_role(conn, "supervisor")?;
-    for (_, email, name) in &supervisors {
-        queue(state, conn, "digest", None, (email, name), ctx.clone(), now)?;
-    }
-    Ok(supervisors.len())
+    let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
+    queue(state, conn, "digest", None, &supervisors, ctx, now)
 }
 
 /// Runs [`run_once`] every `every` until `shutdown`, on its own thread.

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod consultation;
 pub mod quarantine;
 pub mod staff;
 pub mod tickets;
@@ -14,20 +15,25 @@ use chrono::{DateTime, Utc};
 use crate::config::ConfigError;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::{DbConn, DbError};
+use crate::domain::vocabulary::{MessageId, Role, StaffId, TicketId};
 use crate::mail::mailer::ComposeError;
 
 /// Who acts, and from where: every action is audited with both.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub name: String,
-    pub supervisor: bool,
+    pub role: Role,
     pub client_addr: String,
 }
 
 impl Actor {
+    pub fn is_supervisor(&self) -> bool {
+        self.role == Role::Supervisor
+    }
+
     pub fn require_supervisor(&self) -> Result<(), DeskError> {
-        if self.supervisor {
+        if self.is_supervisor() {
             Ok(())
         } else {
             Err(DeskError::Forbidden("only supervisors may do this"))
@@ -41,7 +47,7 @@ pub fn audit(
     actor: &Actor,
     now: DateTime<Utc>,
     action: &str,
-    ticket: Option<i64>,
+    ticket: Option<TicketId>,
     target: Option<&str>,
     detail: Option<&str>,
 ) -> Result<(), DbError> {
@@ -74,7 +80,7 @@ pub enum DeskError {
     /// The consulter wrote again after the message the counsellor last saw.
     #[error("the consulter wrote again (message {message_id})")]
     Collision {
-        message_id: i64,
+        message_id: MessageId,
         body_text: String,
         created_at: DateTime<Utc>,
     },

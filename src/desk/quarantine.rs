@@ -2,6 +2,7 @@
 
 use super::{Actor, DeskError, audit};
 use crate::db::{DbConn, DbError};
+use crate::domain::vocabulary::QuarantineId;
 use crate::intake::{Outcome, mail};
 use crate::state::AppState;
 
@@ -10,7 +11,7 @@ pub fn retry(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: QuarantineId,
 ) -> Result<Outcome, DeskError> {
     let outcome = mail::retry(state, conn, id)
         .map_err(|e| DeskError::Db(DbError::Unavailable(e.to_string())))?

@@ -4,12 +4,11 @@ use chrono::{DateTime, Utc};
 
 use super::auth::passwords::{self, PasswordError};
 use super::{Actor, DeskError, audit};
-use crate::db::staff::{self, NewStaff, StaffId};
-use crate::db::{DbConn, to_db, write_tx};
+use crate::db::staff::{self, NewStaff};
+use crate::db::{DbConn, sessions, to_db, write_tx};
 use crate::domain::consultation::normalise_email;
+use crate::domain::vocabulary::{Role, StaffId};
 use crate::state::AppState;
-
-pub const ROLES: [&str; 2] = ["counsellor", "supervisor"];
 
 /// Creates an account; every field is checked and each offending one named.
 pub fn create(
@@ -29,7 +28,8 @@ pub fn create(
     if name.is_empty() || name.chars().count() > 100 {
         invalid.push(("name", "invalid"));
     }
-    if !ROLES.contains(&role) {
+    let role: Option<Role> = role.parse().ok();
+    if role.is_none() {
         invalid.push(("role", "invalid"));
     }
     let hash = match passwords::hash(password) {
@@ -40,7 +40,7 @@ pub fn create(
         }
         Err(e) => return Err(DeskError::Hashing(e.to_string())),
     };
-    let (Some(email), Some(hash)) = (email, hash) else {
+    let (Some(email), Some(hash), Some(role)) = (email, hash, role) else {
         return Err(DeskError::Invalid(invalid));
     };
     if !invalid.is_empty() {
@@ -97,7 +97,7 @@ pub fn set_active(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: StaffId,
     active: bool,
 ) -> Result<(), DeskError> {
     if !active && id == actor.staff_id {
@@ -109,7 +109,7 @@ pub fn set_active(
             return Err(DeskError::NotFound("staff account"));
         }
         if !active {
-            staff::revoke_sessions(conn, id, now)?;
+            sessions::revoke_all_of(conn, id, now)?;
         }
         let action = if active {
             "staff.reactivate"
@@ -125,7 +125,7 @@ pub fn reset_password(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: StaffId,
     password: &str,
 ) -> Result<(), DeskError> {
     // Hashed before the transaction: argon2 takes a while and must not hold the write lock.
@@ -138,7 +138,7 @@ pub fn reset_password(
         if !staff::set_password(conn, id, &hash)? {
             return Err(DeskError::NotFound("staff account"));
         }
-        staff::revoke_sessions(conn, id, now)?;
+        sessions::revoke_all_of(conn, id, now)?;
         audit_staff(conn, actor, now, "staff.password_reset", id)
     })
 }
@@ -148,7 +148,7 @@ fn audit_staff(
     actor: &Actor,
     now: DateTime<Utc>,
     action: &str,
-    staff_id: i64,
+    staff_id: StaffId,
 ) -> Result<(), DeskError> {
     let target = format!("staff:{staff_id}");
     Ok(audit(conn, actor, now, action, None, Some(&target), None)?)

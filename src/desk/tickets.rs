@@ -2,12 +2,13 @@
 //! event and queues any mail it causes.
 
 use super::{Actor, DeskError, audit};
-use crate::db::audit as audit_trail_db;
-use crate::db::queue::{self, ConsulterRow, SummaryRow, ThreadMessage};
-use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
-use crate::db::{DbConn, outbox, sessions, to_db, write_tx};
+use crate::db::audit::{self as audit_trail_db, AuditRow};
+use crate::db::messages::{self, NewMessage};
+use crate::db::queue::{self, AttachmentFile, ConsulterRow, SummaryRow, ThreadMessage, TicketHead};
+use crate::db::{DbConn, clocks, outbox, staff, tickets, triage_flags, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
+use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, StaffId, Status, TicketId};
 use crate::mail::mailer::{StaffReply, Threading};
 use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
@@ -25,6 +26,11 @@ fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
     }
 }
 
+/// The ticket, or `NotFound`.
+fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
+    queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
+}
+
 pub struct TicketView {
     pub summary: SummaryRow,
     pub consulter: ConsulterRow,
@@ -38,12 +44,12 @@ pub fn view(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: TicketId,
 ) -> Result<TicketView, DeskError> {
     let now = state.time.now();
-    let (summary, consulter) = queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
+    let TicketHead { summary, consulter } = head(conn, id)?;
     let messages = queue::thread(conn, id)?;
-    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
@@ -86,27 +92,25 @@ pub fn reply(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    ticket: TicketId,
     body: &str,
     close: bool,
-    last_seen_message_id: Option<i64>,
+    last_seen_message_id: Option<MessageId>,
 ) -> Result<Queued, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
-    let ticket = TicketId(id);
     let queued = write_tx(conn, |conn| {
-        let (summary, consulter) = queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
+        let TicketHead { summary, consulter } = head(conn, ticket)?;
         if let Some(seen) = last_seen_message_id
-            && let Some((message_id, body_text, created_at)) =
-                tickets::inbound_after(conn, ticket, seen)?
+            && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
         {
             return Err(DeskError::Collision {
-                message_id,
-                body_text,
-                created_at: crate::db::from_db(created_at),
+                message_id: newer.id,
+                body_text: newer.body_text,
+                created_at: crate::db::from_db(newer.created_at),
             });
         }
-        let thread = queue::thread(conn, id)?;
+        let thread = queue::thread(conn, ticket)?;
         let ids: Vec<String> = thread
             .iter()
             .filter_map(|m| m.rfc_message_id.clone())
@@ -114,12 +118,12 @@ pub fn reply(
         let newest_inbound = thread
             .iter()
             .rev()
-            .find(|m| m.kind == "inbound")
+            .find(|m| m.kind == MessageKind::Inbound)
             .and_then(|m| m.rfc_message_id.as_deref());
         let ack = thread
             .iter()
             .rev()
-            .find(|m| m.kind == "outbound" && m.automatic)
+            .find(|m| m.kind == MessageKind::Outbound && m.automatic)
             .and_then(|m| m.rfc_message_id.as_deref());
         let threading =
             threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
@@ -151,8 +155,12 @@ pub fn reply(
             },
             now,
         )?;
-        tickets::stop_clock(conn, ticket, now, actor.staff_id, Some(message))?;
-        let status = if close { "closed" } else { "waiting" };
+        clocks::stop(conn, ticket, now, actor.staff_id, Some(message))?;
+        let status = if close {
+            Status::Closed
+        } else {
+            Status::Waiting
+        };
         tickets::update(conn, ticket, Some(status), None, now)?;
         let target = format!("message:{}", message.0);
         audit(
@@ -160,7 +168,7 @@ pub fn reply(
             actor,
             now,
             "ticket.reply",
-            Some(id),
+            Some(ticket),
             Some(&target),
             Some(&format!("status={status}")),
         )?;
@@ -176,31 +184,14 @@ pub fn note(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: TicketId,
     body: &str,
 ) -> Result<MessageId, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
-        let message = tickets::add_message(
-            conn,
-            &NewMessage {
-                ticket_id: id,
-                kind: "note",
-                author_id: Some(actor.staff_id),
-                subject: None,
-                body_text: &body,
-                rfc_message_id: None,
-                in_reply_to: None,
-                references_header: None,
-                from_address: None,
-                automatic: false,
-                raw_mime: None,
-                system_note: None,
-                created_at: to_db(now),
-            },
-        )?;
+        head(conn, id)?;
+        let message = messages::add(conn, &NewMessage::note(id, actor.staff_id, &body, now))?;
         let target = format!("message:{}", message.0);
         audit(
             conn,
@@ -220,26 +211,26 @@ pub fn assign(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-    assignee: Option<i64>,
+    id: TicketId,
+    assignee: Option<StaffId>,
 ) -> Result<(), DeskError> {
-    if !actor.supervisor && assignee.is_some_and(|a| a != actor.staff_id) {
+    if !actor.is_supervisor() && assignee.is_some_and(|a| a != actor.staff_id) {
         return Err(DeskError::Forbidden(
             "counsellors may assign a ticket only to themselves or to nobody",
         ));
     }
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
+        head(conn, id)?;
         if let Some(staff_id) = assignee
-            && !sessions::staff_is_active(conn, staff_id)?
+            && !staff::is_active(conn, staff_id)?
         {
             return Err(DeskError::Invalid(vec![(
                 "assignee_id",
                 "not_active_staff",
             )]));
         }
-        tickets::assign(conn, TicketId(id), assignee, now)?;
+        tickets::assign(conn, id, assignee, now)?;
         let detail = assignee.map_or("assignee=none".to_string(), |a| format!("assignee={a}"));
         audit(
             conn,
@@ -255,32 +246,21 @@ pub fn assign(
     Ok(())
 }
 
-pub const STATUSES: [&str; 4] = ["new", "open", "waiting", "closed"];
-
 /// Status and urgency by hand. Closing stops a running clock: nobody owes a reply then.
 pub fn update(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-    status: Option<&str>,
+    id: TicketId,
+    status: Option<Status>,
     urgent: Option<bool>,
 ) -> Result<(), DeskError> {
-    let status = match status {
-        None => None,
-        Some(s) => Some(
-            *STATUSES
-                .iter()
-                .find(|known| **known == s)
-                .ok_or_else(|| DeskError::Invalid(vec![("status", "invalid")]))?,
-        ),
-    };
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
-        tickets::update(conn, TicketId(id), status, urgent, now)?;
-        if status == Some("closed") {
-            tickets::stop_clock(conn, TicketId(id), now, actor.staff_id, None)?;
+        head(conn, id)?;
+        tickets::update(conn, id, status, urgent, now)?;
+        if status == Some(Status::Closed) {
+            clocks::stop(conn, id, now, actor.staff_id, None)?;
         }
         let mut detail = Vec::new();
         if let Some(s) = status {
@@ -307,9 +287,9 @@ pub fn audit_trail(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-) -> Result<Vec<audit_trail_db::AuditRow>, DeskError> {
-    queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
+    id: TicketId,
+) -> Result<Vec<AuditRow>, DeskError> {
+    head(conn, id)?;
     audit(
         conn,
         actor,
@@ -326,9 +306,9 @@ pub fn attachment(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    ticket_id: i64,
-    attachment_id: i64,
-) -> Result<(String, String, Vec<u8>), DeskError> {
+    ticket_id: TicketId,
+    attachment_id: AttachmentId,
+) -> Result<AttachmentFile, DeskError> {
     let found = queue::attachment(conn, ticket_id, attachment_id)?
         .ok_or(DeskError::NotFound("attachment"))?;
     let target = format!("attachment:{attachment_id}");
@@ -349,15 +329,15 @@ pub fn decide_triage(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: TicketId,
     clear: bool,
     reason: &str,
 ) -> Result<(), DeskError> {
     let reason = text_field("reason", reason)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))?;
-        let changed = crate::db::triage::decide(conn, id, clear, actor.staff_id, &reason, now)?;
+        head(conn, id)?;
+        let changed = triage_flags::decide(conn, id, clear, actor.staff_id, &reason, now)?;
         let detail = format!(
             "decision={} flags={changed}",
             if clear { "clear" } else { "confirm" }

@@ -6,8 +6,9 @@ use minijinja::context;
 use sha2::{Digest, Sha256};
 
 use super::DeskError;
-use crate::db::{DbConn, staff, triage};
+use crate::db::{DbConn, staff, triage_flags};
 use crate::domain::triage::{self as rules, Category};
+use crate::domain::vocabulary::{MessageId, Role, TicketId};
 use crate::domain::{jpdate, threading};
 use crate::state::AppState;
 
@@ -35,23 +36,23 @@ pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
 pub fn raise(
     state: &AppState,
     conn: &mut DbConn,
-    ticket_id: i64,
+    ticket_id: TicketId,
     reference: &str,
-    message_id: i64,
+    message_id: MessageId,
     flag: &Flag,
     now: DateTime<Utc>,
 ) -> Result<bool, DeskError> {
-    if triage::cleared_before(conn, ticket_id, &flag.text_hash)? {
+    if triage_flags::cleared_before(conn, ticket_id, &flag.text_hash)? {
         return Ok(false);
     }
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
-    triage::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
+    triage_flags::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
     let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
     let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
-    let supervisors = staff::active_with_role(conn, "supervisor")?;
+    let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
     if supervisors.is_empty() {
         tracing::warn!(
-            ticket_id,
+            ticket_id = ticket_id.0,
             "urgent consultation, but no active supervisor to alert"
         );
     }
@@ -61,17 +62,15 @@ pub fn raise(
         received => received,
         link => state.mailer.ticket_link(ticket_id),
     };
-    for (_, email, name) in &supervisors {
-        super::alerts::queue(
-            state,
-            conn,
-            "urgent",
-            Some(ticket_id),
-            (email, name),
-            ctx.clone(),
-            now,
-        )?;
-    }
-    tracing::warn!(ticket_id, categories = ?names, "urgent consultation flagged");
+    super::alerts::queue(
+        state,
+        conn,
+        "urgent",
+        Some(ticket_id),
+        &supervisors,
+        ctx,
+        now,
+    )?;
+    tracing::warn!(ticket_id = ticket_id.0, categories = ?names, "urgent consultation flagged");
     Ok(true)
 }

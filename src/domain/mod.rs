@@ -12,3 +12,4 @@ pub mod sla;
 pub mod stats;
 pub mod threading;
 pub mod triage;
+pub mod vocabulary;

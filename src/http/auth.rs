@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::{blocking, client_addr, local_time};
 use crate::desk::auth::{self, Session};
+use crate::domain::vocabulary::{Role, StaffId};
 use crate::state::AppState;
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -50,9 +51,12 @@ pub struct LoginRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct StaffOut {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: StaffId,
     pub name: String,
-    pub role: String,
+    /// `counsellor` or `supervisor`.
+    #[schema(value_type = String)]
+    pub role: Role,
 }
 
 #[derive(Serialize, ToSchema)]

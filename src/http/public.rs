@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::blocking;
 use super::error::ApiError;
+use crate::desk::consultation::{Opened, submit};
 use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
 use crate::domain::jpdate;
-use crate::intake::web::{Receipt, submit};
 use crate::state::AppState;
 
 const RELATIONSHIPS: [(&str, &str); 3] = [
@@ -76,7 +76,7 @@ async fn take(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     consultation: Consultation,
-) -> Result<Receipt, ApiError> {
+) -> Result<Opened, ApiError> {
     if !state
         .intake_limiter
         .try_acquire(client_addr(req), state.time.now())

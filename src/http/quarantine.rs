@@ -10,6 +10,7 @@ use super::{blocking, local_time};
 use crate::db::{from_db, quarantine};
 use crate::desk;
 use crate::desk::auth::Session;
+use crate::domain::vocabulary::QuarantineId;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -20,7 +21,8 @@ pub struct ListParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct QuarantineItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: QuarantineId,
     received_at: String,
     /// `ingest`, `imap`, …
     source: String,
@@ -74,7 +76,7 @@ pub async fn list(
 pub async fn retry(
     state: web::Data<AppState>,
     user: Session,
-    id: web::Path<i64>,
+    id: web::Path<QuarantineId>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let id = id.into_inner();

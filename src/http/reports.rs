@@ -9,8 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
 use crate::db::reports::{self, ClockRow};
-use crate::db::{from_db, triage};
+use crate::db::{from_db, messages, triage_flags};
 use crate::desk::auth::Session;
+use crate::domain::vocabulary::{StaffId, Status, TicketId};
 use crate::domain::{clock, sla};
 use crate::state::AppState;
 
@@ -43,7 +44,8 @@ fn window(state: &AppState, p: &WindowParams) -> Result<(DateTime<Utc>, DateTime
 
 #[derive(Serialize, ToSchema)]
 pub struct UrgentItem {
-    ticket_id: i64,
+    #[schema(value_type = i64)]
+    ticket_id: TicketId,
     reference: String,
     categories: Vec<String>,
     /// `flagged` (nobody decided yet), `confirmed` or `cleared`.
@@ -83,9 +85,9 @@ pub async fn urgent(
     user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
     let (flags, replies) = blocking(&state, move |_, conn| {
-        let flags = triage::flags_between(conn, from, to)?;
-        let ids: Vec<i64> = flags.iter().map(|f| f.ticket_id).collect();
-        let replies = triage::first_staff_replies(conn, &ids)?;
+        let flags = triage_flags::flags_between(conn, from, to)?;
+        let ids: Vec<TicketId> = flags.iter().map(|f| f.ticket_id).collect();
+        let replies = messages::staff_replies_on(conn, &ids)?;
         Ok::<_, crate::db::DbError>((flags, replies))
     })
     .await?;
@@ -95,8 +97,8 @@ pub async fn urgent(
             let flagged = from_db(f.flagged_at);
             let first_reply = replies
                 .iter()
-                .filter(|(t, at)| *t == f.ticket_id && from_db(*at) >= flagged)
-                .map(|(_, at)| from_db(*at))
+                .filter(|r| r.ticket_id == f.ticket_id && from_db(r.at) >= flagged)
+                .map(|r| from_db(r.at))
                 .min();
             UrgentItem {
                 ticket_id: f.ticket_id,
@@ -126,13 +128,15 @@ pub async fn urgent(
 
 #[derive(Serialize, ToSchema)]
 pub struct StaffName {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     name: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct OverdueItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: TicketId,
     reference: String,
     subject: String,
     assignee: Option<StaffName>,
@@ -141,7 +145,8 @@ pub struct OverdueItem {
     /// Hours past the due time at `as_of`, to one decimal.
     overdue_hours: f64,
     urgent: bool,
-    status: String,
+    #[schema(value_type = String)]
+    status: Status,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -202,7 +207,7 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
             i.reply_due_at.clone(),
             i.overdue_hours.to_string(),
             i.urgent.to_string(),
-            i.status.clone(),
+            i.status.to_string(),
         ]
     });
     crate::domain::csv::document(&OVERDUE_COLUMNS, rows)
@@ -263,7 +268,8 @@ pub struct DueByParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct DueByItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: TicketId,
     reference: String,
     subject: String,
     assignee: Option<StaffName>,
@@ -271,7 +277,8 @@ pub struct DueByItem {
     /// `on_track`, `due_soon` or `overdue`, now.
     sla_state: String,
     urgent: bool,
-    status: String,
+    #[schema(value_type = String)]
+    status: Status,
 }
 
 #[utoipa::path(
@@ -379,12 +386,7 @@ pub async fn sla_report(
         ))
     })
     .await?;
-    let name_of = |id: i64| {
-        names
-            .iter()
-            .find(|(i, ..)| *i == id)
-            .map(|(_, n, _)| n.clone())
-    };
+    let name_of = |id: StaffId| names.iter().find(|n| n.id == id).map(|n| n.name.clone());
     let clocks: Vec<sla::Clock> = rows
         .into_iter()
         .map(|r| sla::Clock {
@@ -421,7 +423,8 @@ pub struct Workload {
 
 #[derive(Serialize, ToSchema)]
 pub struct CounsellorWorkload {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     name: String,
     /// A deactivated account still holding tickets: they need reassigning.
     active: bool,
@@ -435,7 +438,8 @@ pub struct WorkloadReport {
     unassigned: Workload,
     unassigned_open: usize,
     /// Open tickets assigned to deactivated accounts.
-    needs_reassignment: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    needs_reassignment: Vec<TicketId>,
 }
 
 #[utoipa::path(
@@ -458,9 +462,9 @@ pub async fn workload(state: web::Data<AppState>, user: Session) -> Result<HttpR
     let mut unassigned = Workload::default();
     let mut unassigned_open = 0;
     let mut needs_reassignment = Vec::new();
-    for (ticket, assignee, due) in open {
-        let state_now = clock::sla_state(&state.rules, due.map(from_db), now);
-        let bucket = match assignee {
+    for ticket in open {
+        let state_now = clock::sla_state(&state.rules, ticket.reply_due_at.map(from_db), now);
+        let bucket = match ticket.assignee_id {
             None => {
                 unassigned_open += 1;
                 &mut unassigned
@@ -468,10 +472,10 @@ pub async fn workload(state: web::Data<AppState>, user: Session) -> Result<HttpR
             Some(id) => {
                 let (name, active) = names
                     .iter()
-                    .find(|(i, ..)| *i == id)
-                    .map_or((String::new(), false), |(_, n, a)| (n.clone(), *a));
+                    .find(|n| n.id == id)
+                    .map_or((String::new(), false), |n| (n.name.clone(), n.active));
                 if !active {
-                    needs_reassignment.push(ticket);
+                    needs_reassignment.push(ticket.id);
                 }
                 let entry = match counsellors.iter().position(|c| c.id == id) {
                     Some(i) => &mut counsellors[i],

@@ -9,6 +9,7 @@ use super::blocking;
 use super::error::{ApiError, ErrorBody};
 use crate::desk;
 use crate::desk::auth::Session;
+use crate::domain::vocabulary::{Role, StaffId};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -54,10 +55,12 @@ pub async fn create(
 
 #[derive(serde::Serialize, ToSchema)]
 pub struct StaffListItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     email: String,
     name: String,
-    role: String,
+    #[schema(value_type = String)]
+    role: Role,
     active: bool,
     created_at: String,
 }
@@ -91,7 +94,7 @@ pub async fn list(state: web::Data<AppState>, user: Session) -> Result<HttpRespo
 async fn set_active(
     state: web::Data<AppState>,
     user: Session,
-    id: i64,
+    id: StaffId,
     active: bool,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
@@ -116,7 +119,7 @@ async fn set_active(
 pub async fn deactivate(
     state: web::Data<AppState>,
     user: Session,
-    id: web::Path<i64>,
+    id: web::Path<StaffId>,
 ) -> Result<HttpResponse, ApiError> {
     set_active(state, user, id.into_inner(), false).await
 }
@@ -134,7 +137,7 @@ pub async fn deactivate(
 pub async fn reactivate(
     state: web::Data<AppState>,
     user: Session,
-    id: web::Path<i64>,
+    id: web::Path<StaffId>,
 ) -> Result<HttpResponse, ApiError> {
     set_active(state, user, id.into_inner(), true).await
 }
@@ -160,7 +163,7 @@ pub struct PasswordRequest {
 pub async fn reset_password(
     state: web::Data<AppState>,
     user: Session,
-    id: web::Path<i64>,
+    id: web::Path<StaffId>,
     body: web::Json<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;

@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::db::{DbError, intake as db};
+use crate::db::{DbError, imap_state as db};
 use crate::intake::Outcome;
 use crate::intake::mail::{self, TakeError};
 use crate::state::AppState;

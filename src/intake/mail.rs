@@ -4,17 +4,17 @@
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 
-use crate::db::intake as db;
-use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
-use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
+use crate::db::attachments::NewAttachment;
+use crate::db::messages::{self, MailFacts, NewMessage};
+use crate::db::{DbConn, DbError, clocks, outbox, quarantine, tickets, write_tx};
+use crate::desk::consultation::{self, Opening};
 use crate::desk::{DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
-use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
+use crate::domain::threading::{self, Thread, ThreadFacts};
+use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
 use crate::domain::{clock, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
-use crate::mail::mailer::{Acknowledgement, ComposeError};
-use crate::mail::outgoing;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,12 +55,6 @@ impl From<DeskError> for Failure {
             DeskError::Db(e) => Self::Db(e),
             other => Self::Quarantine(other.to_string()),
         }
-    }
-}
-
-impl From<ComposeError> for Failure {
-    fn from(e: ComposeError) -> Self {
-        Self::Quarantine(format!("acknowledgement could not be made: {e}"))
     }
 }
 
@@ -120,7 +114,7 @@ pub fn take_batch(
                 }
                 Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
                 Err(Failure::Db(e))
-                    if e.is_unique_violation() && db::message_stored(conn, &mail.message_id)? =>
+                    if e.is_unique_violation() && messages::is_stored(conn, &mail.message_id)? =>
                 {
                     out.push(Ok(Outcome::Duplicate));
                 }
@@ -150,7 +144,11 @@ pub fn take_batch(
 
 /// Tries a quarantined mail again (after a fix, or a changed setting). It leaves quarantine
 /// only when it was taken this time; otherwise the reason is brought up to date.
-pub fn retry(state: &AppState, conn: &mut DbConn, id: i64) -> Result<Option<Outcome>, TakeError> {
+pub fn retry(
+    state: &AppState,
+    conn: &mut DbConn,
+    id: QuarantineId,
+) -> Result<Option<Outcome>, TakeError> {
     let Some(raw) = quarantine::raw(conn, id)? else {
         return Ok(None);
     };
@@ -195,7 +193,7 @@ fn attempt(
         }
         // Two deliveries of one mail at once: the other one stored it.
         Err(Failure::Db(e)) if e.is_unique_violation() => {
-            if db::message_stored(conn, &mail.message_id)? {
+            if messages::is_stored(conn, &mail.message_id)? {
                 Ok(Ok(Outcome::Duplicate))
             } else {
                 Err(e.into())
@@ -214,7 +212,7 @@ fn quarantine_now(
     now: DateTime<Utc>,
 ) -> Result<Outcome, TakeError> {
     let id = quarantine::put(conn, raw, source, reason, now)?;
-    tracing::warn!(quarantine_id = id, reason, "mail quarantined");
+    tracing::warn!(quarantine_id = id.0, reason, "mail quarantined");
     Ok(Outcome::Quarantined { id })
 }
 
@@ -237,13 +235,13 @@ fn decide_and_store(
     }
     let mut related: Vec<String> = mail.in_reply_to.clone();
     related.extend(mail.references.iter().cloned());
-    let header_match = db::ticket_by_message_ids(conn, &related)?.map(candidate);
+    let header_match = messages::candidate_by_message_ids(conn, &related)?;
     let subject_match = match reference::find_in_subject(&mail.subject) {
-        Some(r) => db::ticket_by_reference(conn, &r)?.map(candidate),
+        Some(r) => tickets::candidate_by_reference(conn, &r)?,
         None => None,
     };
     let facts = ThreadFacts {
-        already_stored: db::message_stored(conn, &mail.message_id)?,
+        already_stored: messages::is_stored(conn, &mail.message_id)?,
         header_match,
         subject_match,
         sender: mail.from_address.as_deref(),
@@ -251,63 +249,98 @@ fn decide_and_store(
     let Some(from) = mail.from_address.as_deref() else {
         return Err(Failure::Quarantine("no sender address".into()));
     };
+    let kept = Kept::of(mail);
     match threading::decide(&facts) {
         Thread::Duplicate => Ok(Outcome::Duplicate),
         Thread::Join(ticket_id) => {
-            follow_up(state, conn, raw, mail, ticket_id, kind, now)?;
+            follow_up(state, conn, raw, mail, &kept, ticket_id, kind, now)?;
             Ok(Outcome::Joined { ticket_id })
         }
-        Thread::New => open(state, conn, raw, mail, from, kind, now),
+        Thread::New => {
+            let subject = threading::clean_subject(&mail.subject);
+            let opened = consultation::open(
+                state,
+                conn,
+                &Opening {
+                    channel: Channel::Email,
+                    email: from,
+                    name: mail.from_name.as_deref(),
+                    relationship: None,
+                    age_group: None,
+                    area: None,
+                    subject: &subject,
+                    message_subject: &mail.subject,
+                    body: &mail.body_text,
+                    mail: Some(kept.facts(raw, mail, kind.is_automatic())),
+                    attachments: &kept.attachments,
+                    in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
+                },
+                now,
+            )?;
+            Ok(Outcome::Opened {
+                ticket_id: opened.ticket_id,
+                acknowledged: opened.acknowledged,
+            })
+        }
     }
 }
 
-fn candidate((ticket_id, consulter_email): (i64, String)) -> Candidate {
-    Candidate {
-        ticket_id,
-        consulter_email,
-    }
+/// What of a mail is kept with its message besides the text: headers as stored, a note on
+/// attachments left out, and the attachments.
+struct Kept<'m> {
+    references: Option<String>,
+    note: Option<String>,
+    attachments: Vec<NewAttachment<'m>>,
 }
 
-fn store_message(
-    conn: &mut DbConn,
-    raw: &[u8],
-    mail: &InboundMail,
-    ticket_id: i64,
-    automatic: bool,
-    now: DateTime<Utc>,
-) -> Result<MessageId, Failure> {
-    let skipped = skipped_note(mail);
-    let in_reply_to = mail.in_reply_to.first().map(String::as_str);
-    let references = (!mail.references.is_empty()).then(|| mail.references.join(" "));
-    let message = tickets::add_message(
-        conn,
-        &NewMessage {
-            ticket_id,
-            kind: "inbound",
-            author_id: None,
-            subject: Some(&mail.subject),
-            body_text: &mail.body_text,
-            rfc_message_id: Some(&mail.message_id),
-            in_reply_to,
-            references_header: references.as_deref(),
-            from_address: mail.from_address.as_deref(),
+impl<'m> Kept<'m> {
+    fn of(mail: &'m InboundMail) -> Self {
+        Self {
+            references: (!mail.references.is_empty()).then(|| mail.references.join(" ")),
+            note: skipped_note(mail),
+            attachments: mail
+                .attachments
+                .iter()
+                .map(|a| NewAttachment {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    content: &a.content,
+                })
+                .collect(),
+        }
+    }
+
+    fn facts<'a>(&'a self, raw: &'a [u8], mail: &'a InboundMail, automatic: bool) -> MailFacts<'a> {
+        MailFacts {
+            rfc_message_id: &mail.message_id,
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: self.references.as_deref(),
+            raw,
+            system_note: self.note.as_deref(),
             automatic,
-            raw_mime: Some(raw),
-            system_note: skipped.as_deref(),
-            created_at: to_db(now),
-        },
-    )?;
-    for a in &mail.attachments {
-        db::add_attachment(
-            conn,
-            message.0,
-            &a.filename,
-            &a.content_type,
-            &a.content,
-            now,
-        )?;
+        }
     }
-    Ok(message)
+
+    /// Stores the mail as a message on `ticket`, with its attachments.
+    fn store(
+        &self,
+        conn: &mut DbConn,
+        raw: &[u8],
+        mail: &InboundMail,
+        ticket: TicketId,
+        automatic: bool,
+        now: DateTime<Utc>,
+    ) -> Result<MessageId, DbError> {
+        let message = NewMessage::inbound(
+            ticket,
+            Some(&mail.subject),
+            &mail.body_text,
+            mail.from_address.as_deref(),
+            now,
+        )
+        .by_mail(&self.facts(raw, mail, automatic));
+        messages::add_with_attachments(conn, &message, &self.attachments)
+    }
 }
 
 /// Says which attachments were left out and why, so staff can ask for them another way.
@@ -326,38 +359,31 @@ fn skipped_note(mail: &InboundMail) -> Option<String> {
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn follow_up(
     state: &AppState,
     conn: &mut DbConn,
     raw: &[u8],
     mail: &InboundMail,
-    ticket_id: i64,
+    kept: &Kept<'_>,
+    ticket: TicketId,
     kind: Automatic,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    let message = store_message(conn, raw, mail, ticket_id, kind.is_automatic(), now)?;
+    let message = kept.store(conn, raw, mail, ticket, kind.is_automatic(), now)?;
     if kind.is_automatic() {
         // An out-of-office answer to our mail reopens nothing and owes nobody a reply.
         return Ok(());
     }
-    let ticket = TicketId(ticket_id);
-    let target = db::join_target(conn, ticket_id)?;
+    let target = tickets::join_target(conn, ticket)?;
     if let Some(flag) = urgent::assess(state, &mail.subject, &mail.body_text) {
-        urgent::raise(
-            state,
-            conn,
-            ticket_id,
-            &target.reference,
-            message.0,
-            &flag,
-            now,
-        )?;
+        urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
     }
-    if target.status == "waiting" || target.status == "closed" {
-        tickets::update(conn, ticket, Some("open"), None, now)?;
+    if matches!(target.status, Status::Waiting | Status::Closed) {
+        tickets::update(conn, ticket, Some(Status::Open), None, now)?;
     }
     if target.reply_due_at.is_none() {
-        tickets::start_clock(
+        clocks::start(
             conn,
             ticket,
             now,
@@ -366,79 +392,6 @@ fn follow_up(
         )?;
     }
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn open(
-    state: &AppState,
-    conn: &mut DbConn,
-    raw: &[u8],
-    mail: &InboundMail,
-    from: &str,
-    kind: Automatic,
-    now: DateTime<Utc>,
-) -> Result<Outcome, Failure> {
-    let subject = threading::clean_subject(&mail.subject);
-    let reference = new_reference(conn)?;
-    let opened = tickets::open(
-        conn,
-        &OpenTicket {
-            reference: &reference,
-            subject: &subject,
-            channel: "email",
-            consulter_email: from,
-            consulter_name: mail.from_name.as_deref(),
-            relationship: None,
-            age_group: None,
-            area: None,
-            urgent: false,
-            received_at: now,
-        },
-    )?;
-    let ticket = opened.ticket_id;
-    let message = store_message(conn, raw, mail, ticket.0, kind.is_automatic(), now)?;
-    if kind.is_automatic() {
-        // Stored for a person to see, but never answered: that is how mail loops start.
-        return Ok(Outcome::Opened {
-            ticket_id: ticket.0,
-            acknowledged: false,
-        });
-    }
-    let due = clock::reply_due_at(&state.rules, now);
-    tickets::start_clock(conn, ticket, now, due, message)?;
-    let flag = urgent::assess(state, &mail.subject, &mail.body_text);
-    if let Some(flag) = &flag {
-        urgent::raise(state, conn, ticket.0, &reference, message.0, flag, now)?;
-    }
-    let ack = state.mailer.acknowledgement(
-        &Acknowledgement {
-            to: from,
-            name: mail.from_name.as_deref(),
-            reference: &reference,
-            subject: &subject,
-            reply_due_at: due,
-            in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
-            urgent: flag.is_some(),
-        },
-        now,
-    )?;
-    Ok(Outcome::Opened {
-        ticket_id: ticket.0,
-        acknowledged: outgoing::acknowledge(conn, ticket, &ack, now)?,
-    })
-}
-
-/// A reference no ticket has yet (checked, since a unique violation would end the transaction).
-fn new_reference(conn: &mut DbConn) -> Result<String, Failure> {
-    for _ in 0..5 {
-        let candidate = reference::from_entropy(crate::random::bytes());
-        if !tickets::reference_exists(conn, &candidate)? {
-            return Ok(candidate);
-        }
-    }
-    Err(Failure::Db(DbError::Unavailable(
-        "no free reference after five tries".into(),
-    )))
 }
 
 /// A delivery report marks the mail it names as failed and is kept on that ticket, as an
@@ -453,10 +406,10 @@ fn bounce(
     let original = dsn
         .original_message_id
         .as_deref()
-        .map(|id| db::outbound_by_message_id(conn, id))
+        .map(|id| outbox::by_message_id(conn, id))
         .transpose()?
         .flatten();
-    let Some((outbox_id, ticket_id)) = original else {
+    let Some(original) = original else {
         return Err(Failure::Quarantine(
             "a delivery report about no mail we sent".into(),
         ));
@@ -476,9 +429,11 @@ fn bounce(
     } else {
         format!("bounced: {diagnostic}")
     };
-    db::mark_bounced(conn, outbox_id, &diagnostic)?;
-    if let Some(ticket_id) = ticket_id {
-        store_message(conn, raw, mail, ticket_id, true, now)?;
+    outbox::mark_bounced(conn, original.id, &diagnostic)?;
+    if let Some(ticket) = original.ticket_id {
+        Kept::of(mail).store(conn, raw, mail, ticket, true, now)?;
     }
-    Ok(Outcome::Bounce { ticket_id })
+    Ok(Outcome::Bounce {
+        ticket_id: original.ticket_id,
+    })
 }

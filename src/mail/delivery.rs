@@ -14,6 +14,7 @@ use lettre::{SmtpTransport, Transport as _};
 use crate::config::SmtpSettings;
 use crate::db::{self, Pool, from_db, outbox};
 use crate::domain::redact;
+use crate::domain::vocabulary::OutboxId;
 use crate::timesource::TimeSource;
 
 /// How mail leaves: an SMTP server, or `.eml` files in a folder (the default, so a fresh
@@ -177,7 +178,7 @@ impl DeliveryWorker {
         let mut tried = 0;
         for (i, mail) in claimed.iter().enumerate() {
             if self.shutdown.load(Ordering::SeqCst) {
-                let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+                let rest: Vec<OutboxId> = claimed[i..].iter().map(|m| m.id).collect();
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;
             }
@@ -203,14 +204,14 @@ impl DeliveryWorker {
             Ok(()) => {
                 outbox::mark_sent(conn, mail.id, &self.id, now)?;
                 tracing::info!(
-                    outbox_id = mail.id,
+                    outbox_id = mail.id.0,
                     attempts = mail.attempts + 1,
                     "mail sent"
                 );
             }
             Err(e) if e.permanent => {
                 outbox::mark_failed(conn, mail.id, &self.id, &e.message)?;
-                tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail refused for good");
+                tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail refused for good");
             }
             Err(e) => {
                 let plan = plan_retry(
@@ -225,13 +226,13 @@ impl DeliveryWorker {
                 match plan {
                     Retry::At(at) => {
                         outbox::mark_retry(conn, mail.id, &self.id, at, &e.message)?;
-                        tracing::info!(outbox_id = mail.id, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
+                        tracing::info!(outbox_id = mail.id.0, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
                     }
                     Retry::GiveUp => {
                         let why =
                             format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
                         outbox::mark_failed(conn, mail.id, &self.id, &why)?;
-                        tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail delivery given up");
+                        tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail delivery given up");
                     }
                 }
             }

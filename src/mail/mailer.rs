@@ -10,6 +10,7 @@ use minijinja::context;
 
 use crate::config::{CenterSettings, Settings};
 use crate::domain::jpdate;
+use crate::domain::vocabulary::TicketId;
 use crate::templates::{TemplateError, Templates};
 
 /// A mail rendered once, so every retry sends the very same bytes with the same Message-ID.
@@ -100,7 +101,7 @@ impl Mailer {
     }
 
     /// Where staff open a ticket.
-    pub fn ticket_link(&self, ticket_id: i64) -> String {
+    pub fn ticket_link(&self, ticket_id: TicketId) -> String {
         format!("{}/api/v1/tickets/{ticket_id}", self.base_url)
     }
 

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
+use madoguchi::db::messages::{self, NewMessage};
 use madoguchi::db::schema::{audit_events, outbound_mail, reply_clocks};
-use madoguchi::db::tickets::{self as db_tickets, NewMessage};
 use madoguchi::db::to_db;
+use madoguchi::domain::vocabulary::TicketId;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};
@@ -45,25 +46,15 @@ fn outbox_count(app: &TestApp) -> i64 {
 /// A consulter's follow-up, as mail intake will store it.
 fn consulter_writes(app: &TestApp, ticket: i64, text: &str) -> i64 {
     let mut conn = app.conn();
-    db_tickets::add_message(
+    let rfc_message_id = format!(
+        "follow-up-{ticket}-{}@consulter.example",
+        app.time.now().timestamp_micros()
+    );
+    messages::add(
         &mut conn,
         &NewMessage {
-            ticket_id: ticket,
-            kind: "inbound",
-            author_id: None,
-            subject: None,
-            body_text: text,
-            rfc_message_id: Some(&format!(
-                "follow-up-{ticket}-{}@consulter.example",
-                app.time.now().timestamp_micros()
-            )),
-            in_reply_to: None,
-            references_header: None,
-            from_address: None,
-            automatic: false,
-            raw_mime: None,
-            system_note: None,
-            created_at: to_db(app.time.now()),
+            rfc_message_id: Some(&rfc_message_id),
+            ..NewMessage::inbound(TicketId(ticket), None, text, None, app.time.now())
         },
     )
     .unwrap()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
 use madoguchi::db::schema::{attachments, messages, outbound_mail, quarantine, tickets};
+use madoguchi::domain::vocabulary::{QuarantineId, TicketId};
 use madoguchi::intake::Outcome;
 use madoguchi::intake::mail;
 use madoguchi::timesource::TimeSource;
@@ -116,7 +117,7 @@ fn take(app: &TestApp, raw: &[u8]) -> Outcome {
 
 fn opened(o: Outcome) -> i64 {
     match o {
-        Outcome::Opened { ticket_id, .. } => ticket_id,
+        Outcome::Opened { ticket_id, .. } => ticket_id.0,
         other => panic!("expected a new ticket, got {other:?}"),
     }
 }
@@ -216,7 +217,9 @@ fn follow_ups_join_by_headers_or_by_reference_from_the_consulter_only(backend: B
     };
     assert_eq!(
         take(&app, &by_header.raw()),
-        Outcome::Joined { ticket_id: id },
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        },
         "headers join whoever sends"
     );
     assert_eq!(
@@ -235,7 +238,9 @@ fn follow_ups_join_by_headers_or_by_reference_from_the_consulter_only(backend: B
     };
     assert_eq!(
         take(&app, &by_reference.raw()),
-        Outcome::Joined { ticket_id: id }
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
     );
     let stranger = Mail {
         message_id: Some("fourth@example.jp"),
@@ -285,7 +290,12 @@ fn an_answered_consultation_reopens_with_a_new_clock(backend: Backend) {
         body: "ありがとうございます。もう少し聞きたいです。",
         ..Mail::default()
     };
-    assert_eq!(take(&app, &answer.raw()), Outcome::Joined { ticket_id: id });
+    assert_eq!(
+        take(&app, &answer.raw()),
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
+    );
     let (status, _, _, due) = ticket_row(&app, id);
     assert_eq!(status, "open");
     assert_eq!(
@@ -368,7 +378,12 @@ fn automatic_mail_is_stored_but_never_answered(backend: Backend) {
         extra: "Auto-Submitted: auto-replied\r\n",
         ..Mail::default()
     };
-    assert_eq!(take(&app, &away.raw()), Outcome::Joined { ticket_id: id });
+    assert_eq!(
+        take(&app, &away.raw()),
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
+    );
     let (status, _, _, due) = ticket_row(&app, id);
     assert_eq!(
         (status.as_str(), due),
@@ -395,7 +410,7 @@ fn a_bounce_fails_our_mail_and_opens_no_ticket(backend: Backend) {
     assert_eq!(
         take(&app, dsn.as_bytes()),
         Outcome::Bounce {
-            ticket_id: Some(id)
+            ticket_id: Some(TicketId(id))
         }
     );
     assert_eq!(count!(&app, tickets::table), 1, "no ticket for a bounce");
@@ -432,7 +447,10 @@ fn unreadable_mail_is_quarantined_and_can_be_retried(backend: Backend) {
         mail::retry(&app.state, &mut conn, id).unwrap(),
         Some(Outcome::Quarantined { id })
     );
-    assert_eq!(mail::retry(&app.state, &mut conn, 999_999).unwrap(), None);
+    assert_eq!(
+        mail::retry(&app.state, &mut conn, QuarantineId(999_999)).unwrap(),
+        None
+    );
     // A mail quarantined for a reason that has since gone is taken on retry.
     let good = Mail::default().raw();
     let qid = madoguchi::db::quarantine::put(
@@ -720,7 +738,7 @@ fn imap_mail_is_taken_once_across_restarts(backend: Backend) {
     assert_eq!(inbound(&app), 5, "each mail once");
     assert_eq!(count!(&app, tickets::table), 5);
     let mut conn = app.conn();
-    let position = madoguchi::db::intake::imap_position(&mut conn, "INBOX")
+    let position = madoguchi::db::imap_state::imap_position(&mut conn, "INBOX")
         .unwrap()
         .unwrap();
     assert_eq!(position.1, 6);

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use madoguchi::config::Settings;
 use madoguchi::db::schema::{outbound_mail, tickets};
 use madoguchi::db::{self, outbox, to_db, write_tx};
+use madoguchi::domain::vocabulary::DeliveryStatus;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 
@@ -258,9 +259,10 @@ fn queue_mails(
                         to_address: &format!("r{i}@example.jp"),
                         rfc_message_id: &id,
                         raw: raw.as_bytes(),
-                        status: "queued",
+                        status: DeliveryStatus::Queued,
                         next_attempt_at: now,
                         created_at: now,
+                        last_error: None,
                     },
                 )
                 .map(|_| id)

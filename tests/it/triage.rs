@@ -3,6 +3,7 @@
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
 use madoguchi::db::schema::outbound_mail;
+use madoguchi::domain::vocabulary::TicketId;
 use madoguchi::intake::Outcome;
 use madoguchi::intake::mail;
 use mail_parser::MessageParser;
@@ -29,6 +30,7 @@ fn consult(app: &TestApp, email: &str, body: &str) -> i64 {
         .unwrap()
         .unwrap()
         .id
+        .0
 }
 
 fn mails(app: &TestApp, kind: &str) -> Vec<(String, Vec<u8>)> {
@@ -153,7 +155,9 @@ fn a_follow_up_by_mail_makes_a_ticket_urgent_but_quotes_do_not(backend: Backend)
     );
     assert_eq!(
         mail::take(&app.state, &mut conn, &quoted, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     let t = app
@@ -170,7 +174,9 @@ fn a_follow_up_by_mail_makes_a_ticket_urgent_but_quotes_do_not(backend: Backend)
     let harm = answer("a2@example.jp", "昨日またリスカしてしまいました。");
     assert_eq!(
         mail::take(&app.state, &mut conn, &harm, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     let t = app
@@ -234,7 +240,9 @@ fn staff_confirm_or_clear_and_a_cleared_text_does_not_flag_again(backend: Backen
     let again = raw("again@example.jp", text);
     assert_eq!(
         mail::take(&app.state, &mut conn, &again, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     assert_eq!(

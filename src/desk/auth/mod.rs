@@ -7,8 +7,10 @@ pub mod tokens;
 use chrono::{DateTime, Duration};
 
 use super::{Actor, DeskError, audit};
-use crate::db::{DbConn, from_db, sessions};
+use crate::db::staff::{self, StaffRow};
+use crate::db::{DbConn, from_db, login_failures, sessions};
 use crate::domain::consultation::normalise_email;
+use crate::domain::vocabulary::{Role, SessionId, StaffId};
 use crate::state::AppState;
 
 /// Keeps "unknown account" as slow as "wrong password", so timing does not reveal accounts.
@@ -24,16 +26,16 @@ const ADDRESS_FACTOR: i64 = 4;
 #[derive(Debug, Clone)]
 pub struct Session {
     pub actor: Actor,
-    pub session_id: i64,
+    pub session_id: SessionId,
 }
 
 /// A new sign-in: the token is shown to the client once and kept only hashed.
 pub struct SignedIn {
     pub token: String,
     pub expires_at: DateTime<chrono::Utc>,
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// How long a sign-in lasts unused.
@@ -53,13 +55,13 @@ pub fn sign_in(
     let now = state.time.now();
     let cooling = Duration::minutes(i64::from(state.settings.auth.cooling_off_minutes));
     let allowed = i64::from(state.settings.auth.max_failed_logins);
-    let (by_account, by_addr) = sessions::recent_failures(conn, &account, addr, now - cooling)?;
-    if by_account >= allowed || by_addr >= allowed * ADDRESS_FACTOR {
+    let failed = login_failures::since(conn, &account, addr, now - cooling)?;
+    if failed.by_account >= allowed || failed.by_address >= allowed * ADDRESS_FACTOR {
         return Err(DeskError::Throttled {
             retry_after_seconds: cooling.num_seconds(),
         });
     }
-    let staff = sessions::staff_by_email(conn, &account)?;
+    let staff = staff::by_email(conn, &account)?;
     let hash = staff
         .as_ref()
         .map_or(DUMMY_HASH, |s| s.password_hash.as_str());
@@ -67,14 +69,14 @@ pub fn sign_in(
     let staff = match staff {
         Some(s) if password_ok && s.active => s,
         _ => {
-            sessions::record_failure(conn, &account, addr, now)?;
+            login_failures::record(conn, &account, addr, now)?;
             return Err(DeskError::WrongCredentials);
         }
     };
     let token = tokens::new_token();
-    sessions::clear_failures(conn, &account)?;
+    login_failures::clear(conn, &account)?;
     sessions::create(conn, staff.id, &tokens::hash(&token), now, addr)?;
-    let role = staff.role.clone();
+    let role = staff.role;
     let actor = actor(staff, addr.to_string());
     audit(conn, &actor, now, "auth.login", None, None, None)?;
     Ok(SignedIn {
@@ -93,7 +95,7 @@ pub fn authenticate(
     token: &str,
     client_addr: String,
 ) -> Result<Session, DeskError> {
-    let (session, staff) =
+    let sessions::SignIn { session, staff } =
         sessions::by_token(conn, &tokens::hash(token))?.ok_or(DeskError::InvalidToken)?;
     let now = state.time.now();
     let last_seen = from_db(session.last_seen_at);
@@ -112,10 +114,10 @@ pub fn authenticate(
     })
 }
 
-fn actor(staff: sessions::StaffRow, client_addr: String) -> Actor {
+fn actor(staff: StaffRow, client_addr: String) -> Actor {
     Actor {
         staff_id: staff.id,
-        supervisor: staff.role == "supervisor",
+        role: staff.role,
         name: staff.name,
         client_addr,
     }

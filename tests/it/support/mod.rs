@@ -366,5 +366,6 @@ impl TestApp {
             .unwrap()
             .unwrap()
             .id
+            .0
     }
 }
