@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
+use madoguchi::config::SqliteSynchronous;
 use madoguchi::intake::Outcome;
 use madoguchi::intake::mail;
 use madoguchi::startup::build_state;
@@ -275,7 +276,7 @@ struct EndToEnd {
 
 /// Writes the corpus as `.eml` files into the database's temp folder.
 fn write_files(db: &BenchDb, corpus: &Corpus) -> Vec<PathBuf> {
-    let mail_dir = db.dir.join("incoming");
+    let mail_dir = db.dir().join("incoming");
     std::fs::create_dir_all(&mail_dir).expect("create the mail folder");
     corpus
         .mails
@@ -305,7 +306,7 @@ fn ingest(bin: &PathBuf, db: &BenchDb, files: &[PathBuf]) -> String {
         .env("MADOGUCHI_DATABASE__URL", &settings.database.url)
         .env(
             "MADOGUCHI_DATABASE__SQLITE_SYNCHRONOUS",
-            &settings.database.sqlite_synchronous,
+            settings.database.sqlite_synchronous.as_str(),
         )
         .env("MADOGUCHI_SMTP__FILE_DIR", &settings.smtp.file_dir)
         .env("MADOGUCHI_LOG__LEVEL", "warn")
@@ -368,7 +369,10 @@ fn main() {
     let files = common::env_usize("BENCH_FILES", 10_000);
     let backends: Vec<Backend> = match std::env::var("BENCH_BACKENDS") {
         Ok(_) => common::backends_from_env(),
-        Err(_) => vec![Backend::Sqlite("full"), Backend::Sqlite("normal")],
+        Err(_) => vec![
+            Backend::Sqlite(SqliteSynchronous::Full),
+            Backend::Sqlite(SqliteSynchronous::Normal),
+        ],
     };
     let bin = std::env::var_os("MADOGUCHI_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_madoguchi")),

@@ -30,6 +30,7 @@ use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
 use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use madoguchi::config::SqliteSynchronous;
 use madoguchi::db::messages::{self, NewMessage};
 use madoguchi::db::queue::{self, AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
 use madoguchi::db::tickets::{self, OpenTicket};
@@ -649,7 +650,7 @@ fn main() {
     let all_plans = std::env::var("BENCH_PLANS").is_ok_and(|v| v == "all");
     let backends = match std::env::var("BENCH_BACKENDS") {
         Ok(_) => common::backends_from_env(),
-        Err(_) => vec![Backend::Sqlite("full"), Backend::Postgres],
+        Err(_) => vec![Backend::Sqlite(SqliteSynchronous::Full), Backend::Postgres],
     };
     for backend in backends {
         bench(backend, count, runs, all_plans);

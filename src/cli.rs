@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Settings;
+use crate::config::{LogLevel, Settings};
 use crate::db::{self, DbError};
 use crate::desk::{self, DeskError};
 use crate::domain::vocabulary::{QuarantineId, Role};
@@ -95,7 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(EX_CONFIG, &e),
     };
-    init_logging(&settings.log.level);
+    init_logging(settings.log.level);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => match db::connect(&settings.database) {
@@ -312,10 +312,8 @@ fn fail(code: u8, e: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn init_logging(level: &str) {
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
+fn init_logging(level: LogLevel) {
+    let level = level.tracing();
     // Logs go to stderr, leaving stdout to command output.
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)

@@ -9,6 +9,75 @@ use toml::{Table, Value};
 use crate::domain::calendar::{BusinessCalendar, Closure};
 use crate::domain::clock::{ClockRules, SlaMode};
 
+/// A setting with a few possible values: read from its lower-case word, so an unknown word
+/// is refused at start with the key and the words it may be.
+macro_rules! choice {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $word)] $variant),*
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word),*
+                }
+            }
+        }
+    };
+}
+
+choice!(
+    /// How mail leaves.
+    MailTransport {
+        /// `.eml` files in `smtp.file_dir`: a fresh install never reaches out to a server.
+        File = "file",
+        Smtp = "smtp",
+    }
+);
+
+choice!(
+    SmtpTls {
+        None = "none",
+        Starttls = "starttls",
+        Tls = "tls",
+    }
+);
+
+choice!(
+    /// SQLite's `synchronous` pragma.
+    SqliteSynchronous {
+        /// Each commit survives a power cut (an fsync per commit).
+        Full = "full",
+        /// Survives a crash of madoguchi itself; the last commits may be lost on a power cut.
+        Normal = "normal",
+    }
+);
+
+choice!(
+    LogLevel {
+        Error = "error",
+        Warn = "warn",
+        Info = "info",
+        Debug = "debug",
+        Trace = "trace",
+    }
+);
+
+impl LogLevel {
+    pub fn tracing(self) -> tracing::Level {
+        match self {
+            Self::Error => tracing::Level::ERROR,
+            Self::Warn => tracing::Level::WARN,
+            Self::Info => tracing::Level::INFO,
+            Self::Debug => tracing::Level::DEBUG,
+            Self::Trace => tracing::Level::TRACE,
+        }
+    }
+}
+
 /// The defaults are compiled in so the binary runs from any folder.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "MADOGUCHI_";
@@ -43,7 +112,7 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
-    pub sqlite_synchronous: String,
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -62,7 +131,7 @@ pub struct CenterSettings {
 #[serde(deny_unknown_fields)]
 pub struct SlaSettings {
     pub reply_days: u32,
-    pub mode: String,
+    pub mode: SlaMode,
     pub due_soon_days: u32,
     pub closures: Vec<String>,
 }
@@ -78,11 +147,11 @@ pub struct IntakeSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
-    pub transport: String,
+    pub transport: MailTransport,
     pub file_dir: String,
     pub host: String,
     pub port: u16,
-    pub tls: String,
+    pub tls: SmtpTls,
     pub username: String,
     pub password: String,
     pub retry_base_seconds: u64,
@@ -145,14 +214,14 @@ pub struct TriageSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    pub level: String,
+    pub level: LogLevel,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {1}", path = .0.display())]
     Read(PathBuf, std::io::Error),
-    #[error("{0}: {1}")]
+    #[error("{0}: {msg}", msg = one_line(&.1.to_string()))]
     Parse(String, toml::de::Error),
     #[error("{0} names no setting")]
     UnknownEnv(String),
@@ -198,21 +267,8 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         self.clock_rules()?;
         self.alerts.digest_at()?;
-        let choices: [(&str, &str, &[&str]); 5] = [
-            ("smtp.transport", &self.smtp.transport, &["file", "smtp"]),
-            ("smtp.tls", &self.smtp.tls, &["none", "starttls", "tls"]),
-            ("imap.tls", &self.imap.tls, &["none", "starttls", "tls"]),
-            (
-                "database.sqlite_synchronous",
-                &self.database.sqlite_synchronous,
-                &["full", "normal"],
-            ),
-            (
-                "log.level",
-                &self.log.level,
-                &["error", "warn", "info", "debug", "trace"],
-            ),
-        ];
+        let choices: [(&str, &str, &[&str]); 1] =
+            [("imap.tls", &self.imap.tls, &["none", "starttls", "tls"])];
         for (key, value, allowed) in choices {
             if !allowed.contains(&value) {
                 return Err(ConfigError::Invalid(format!(
@@ -248,10 +304,6 @@ impl Settings {
                 self.center.timezone
             ))
         })?;
-        let mode: SlaMode =
-            self.sla.mode.parse().map_err(|_| {
-                ConfigError::Invalid("sla.mode must be calendar or business".into())
-            })?;
         let closures = self
             .sla
             .closures
@@ -277,12 +329,17 @@ impl Settings {
         }
         Ok(ClockRules {
             reply_days: self.sla.reply_days,
-            mode,
+            mode: self.sla.mode,
             due_soon: chrono::Duration::days(i64::from(self.sla.due_soon_days)),
             tz,
             calendar,
         })
     }
+}
+
+/// toml puts the key on a line of its own; one line reads better on a terminal and in logs.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
@@ -345,7 +402,7 @@ mod tests {
         assert_eq!(s.database.url, "sqlite://data/madoguchi.db");
         assert_eq!(s.sla.reply_days, 10);
         assert_eq!(s.sla.closures, vec!["12-29..01-03".to_string()]);
-        assert_eq!(s.smtp.transport, "file");
+        assert_eq!(s.smtp.transport, MailTransport::File);
         assert_eq!(s.intake.rate_limit_per_hour, 20);
         assert_eq!(s.center.phone, "011-863-8733");
         assert!(!s.imap.enabled);
@@ -391,13 +448,18 @@ mod tests {
         )
         .unwrap();
         let s = Settings::load_from(Some(&path), std::iter::empty()).unwrap();
-        assert_eq!(s.sla.mode, "business");
+        assert_eq!(s.sla.mode, SlaMode::Business);
         assert_eq!(s.center.name, "テスト");
         assert_eq!(s.sla.reply_days, 10, "untouched keys keep their default");
         std::fs::write(&path, "[sla]\nreply_dayz = 3\n").unwrap();
         assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
         std::fs::write(&path, "[sla]\nmode = \"weekly\"\n").unwrap();
-        assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
+        let err = Settings::load_from(Some(&path), std::iter::empty()).unwrap_err();
+        assert!(
+            err.to_string().contains("`calendar` or `business`")
+                && err.to_string().contains("sla.mode"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -32,7 +32,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSynchronous};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -107,7 +107,7 @@ impl DbTarget {
 #[derive(Debug, Clone)]
 pub struct DbManager {
     target: DbTarget,
-    sqlite_synchronous: &'static str,
+    sqlite_synchronous: SqliteSynchronous,
 }
 
 impl ManageConnection for DbManager {
@@ -127,7 +127,7 @@ impl ManageConnection for DbManager {
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
-                    self.sqlite_synchronous
+                    self.sqlite_synchronous.as_str()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
@@ -158,11 +158,7 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     }
     let manager = DbManager {
         target,
-        sqlite_synchronous: if settings.sqlite_synchronous == "normal" {
-            "NORMAL"
-        } else {
-            "FULL"
-        },
+        sqlite_synchronous: settings.sqlite_synchronous,
     };
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)

@@ -9,7 +9,8 @@ use chrono_tz::Tz;
 use super::calendar::BusinessCalendar;
 
 /// How reply days are counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SlaMode {
     /// Every day counts: due `reply_days` × 24 h after receipt.
     Calendar,

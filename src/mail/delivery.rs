@@ -11,7 +11,7 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{SmtpTransport, Transport as _};
 
-use crate::config::SmtpSettings;
+use crate::config::{MailTransport, SmtpSettings, SmtpTls};
 use crate::db::{self, Pool, from_db, outbox};
 use crate::domain::redact;
 use crate::domain::vocabulary::OutboxId;
@@ -33,13 +33,15 @@ pub struct SendError {
 
 impl Transport {
     pub fn from_settings(s: &SmtpSettings) -> Result<Self, String> {
-        if s.transport == "file" {
+        if s.transport == MailTransport::File {
             return Ok(Self::File(PathBuf::from(&s.file_dir)));
         }
-        let builder = match s.tls.as_str() {
-            "tls" => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
-            "starttls" => SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?,
-            _ => SmtpTransport::builder_dangerous(&s.host),
+        let builder = match s.tls {
+            SmtpTls::Tls => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
+            SmtpTls::Starttls => {
+                SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?
+            }
+            SmtpTls::None => SmtpTransport::builder_dangerous(&s.host),
         };
         let mut builder = builder
             .port(s.port)

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
+use madoguchi::config::MailTransport;
 use madoguchi::db::messages::{self, NewMessage};
 use madoguchi::db::schema::{audit_events, outbound_mail, reply_clocks};
 use madoguchi::db::to_db;
@@ -488,7 +489,7 @@ fn a_ticket_shows_its_whole_thread(backend: Backend) {
 fn a_reply_goes_out_threaded_and_stops_the_clock(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let app = spawn_app_with(backend, |s| {
-        s.smtp.transport = "smtp".into();
+        s.smtp.transport = MailTransport::Smtp;
         s.smtp.port = smtp.port();
     });
     let c = app.staff("c@center.example", "counsellor");

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use madoguchi::db::schema::{consulters, messages, outbound_mail, reply_clocks, tickets};
 use serde_json::json;
 
+use madoguchi::domain::clock::SlaMode;
 use madoguchi::timesource::TimeSource;
 
 use crate::both_backends;
@@ -284,7 +285,7 @@ fn a_consulter_writing_twice_is_one_consulter(backend: Backend) {
 }
 
 fn business_mode_counts_japanese_business_days(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.sla.mode = "business".into());
+    let app = spawn_app_with(backend, |s| s.sla.mode = SlaMode::Business);
     // Fri 2026-12-25 15:00 JST, the contract's example.
     let start: DateTime<Utc> = "2026-12-25T06:00:00Z".parse().unwrap();
     app.time.set(start);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
+use madoguchi::config::MailTransport;
 use madoguchi::db::schema::{attachments, messages, outbound_mail, quarantine, tickets};
 use madoguchi::domain::vocabulary::{QuarantineId, TicketId};
 use madoguchi::intake::Outcome;
@@ -17,7 +18,8 @@ use crate::both_backends;
 use crate::support::dovecot::{self, Dovecot};
 use crate::support::smtp_server::TestSmtpServer;
 use crate::support::{
-    Backend, TestApp, TestDb, eventually, spawn_app, spawn_app_with, spawn_on, test_settings,
+    Backend, TestApp, TestDb, base64, eventually, spawn_app, spawn_app_with, spawn_on,
+    test_settings,
 };
 
 both_backends!(
@@ -87,27 +89,6 @@ impl Mail<'_> {
         )
         .into_bytes()
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn take(app: &TestApp, raw: &[u8]) -> Outcome {
@@ -596,7 +577,7 @@ fn ingest_decodes_japanese_mail_from_files_and_stdin(backend: Backend) {
 fn the_full_flow_from_form_to_reply_to_the_consulters_answer(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let app = spawn_app_with(backend, |s| {
-        s.smtp.transport = "smtp".into();
+        s.smtp.transport = MailTransport::Smtp;
         s.smtp.port = smtp.port();
         s.auth.session_idle_hours = 24 * 7;
     });

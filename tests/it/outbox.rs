@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
-use madoguchi::config::Settings;
+use madoguchi::config::{MailTransport, Settings, SmtpTls};
 use madoguchi::db::schema::{outbound_mail, tickets};
 use madoguchi::db::{self, outbox, to_db, write_tx};
 use madoguchi::domain::vocabulary::DeliveryStatus;
@@ -31,10 +31,10 @@ both_backends!(
 );
 
 fn use_smtp(s: &mut Settings, smtp: &TestSmtpServer) {
-    s.smtp.transport = "smtp".into();
+    s.smtp.transport = MailTransport::Smtp;
     s.smtp.host = "127.0.0.1".into();
     s.smtp.port = smtp.port();
-    s.smtp.tls = "none".into();
+    s.smtp.tls = SmtpTls::None;
     s.smtp.timeout_seconds = 5;
 }
 
