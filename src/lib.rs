@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod random;
 pub mod ratelimit;
+pub mod signal;
 pub mod startup;
 pub mod state;
 pub mod templates;

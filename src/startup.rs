@@ -4,7 +4,6 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -14,8 +13,9 @@ use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
 use crate::domain::triage::{Category, PhraseLists};
 use crate::mail::Mailer;
-use crate::mail::delivery::{DeliveryWorker, Transport, Waker};
+use crate::mail::delivery::{DeliveryWorker, Transport};
 use crate::ratelimit::RateLimiter;
+use crate::signal::{Shutdown, Waker};
 use crate::state::AppState;
 use crate::templates::{TemplateError, Templates};
 use crate::timesource::{SystemTime, TimeSource};
@@ -86,7 +86,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: DeliveryWorker,
-    shutdown: Arc<AtomicBool>,
+    /// The one token that stops every background worker.
+    shutdown: Shutdown,
 }
 
 impl Application {
@@ -131,7 +132,8 @@ impl Application {
             .listen(listener)
             .map_err(|e| StartError::Bind(bind, e))?
             .run();
-        let shutdown = Arc::new(AtomicBool::new(false));
+        let shutdown = Shutdown::default();
+        shutdown.also_wake(state.waker.clone());
         let worker = DeliveryWorker {
             pool: state.pool.clone(),
             transport,
@@ -167,11 +169,10 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the mail
-    /// worker finish the mail in flight before returning.
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then stops every
+    /// worker with the one token and lets each finish what it has in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.warn_without_staff().await;
-        let waker = self.state.waker.clone();
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())
             .spawn(move || self.worker.run())?;
@@ -184,12 +185,14 @@ impl Application {
         } else {
             None
         };
-        let (stop_imap, imap_stopped) = tokio::sync::watch::channel(false);
         let imap = self.state.settings.imap.enabled.then(|| {
-            actix_web::rt::spawn(crate::intake::imap::run(self.state.clone(), imap_stopped))
+            actix_web::rt::spawn(crate::intake::imap::run(
+                self.state.clone(),
+                self.shutdown.subscribe(),
+            ))
         });
         let served = self.server.await;
-        let _ = stop_imap.send(true);
+        self.shutdown.trigger();
         if let Some(poller) = imap {
             // The poller finishes the message in hand; it never holds one for long.
             if tokio::time::timeout(std::time::Duration::from_secs(30), poller)
@@ -199,8 +202,6 @@ impl Application {
                 tracing::warn!("the IMAP poller did not stop in time");
             }
         }
-        self.shutdown.store(true, Ordering::SeqCst);
-        waker.wake();
         let joined = web::block(move || {
             let alerts_ok = alerts.is_none_or(|a| a.join().is_ok());
             worker.join().is_ok() && alerts_ok
@@ -213,14 +214,8 @@ impl Application {
     }
 
     async fn warn_without_staff(&self) {
-        let pool = self.state.pool.clone();
-        let count = web::block(move || {
-            pool.get()
-                .map_err(DbError::from)
-                .and_then(|mut c| db::staff::count_active(&mut c))
-        })
-        .await;
-        if let Ok(Ok(0)) = count {
+        let count = crate::http::blocking(&self.state, |_, conn| db::staff::count_active(conn));
+        if let Ok(0) = count.await {
             tracing::warn!(
                 "no staff account yet; create one with: \
                  echo 'PASSWORD' | madoguchi staff add --email E --name N --role supervisor"

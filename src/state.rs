@@ -7,8 +7,8 @@ use crate::db::Pool;
 use crate::domain::clock::ClockRules;
 use crate::domain::triage::PhraseLists;
 use crate::mail::Mailer;
-use crate::mail::delivery::Waker;
 use crate::ratelimit::RateLimiter;
+use crate::signal::Waker;
 use crate::templates::Templates;
 use crate::timesource::TimeSource;
 

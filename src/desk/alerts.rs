@@ -4,7 +4,6 @@
 //! transaction that queues its mail. Alerts carry references and links, never text.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -17,6 +16,7 @@ use crate::db::{DbConn, alerts_sent, from_db, tickets, write_tx};
 use crate::domain::jpdate;
 use crate::domain::vocabulary::{Role, TicketId};
 use crate::mail::outgoing;
+use crate::signal::Shutdown;
 use crate::state::AppState;
 
 /// How many alerts one round queued, by kind.
@@ -183,13 +183,13 @@ fn digest(
 /// Runs [`run_once`] every `every` until `shutdown`, on its own thread.
 pub fn spawn_worker(
     state: Arc<AppState>,
-    shutdown: Arc<AtomicBool>,
+    shutdown: Shutdown,
     every: StdDuration,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("alerts".into())
         .spawn(move || {
-            while !shutdown.load(Ordering::SeqCst) {
+            while !shutdown.is_triggered() {
                 match state.pool.get() {
                     Ok(mut conn) => {
                         if let Err(e) = run_once(&state, &mut conn) {
@@ -198,12 +198,7 @@ pub fn spawn_worker(
                     }
                     Err(e) => tracing::warn!(error = %e, "alerts: no database connection"),
                 }
-                // Sleep in short steps so shutdown is prompt.
-                let mut slept = StdDuration::ZERO;
-                while slept < every && !shutdown.load(Ordering::SeqCst) {
-                    std::thread::sleep(StdDuration::from_millis(200));
-                    slept += StdDuration::from_millis(200);
-                }
+                shutdown.sleep(every);
             }
         })
 }
