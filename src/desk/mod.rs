@@ -5,7 +5,6 @@
 pub mod alerts;
 pub mod auth;
 pub mod consultation;
-pub mod quarantine;
 pub mod staff;
 pub mod tickets;
 pub mod urgent;

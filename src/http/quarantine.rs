@@ -8,9 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
 use crate::db::{from_db, quarantine};
-use crate::desk;
 use crate::desk::auth::Session;
 use crate::domain::vocabulary::QuarantineId;
+use crate::intake::mail;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -81,7 +81,7 @@ pub async fn retry(
     user.actor.require_supervisor()?;
     let id = id.into_inner();
     let outcome = blocking(&state, move |st, conn| {
-        desk::quarantine::retry(st, conn, &user.actor, id)
+        mail::retry_by(st, conn, &user.actor, id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({"outcome": outcome.as_str()})))

@@ -8,7 +8,7 @@ use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::{DbConn, DbError, clocks, outbox, quarantine, tickets, write_tx};
 use crate::desk::consultation::{self, Opening};
-use crate::desk::{DeskError, urgent};
+use crate::desk::{self, Actor, DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Thread, ThreadFacts};
 use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
@@ -163,6 +163,29 @@ pub fn retry(
             Ok(Some(Outcome::Quarantined { id }))
         }
     }
+}
+
+/// A supervisor tries a quarantined mail again (see [`retry`]); audited with the outcome.
+pub fn retry_by(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: QuarantineId,
+) -> Result<Outcome, DeskError> {
+    let outcome = retry(state, conn, id)
+        .map_err(|e| DeskError::Db(DbError::Unavailable(e.to_string())))?
+        .ok_or(DeskError::NotFound("quarantined mail"))?;
+    let target = format!("quarantine:{id}");
+    desk::audit(
+        conn,
+        actor,
+        state.time.now(),
+        "quarantine.retry",
+        None,
+        Some(&target),
+        Some(outcome.as_str()),
+    )?;
+    Ok(outcome)
 }
 
 /// Parses and stores, or says why the mail must be quarantined.
