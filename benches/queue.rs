@@ -4,10 +4,11 @@
 //!
 //! The tickets are made (in `queue/seed.rs`) through the same persistence calls the
 //! application uses (`tickets::open`, `messages::add`, `clocks::start`, `tickets::assign`,
-//! `clocks::stop`, `tickets::update`, `outbox::enqueue`) in transactions of 1,000, ordered by arrival time: about 5 % urgent,
-//! 30 % closed (old, clock stopped), 15 % waiting (answered, clock stopped), 20 % open
-//! (the consulter wrote again) and 35 % new; 70 % assigned over 20 counsellors; due times
-//! spread so that some are overdue, some due soon and some on track.
+//! `clocks::stop`, `tickets::update`, `outbox::enqueue`) in transactions of 1,000, ordered
+//! by arrival time: about 5 % urgent, 30 % closed (old, clock stopped), 15 % waiting
+//! (answered, clock stopped), 20 % open (the consulter wrote again) and 35 % new; 70 %
+//! assigned over 20 counsellors; due times spread so that some are overdue, some due soon
+//! and some on track.
 //!
 //! Target: a queue page in ≤ 10 ms (p99) at 100,000 tickets on SQLite.
 //!
