@@ -7,48 +7,30 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use crate::domain::calendar::{BusinessCalendar, Closure};
-use crate::domain::clock::{ClockRules, SlaMode};
+use crate::domain::clock::ClockRules;
+pub use crate::domain::clock::SlaMode;
+use crate::domain::vocabulary::words;
 
-/// A setting with a few possible values: read from its lower-case word, so an unknown word
-/// is refused at start with the key and the words it may be.
-macro_rules! choice {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $word)] $variant),*
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $word),*
-                }
-            }
-        }
-    };
-}
-
-choice!(
+words!(
     /// How mail leaves.
-    MailTransport {
+    MailTransport, "smtp.transport" {
         /// `.eml` files in `smtp.file_dir`: a fresh install never reaches out to a server.
         File = "file",
         Smtp = "smtp",
     }
 );
 
-choice!(
-    SmtpTls {
+words!(
+    SmtpTls, "smtp.tls" {
         None = "none",
         Starttls = "starttls",
         Tls = "tls",
     }
 );
 
-choice!(
+words!(
     /// SQLite's `synchronous` pragma.
-    SqliteSynchronous {
+    SqliteSynchronous, "database.sqlite_synchronous" {
         /// Each commit survives a power cut (an fsync per commit).
         Full = "full",
         /// Survives a crash of madoguchi itself; the last commits may be lost on a power cut.
@@ -56,8 +38,8 @@ choice!(
     }
 );
 
-choice!(
-    LogLevel {
+words!(
+    LogLevel, "log.level" {
         Error = "error",
         Warn = "warn",
         Info = "info",

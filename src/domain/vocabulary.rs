@@ -3,7 +3,6 @@
 //! the string or number it always was (`db::vocabulary` converts at the database's edge).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,16 +46,21 @@ ids!(
 
 /// A word that is not one of a vocabulary's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} {input:?}")]
+#[error("unknown {what} {input:?} (expected one of: {})", expected.join(", "))]
 pub struct UnknownWord {
     pub what: &'static str,
+    pub expected: &'static [&'static str],
     pub input: String,
 }
 
+/// An enum of words, each with its one spelling: `as_str`, `FromStr`, `Display` and serde
+/// all use it. For the vocabulary here, the reply clock's words, and enum-like settings.
 macro_rules! words {
     ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $word:literal),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize,
+        )]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $word)] $variant),*
         }
@@ -71,24 +75,30 @@ macro_rules! words {
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownWord;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::vocabulary::UnknownWord;
 
-            fn from_str(s: &str) -> Result<Self, UnknownWord> {
+            fn from_str(s: &str) -> Result<Self, $crate::domain::vocabulary::UnknownWord> {
                 match s {
                     $($word => Ok(Self::$variant),)*
-                    _ => Err(UnknownWord { what: $what, input: s.to_string() }),
+                    _ => Err($crate::domain::vocabulary::UnknownWord {
+                        what: $what,
+                        expected: &[$($word),*],
+                        input: s.to_string(),
+                    }),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub(crate) use words;
 
 words!(
     /// Where a ticket stands.
@@ -165,11 +175,8 @@ mod tests {
             assert_eq!(d.as_str().parse::<DeliveryStatus>(), Ok(*d));
         }
         assert_eq!(
-            "Closed".parse::<Status>(),
-            Err(UnknownWord {
-                what: "status",
-                input: "Closed".into()
-            })
+            "Closed".parse::<Status>().unwrap_err().to_string(),
+            "unknown status \"Closed\" (expected one of: new, open, waiting, closed)"
         );
         assert_eq!(
             serde_json::to_string(&Channel::WebForm).unwrap(),
