@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use madoguchi::db::messages::{self, NewMessage};
-use madoguchi::db::tickets::{self, OpenTicket};
+use madoguchi::db::tickets::{self, TicketDetails};
 use madoguchi::db::{DbConn, DbError, clocks, outbox, to_db, write_tx};
 use madoguchi::domain::vocabulary::{Channel, DeliveryStatus, StaffId, Status, TicketId};
 use madoguchi::domain::{clock, reference};
@@ -100,8 +100,8 @@ fn seed_one(
     let at = plan.received;
     let ticket = tickets::open(
         conn,
-        &OpenTicket {
-            reference: &reference,
+        &reference,
+        &TicketDetails {
             subject,
             channel: if i.is_multiple_of(3) {
                 Channel::Email
@@ -113,8 +113,8 @@ fn seed_one(
             relationship: Some("family"),
             age_group: Some("20代"),
             area: Some("白石区"),
-            received_at: at,
         },
+        at,
     )?;
     if plan.urgent {
         tickets::update(conn, ticket, None, Some(true), at)?;

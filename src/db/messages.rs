@@ -172,17 +172,14 @@ pub fn candidate_by_message_ids(
     if ids.is_empty() {
         return Ok(None);
     }
-    let found: Option<(TicketId, String)> = messages::table
+    Ok(messages::table
         .inner_join(tickets::table.inner_join(consulters::table))
         .filter(messages::rfc_message_id.eq_any(ids))
         .order(messages::id.desc())
         .select((tickets::id, consulters::email))
         .first(conn)
-        .optional()?;
-    Ok(found.map(|(ticket_id, consulter_email)| Candidate {
-        ticket_id,
-        consulter_email,
-    }))
+        .optional()?
+        .map(super::tickets::candidate))
 }
 
 /// When a person (not the system) answered on a ticket.

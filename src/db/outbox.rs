@@ -24,6 +24,31 @@ pub struct NewOutboundMail<'a> {
     pub last_error: Option<&'a str>,
 }
 
+impl<'a> NewOutboundMail<'a> {
+    /// A mail ready to go out now, about no ticket and standing for no thread message (set
+    /// those where it has them).
+    pub fn queued(
+        kind: &'a str,
+        to_address: &'a str,
+        rfc_message_id: &'a str,
+        raw: &'a [u8],
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            message_id: None,
+            ticket_id: None,
+            kind,
+            to_address,
+            rfc_message_id,
+            raw,
+            status: DeliveryStatus::Queued,
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+            last_error: None,
+        }
+    }
+}
+
 pub fn enqueue(conn: &mut DbConn, mail: &NewOutboundMail<'_>) -> Result<OutboxId, DbError> {
     Ok(diesel::insert_into(outbound_mail::table)
         .values(mail)

@@ -25,9 +25,9 @@ struct NewTicket<'a> {
     queue_due_at: NaiveDateTime,
 }
 
-/// A new consultation, from the form or a first mail.
-pub struct OpenTicket<'a> {
-    pub reference: &'a str,
+/// What a new consultation says of itself and of who wrote it, from the form or a first mail.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketDetails<'a> {
     pub subject: &'a str,
     pub channel: Channel,
     pub consulter_email: &'a str,
@@ -35,18 +35,22 @@ pub struct OpenTicket<'a> {
     pub relationship: Option<&'a str>,
     pub age_group: Option<&'a str>,
     pub area: Option<&'a str>,
-    pub received_at: DateTime<Utc>,
 }
 
 /// Inserts a ticket, `new` and not urgent, with its consulter. `desk::consultation` adds its
 /// first message and clock in the same transaction.
-pub fn open(conn: &mut DbConn, t: &OpenTicket<'_>) -> Result<TicketId, DbError> {
+pub fn open(
+    conn: &mut DbConn,
+    reference: &str,
+    t: &TicketDetails<'_>,
+    received_at: DateTime<Utc>,
+) -> Result<TicketId, DbError> {
     let consulter_id =
-        consulter_rows::find_or_add(conn, t.consulter_email, t.consulter_name, t.received_at)?;
-    let now = to_db(t.received_at);
+        consulter_rows::find_or_add(conn, t.consulter_email, t.consulter_name, received_at)?;
+    let now = to_db(received_at);
     Ok(diesel::insert_into(tickets::table)
         .values(NewTicket {
-            reference: t.reference,
+            reference,
             subject: t.subject,
             status: Status::New,
             channel: t.channel,
@@ -109,16 +113,21 @@ pub fn candidate_by_reference(
     conn: &mut DbConn,
     reference: &str,
 ) -> Result<Option<Candidate>, DbError> {
-    let found: Option<(TicketId, String)> = tickets::table
+    Ok(tickets::table
         .inner_join(consulters::table)
         .filter(tickets::reference.eq(reference))
         .select((tickets::id, consulters::email))
         .first(conn)
-        .optional()?;
-    Ok(found.map(|(ticket_id, consulter_email)| Candidate {
+        .optional()?
+        .map(candidate))
+}
+
+/// A threading candidate from a row of (ticket, its consulter's address).
+pub(super) fn candidate((ticket_id, consulter_email): (TicketId, String)) -> Candidate {
+    Candidate {
         ticket_id,
         consulter_email,
-    }))
+    }
 }
 
 /// What a follow-up needs to know of the ticket it joins.

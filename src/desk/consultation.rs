@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{DeskError, urgent};
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
-use crate::db::tickets::{self, OpenTicket};
+use crate::db::tickets::{self, TicketDetails};
 use crate::db::{DbConn, DbError, clocks, write_tx};
 use crate::domain::consultation::Consultation;
 use crate::domain::vocabulary::{Channel, TicketId};
@@ -20,14 +20,8 @@ use crate::state::AppState;
 
 /// A new consultation as it came in, from whichever door.
 pub struct Opening<'a> {
-    pub channel: Channel,
-    pub email: &'a str,
-    pub name: Option<&'a str>,
-    pub relationship: Option<&'a str>,
-    pub age_group: Option<&'a str>,
-    pub area: Option<&'a str>,
-    /// The ticket's subject (for mail, without `Re:` and our reference tag).
-    pub subject: &'a str,
+    /// The ticket's subject is, for mail, without `Re:` and our reference tag.
+    pub ticket: TicketDetails<'a>,
     /// The first message's subject and text, as written.
     pub message_subject: &'a str,
     pub body: &'a str,
@@ -43,13 +37,15 @@ impl<'a> Opening<'a> {
     /// A consultation from the form or `POST /api/v1/consultations`.
     pub fn from_form(c: &'a Consultation) -> Self {
         Self {
-            channel: Channel::WebForm,
-            email: &c.email,
-            name: c.name.as_deref(),
-            relationship: Some(c.relationship.as_str()),
-            age_group: c.age_group.as_deref(),
-            area: c.area.as_deref(),
-            subject: &c.subject,
+            ticket: TicketDetails {
+                subject: &c.subject,
+                channel: Channel::WebForm,
+                consulter_email: &c.email,
+                consulter_name: c.name.as_deref(),
+                relationship: Some(c.relationship.as_str()),
+                age_group: c.age_group.as_deref(),
+                area: c.area.as_deref(),
+            },
             message_subject: &c.subject,
             body: &c.body,
             mail: None,
@@ -83,22 +79,10 @@ pub fn open(
     now: DateTime<Utc>,
 ) -> Result<Opened, DeskError> {
     let reference = free_reference(conn)?;
-    let ticket = tickets::open(
-        conn,
-        &OpenTicket {
-            reference: &reference,
-            subject: o.subject,
-            channel: o.channel,
-            consulter_email: o.email,
-            consulter_name: o.name,
-            relationship: o.relationship,
-            age_group: o.age_group,
-            area: o.area,
-            received_at: now,
-        },
-    )?;
+    let ticket = tickets::open(conn, &reference, &o.ticket, now)?;
+    let email = o.ticket.consulter_email;
     let mut message =
-        NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(o.email), now);
+        NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(email), now);
     if let Some(mail) = &o.mail {
         message = message.by_mail(mail);
     }
@@ -119,10 +103,10 @@ pub fn open(
         urgent::raise(state, conn, ticket, &opened.reference, message, flag, now)?;
     }
     let ack = Acknowledgement {
-        to: o.email,
-        name: o.name,
+        to: email,
+        name: o.ticket.consulter_name,
         reference: &opened.reference,
-        subject: o.subject,
+        subject: o.ticket.subject,
         reply_due_at: due,
         in_reply_to: o.in_reply_to,
         urgent: flag.is_some(),

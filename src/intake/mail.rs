@@ -6,6 +6,7 @@ use diesel::Connection;
 
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
+use crate::db::tickets::TicketDetails;
 use crate::db::{DbConn, DbError, clocks, outbox, quarantine, tickets, write_tx};
 use crate::desk::consultation::{self, Opening};
 use crate::desk::{self, Actor, DeskError, urgent};
@@ -285,13 +286,15 @@ fn decide_and_store(
                 state,
                 conn,
                 &Opening {
-                    channel: Channel::Email,
-                    email: from,
-                    name: mail.from_name.as_deref(),
-                    relationship: None,
-                    age_group: None,
-                    area: None,
-                    subject: &subject,
+                    ticket: TicketDetails {
+                        subject: &subject,
+                        channel: Channel::Email,
+                        consulter_email: from,
+                        consulter_name: mail.from_name.as_deref(),
+                        relationship: None,
+                        age_group: None,
+                        area: None,
+                    },
                     message_subject: &mail.subject,
                     body: &mail.body_text,
                     mail: Some(kept.facts(raw, mail, kind.is_automatic())),

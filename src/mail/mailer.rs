@@ -170,6 +170,8 @@ impl Mailer {
         self.build(reply.to, subject, body, reply.threading, None, date)
     }
 
+    /// The exact bytes, with a fresh Message-ID: rendered once, so every retry of the
+    /// outbox sends the very same mail.
     fn build(
         &self,
         to: &str,
@@ -179,16 +181,52 @@ impl Mailer {
         auto_submitted: Option<&'static str>,
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
-        build(
-            &self.center,
-            to,
+        let message_id = self.message_id();
+        let from = Mailbox::new(
+            Some(self.center.name.clone()),
+            self.center
+                .reply_address
+                .parse()
+                .map_err(|_| ComposeError::Address("center.reply_address".into()))?,
+        );
+        let to_box: Mailbox = to
+            .parse()
+            .map_err(|_| ComposeError::Address("the recipient".into()))?;
+        let mut builder = Message::builder()
+            .from(from)
+            .to(to_box)
+            .subject(subject.clone())
+            .date(date.into())
+            .message_id(Some(format!("<{message_id}>")))
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(t) = threading {
+            builder = builder
+                .in_reply_to(format!("<{}>", t.in_reply_to))
+                .references(
+                    t.references
+                        .iter()
+                        .map(|r| format!("<{r}>"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+        }
+        let mut message = builder
+            .body(body.clone())
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        if let Some(value) = auto_submitted {
+            // RFC 3834: tells other auto-responders not to answer us, which prevents mail loops.
+            message.headers_mut().insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                value.into(),
+            ));
+        }
+        Ok(OutgoingMail {
+            to: to.to_string(),
+            rfc_message_id: message_id,
             subject,
             body,
-            self.message_id(),
-            threading,
-            auto_submitted,
-            date,
-        )
+            raw: message.formatted(),
+        })
     }
 }
 
@@ -200,64 +238,6 @@ pub struct Threading {
     pub in_reply_to: String,
     /// Oldest first.
     pub references: Vec<String>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build(
-    center: &CenterSettings,
-    to: &str,
-    subject: String,
-    body: String,
-    message_id: String,
-    threading: Option<Threading>,
-    auto_submitted: Option<&'static str>,
-    date: DateTime<Utc>,
-) -> Result<OutgoingMail, ComposeError> {
-    let from = Mailbox::new(
-        Some(center.name.clone()),
-        center
-            .reply_address
-            .parse()
-            .map_err(|_| ComposeError::Address("center.reply_address".into()))?,
-    );
-    let to_box: Mailbox = to
-        .parse()
-        .map_err(|_| ComposeError::Address("the recipient".into()))?;
-    let mut builder = Message::builder()
-        .from(from)
-        .to(to_box)
-        .subject(subject.clone())
-        .date(date.into())
-        .message_id(Some(format!("<{message_id}>")))
-        .header(ContentType::TEXT_PLAIN);
-    if let Some(t) = threading {
-        builder = builder
-            .in_reply_to(format!("<{}>", t.in_reply_to))
-            .references(
-                t.references
-                    .iter()
-                    .map(|r| format!("<{r}>"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-    }
-    let mut message = builder
-        .body(body.clone())
-        .map_err(|e| ComposeError::Build(e.to_string()))?;
-    if let Some(value) = auto_submitted {
-        // RFC 3834: tells other auto-responders not to answer us, which prevents mail loops.
-        message.headers_mut().insert_raw(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            value.into(),
-        ));
-    }
-    Ok(OutgoingMail {
-        to: to.to_string(),
-        rfc_message_id: message_id,
-        subject,
-        body,
-        raw: message.formatted(),
-    })
 }
 
 fn one_line(s: &str) -> String {

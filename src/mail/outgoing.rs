@@ -7,7 +7,7 @@ use super::Mailer;
 use super::mailer::{Acknowledgement, OutgoingMail};
 use crate::db::messages::{self, NewMessage};
 use crate::db::outbox::{self, NewOutboundMail};
-use crate::db::{DbConn, DbError, to_db};
+use crate::db::{DbConn, DbError};
 use crate::domain::vocabulary::{DeliveryStatus, MessageId, StaffId, TicketId};
 
 /// At most this many acknowledgements go to one address a day (docs/CONTRACT.md §5).
@@ -68,14 +68,7 @@ pub fn queue_on_ticket(
         &NewOutboundMail {
             message_id: Some(message),
             ticket_id: Some(ticket),
-            kind,
-            to_address: &mail.to,
-            rfc_message_id: &mail.rfc_message_id,
-            raw: &mail.raw,
-            status: DeliveryStatus::Queued,
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
-            last_error: None,
+            ..queued(kind, mail, now)
         },
     )?;
     Ok(message)
@@ -92,19 +85,15 @@ pub fn queue_staff_mail(
     outbox::enqueue(
         conn,
         &NewOutboundMail {
-            message_id: None,
             ticket_id: ticket,
-            kind,
-            to_address: &mail.to,
-            rfc_message_id: &mail.rfc_message_id,
-            raw: &mail.raw,
-            status: DeliveryStatus::Queued,
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
-            last_error: None,
+            ..queued(kind, mail, now)
         },
     )?;
     Ok(())
+}
+
+fn queued<'a>(kind: &'a str, mail: &'a OutgoingMail, now: DateTime<Utc>) -> NewOutboundMail<'a> {
+    NewOutboundMail::queued(kind, &mail.to, &mail.rfc_message_id, &mail.raw, now)
 }
 
 /// What became of a ticket's acknowledgement.
@@ -152,14 +141,9 @@ pub fn acknowledge(
                 &NewOutboundMail {
                     message_id: Some(message),
                     ticket_id: Some(ticket),
-                    kind: "acknowledgement",
-                    to_address: to,
-                    rfc_message_id: &mailer.message_id(),
-                    raw: &[],
                     status: DeliveryStatus::Failed,
-                    next_attempt_at: to_db(now),
-                    created_at: to_db(now),
                     last_error: Some(&why),
+                    ..NewOutboundMail::queued("acknowledgement", to, &mailer.message_id(), &[], now)
                 },
             )?;
             return Ok(Acknowledged::Failed);
