@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §1). Exit codes follow sysexits: 64 usage, 65 bad data,
+//! The command line (docs/CONTRACT.md §1). Exit codes follow sysexits: 64 usage, 65 bad data,
 //! 69 unavailable, 75 try again later, 78 configuration.
 
 use std::collections::BTreeMap;

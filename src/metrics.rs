@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use crate::db::reports::Tally;
-
 /// Upper bounds of the request-latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -98,10 +96,16 @@ impl Metrics {
 }
 
 /// A gauge family from the database, written in the same format.
-pub fn gauge(out: &mut String, name: &str, help: &str, label: &str, values: &[Tally]) {
+pub fn gauge<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (&'a str, i64)>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for t in values {
-        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {}", t.label, t.count);
+    for (value, n) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Which ticket an incoming mail belongs to, and the threading headers of our replies
-//! (CONTRACT §5). Pure decisions: the caller looks the candidates up and acts on the answer.
+//! (docs/CONTRACT.md §5). Pure decisions: the caller looks the candidates up and acts on the
+//! answer.
 
 use crate::domain::reference;
 use crate::domain::vocabulary::TicketId;

@@ -33,21 +33,21 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         "madoguchi_tickets",
         "Tickets by status.",
         "status",
-        &by_status,
+        by_status.iter().map(|t| (t.label.as_str(), t.count)),
     );
     gauge(
         &mut out,
         "madoguchi_open_tickets_by_sla_state",
         "Open tickets by reply-clock state.",
         "sla_state",
-        &by_sla,
+        by_sla.iter().map(|t| (t.label.as_str(), t.count)),
     );
     gauge(
         &mut out,
         "madoguchi_outbox_mail",
         "Outgoing mail by delivery status.",
         "status",
-        &outbox,
+        outbox.iter().map(|t| (t.label.as_str(), t.count)),
     );
     state.metrics.render(&mut out);
     Ok(HttpResponse::Ok()
