@@ -392,9 +392,9 @@ fn process_config(db: &TestDb, smtp: &TestSmtpServer, dir: &std::path::Path) -> 
 fn a_killed_server_loses_no_mail(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let db = TestDb::new(backend);
-    let dir = std::env::temp_dir().join(format!("madoguchi_kill_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = process_config(&db, &smtp, &dir);
+    // The database's own folder: the SQLite and PostgreSQL runs of this test go on at once,
+    // and must not read each other's configuration.
+    let config = process_config(&db, &smtp, &db.dir);
     let pool = db::connect(&test_settings(&db).database).unwrap();
     let ids = queue_mails(&pool, 20, "kill", chrono::Utc::now());
     // The first mail is taken in by the server but never confirmed: the kill lands in the
@@ -418,15 +418,14 @@ fn a_killed_server_loses_no_mail(backend: Backend) {
         duplicates <= 1,
         "only the mail in flight may come twice: {seen:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn sigterm_finishes_the_mail_in_flight_and_releases_the_rest(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let db = TestDb::new(backend);
-    let dir = std::env::temp_dir().join(format!("madoguchi_term_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = process_config(&db, &smtp, &dir);
+    // The database's own folder: the SQLite and PostgreSQL runs of this test go on at once,
+    // and must not read each other's configuration.
+    let config = process_config(&db, &smtp, &db.dir);
     let pool = db::connect(&test_settings(&db).database).unwrap();
     queue_mails(&pool, 5, "term", chrono::Utc::now());
     smtp.set_delay_before_data_reply(Duration::from_millis(700));
@@ -457,5 +456,4 @@ fn sigterm_finishes_the_mail_in_flight_and_releases_the_rest(backend: Backend) {
             .all(|(st, lock)| st == "queued" && lock.is_none()),
         "the rest were released: {rows:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
