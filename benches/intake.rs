@@ -1,4 +1,4 @@
-//! Mail intake throughput on SQLite: how many mails a second `intake::store::take` stores,
+//! Mail intake throughput on SQLite: how many mails a second `intake::mail::take` stores,
 //! one mail per transaction as `madoguchi ingest` and the IMAP poller do, and the same through
 //! the real binary (`madoguchi ingest FILE...`) end to end.
 //!
@@ -30,7 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
-use madoguchi::intake::store::{self, Outcome};
+use madoguchi::config::SqliteSynchronous;
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
 use madoguchi::startup::build_state;
 use madoguchi::timesource::SystemTime;
 
@@ -230,7 +232,7 @@ struct InProcess {
     load: String,
 }
 
-/// `store::take` in a loop on one pooled connection, exactly as `madoguchi ingest` does.
+/// `mail::take` in a loop on one pooled connection, exactly as `madoguchi ingest` does.
 fn in_process(backend: Backend, corpus: &Corpus) -> Option<InProcess> {
     let db = BenchDb::new(backend)?;
     let state = build_state(db.settings(), Arc::new(SystemTime)).expect("state builds");
@@ -246,7 +248,7 @@ fn in_process(backend: Backend, corpus: &Corpus) -> Option<InProcess> {
     let start = Instant::now();
     for raw in &corpus.mails {
         let t = Instant::now();
-        let outcome = store::take(&state, &mut conn, raw, "ingest").expect("mail stored");
+        let outcome = mail::take(&state, &mut conn, raw, "ingest").expect("mail stored");
         samples.push(t.elapsed());
         *outcomes.entry(outcome_name(&outcome)).or_insert(0) += 1;
     }
@@ -274,7 +276,7 @@ struct EndToEnd {
 
 /// Writes the corpus as `.eml` files into the database's temp folder.
 fn write_files(db: &BenchDb, corpus: &Corpus) -> Vec<PathBuf> {
-    let mail_dir = db.dir.join("incoming");
+    let mail_dir = db.dir().join("incoming");
     std::fs::create_dir_all(&mail_dir).expect("create the mail folder");
     corpus
         .mails
@@ -304,7 +306,7 @@ fn ingest(bin: &PathBuf, db: &BenchDb, files: &[PathBuf]) -> String {
         .env("MADOGUCHI_DATABASE__URL", &settings.database.url)
         .env(
             "MADOGUCHI_DATABASE__SQLITE_SYNCHRONOUS",
-            &settings.database.sqlite_synchronous,
+            settings.database.sqlite_synchronous.as_str(),
         )
         .env("MADOGUCHI_SMTP__FILE_DIR", &settings.smtp.file_dir)
         .env("MADOGUCHI_LOG__LEVEL", "warn")
@@ -362,12 +364,15 @@ fn one_per_process(
 
 fn main() {
     common::init_logging();
-    common::print_machine_header("mail intake (intake::store::take, one mail per transaction)");
+    common::print_machine_header("mail intake (intake::mail::take, one mail per transaction)");
     let mails = common::env_usize("BENCH_MAILS", 10_000);
     let files = common::env_usize("BENCH_FILES", 10_000);
     let backends: Vec<Backend> = match std::env::var("BENCH_BACKENDS") {
         Ok(_) => common::backends_from_env(),
-        Err(_) => vec![Backend::Sqlite("full"), Backend::Sqlite("normal")],
+        Err(_) => vec![
+            Backend::Sqlite(SqliteSynchronous::Full),
+            Backend::Sqlite(SqliteSynchronous::Normal),
+        ],
     };
     let bin = std::env::var_os("MADOGUCHI_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_madoguchi")),

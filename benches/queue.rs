@@ -2,12 +2,13 @@
 //! offers, first page, second page and a deep page reached by cursor, and the ticket view
 //! (`queue::ticket` + `queue::thread`, and the two further reads the handler makes).
 //!
-//! The tickets are made through the same persistence calls the application uses
-//! (`tickets::open`, `add_message`, `start_clock`, `assign`, `stop_clock`, `update`,
-//! `outbox::enqueue`) in transactions of 1,000, ordered by arrival time: about 5 % urgent,
-//! 30 % closed (old, clock stopped), 15 % waiting (answered, clock stopped), 20 % open
-//! (the consulter wrote again) and 35 % new; 70 % assigned over 20 counsellors; due times
-//! spread so that some are overdue, some due soon and some on track.
+//! The tickets are made (in `queue/seed.rs`) through the same persistence calls the
+//! application uses (`tickets::open`, `messages::add`, `clocks::start`, `tickets::assign`,
+//! `clocks::stop`, `tickets::update`, `outbox::enqueue`) in transactions of 1,000, ordered
+//! by arrival time: about 5 % urgent, 30 % closed (old, clock stopped), 15 % waiting
+//! (answered, clock stopped), 20 % open (the consulter wrote again) and 35 % new; 70 %
+//! assigned over 20 counsellors; due times spread so that some are overdue, some due soon
+//! and some on track.
 //!
 //! Target: a queue page in ≤ 10 ms (p99) at 100,000 tickets on SQLite.
 //!
@@ -21,263 +22,28 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "queue/seed.rs"]
+mod seed;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
 use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use madoguchi::config::SqliteSynchronous;
 use madoguchi::db::queue::{self, AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
-use madoguchi::db::tickets::{self, NewMessage, OpenTicket, TicketId};
-use madoguchi::db::{DbConn, DbError, outbox, to_db, write_tx};
-use madoguchi::domain::{clock, reference};
+use madoguchi::db::{DbConn, outbox};
+use madoguchi::domain::vocabulary::{MessageId, StaffId, TicketId};
 use madoguchi::startup::build_state;
 use madoguchi::state::AppState;
 use madoguchi::timesource::SystemTime;
 
 const TARGET_MS: f64 = 10.0;
-const COUNSELLORS: usize = 20;
-const BATCH: usize = 1_000;
 /// The queue page's default size (`GET /api/v1/tickets` without `limit`).
 const PAGE: i64 = 50;
-
-// ---------------------------------------------------------------------------------------------
-// Seeding
-// ---------------------------------------------------------------------------------------------
-
-/// What one ticket will look like.
-struct Plan {
-    received: DateTime<Utc>,
-    status: &'static str,
-    urgent: bool,
-    assignee: Option<usize>,
-}
-
-fn days(d: f64) -> chrono::Duration {
-    chrono::Duration::seconds((d * 86_400.0) as i64)
-}
-
-/// Statuses by age, as in a desk that keeps up: closed tickets are old, new ones recent.
-fn plans(count: usize, now: DateTime<Utc>, rng: &mut Rng) -> Vec<Plan> {
-    let mut plans: Vec<Plan> = (0..count)
-        .map(|_| {
-            let roll = rng.below(100);
-            let (status, oldest, newest) = match roll {
-                0..30 => ("closed", 365.0, 7.0),
-                30..45 => ("waiting", 60.0, 1.0),
-                45..65 => ("open", 30.0, 0.0),
-                _ => ("new", 14.0, 0.0),
-            };
-            let age = newest + (oldest - newest) * (rng.below(1_000_000) as f64 / 1e6);
-            Plan {
-                received: now - days(age),
-                status,
-                urgent: rng.chance(0.05),
-                assignee: rng
-                    .chance(0.7)
-                    .then(|| rng.below(COUNSELLORS as u64) as usize),
-            }
-        })
-        .collect();
-    // Ids grow with arrival time, as in service.
-    plans.sort_by_key(|p| p.received);
-    plans
-}
-
-/// A distinct reference per ticket: an odd multiplier is a bijection on 40 bits.
-fn reference_for(i: usize) -> String {
-    let scrambled = (i as u64).wrapping_mul(0x009E_3779_B97F) & ((1u64 << 40) - 1);
-    let b = scrambled.to_be_bytes();
-    reference::from_entropy([b[3], b[4], b[5], b[6], b[7]])
-}
-
-fn counsellors(conn: &mut DbConn, now: DateTime<Utc>) -> Vec<i64> {
-    (0..COUNSELLORS)
-        .map(|k| {
-            madoguchi::accounts::create(
-                conn,
-                &format!("counsellor{k}@example.org"),
-                &format!("相談員 {k}"),
-                "counsellor",
-                "a long bench password",
-                now,
-            )
-            .expect("a counsellor account")
-            .0
-        })
-        .collect()
-}
-
-fn inbound<'a>(
-    ticket: TicketId,
-    body: &'a str,
-    from: &'a str,
-    at: DateTime<Utc>,
-) -> NewMessage<'a> {
-    NewMessage {
-        ticket_id: ticket.0,
-        kind: "inbound",
-        author_id: None,
-        subject: Some("相談"),
-        body_text: body,
-        rfc_message_id: None,
-        in_reply_to: None,
-        references_header: None,
-        from_address: Some(from),
-        automatic: false,
-        raw_mime: None,
-        system_note: None,
-        created_at: to_db(at),
-    }
-}
-
-/// One ticket as the application would have left it after its history.
-fn seed_one(
-    conn: &mut DbConn,
-    state: &AppState,
-    staff: &[i64],
-    rng: &mut Rng,
-    i: usize,
-    plan: &Plan,
-) -> Result<i64, DbError> {
-    // One consulter in ten wrote an earlier consultation too.
-    let consulter = if i > 10 && rng.chance(0.1) {
-        rng.below(i as u64) as usize
-    } else {
-        i
-    };
-    let email = format!("consulter{consulter}@example.jp");
-    let subject = common::japanese_subject(rng);
-    let reference = reference_for(i);
-    let at = plan.received;
-    let ticket = tickets::open(
-        conn,
-        &OpenTicket {
-            reference: &reference,
-            subject,
-            channel: if i.is_multiple_of(3) {
-                "email"
-            } else {
-                "web_form"
-            },
-            consulter_email: &email,
-            consulter_name: Some(&common::japanese_name(rng)),
-            relationship: Some("family"),
-            age_group: Some("20代"),
-            area: Some("白石区"),
-            urgent: plan.urgent,
-            received_at: at,
-        },
-    )?
-    .ticket_id;
-    let assignee = plan.assignee.map(|k| staff[k]);
-    if assignee.is_some() {
-        tickets::assign(conn, ticket, assignee, at)?;
-    }
-    let body = common::japanese_body(rng, 1000, i);
-    let first = tickets::add_message(conn, &inbound(ticket, &body, &email, at))?;
-    tickets::start_clock(
-        conn,
-        ticket,
-        at,
-        clock::reply_due_at(&state.rules, at),
-        first,
-    )?;
-
-    let ack_id = format!("ack-{i}@soudan.example.org");
-    let ack_body = format!(
-        "{reference} ご相談を受け付けました。{}",
-        "返信までお待ちください。".repeat(20)
-    );
-    let ack = tickets::add_message(
-        conn,
-        &NewMessage {
-            kind: "outbound",
-            subject: Some("ご相談を受け付けました"),
-            rfc_message_id: Some(&ack_id),
-            from_address: None,
-            automatic: true,
-            ..inbound(ticket, &ack_body, &email, at)
-        },
-    )?;
-    outbox::enqueue(
-        conn,
-        &outbox::NewOutboundMail {
-            message_id: Some(ack.0),
-            ticket_id: Some(ticket.0),
-            kind: "acknowledgement",
-            to_address: &email,
-            rfc_message_id: &ack_id,
-            raw: ack_body.as_bytes(),
-            status: "sent",
-            next_attempt_at: to_db(at),
-            created_at: to_db(at),
-        },
-    )?;
-
-    let later = at + days(0.5 + rng.below(48) as f64 / 24.0);
-    match plan.status {
-        "open" => {
-            let again = common::japanese_body(rng, 300, i);
-            tickets::add_message(conn, &inbound(ticket, &again, &email, later))?;
-            tickets::update(conn, ticket, Some("open"), None, later)?;
-        }
-        "waiting" | "closed" => {
-            let by = assignee.unwrap_or(staff[0]);
-            let answer = common::japanese_body(rng, 600, i);
-            let reply = tickets::add_message(
-                conn,
-                &NewMessage {
-                    kind: "outbound",
-                    author_id: Some(by),
-                    from_address: None,
-                    ..inbound(ticket, &answer, &email, later)
-                },
-            )?;
-            tickets::stop_clock(conn, ticket, later, by, Some(reply))?;
-            tickets::update(conn, ticket, Some(plan.status), None, later)?;
-        }
-        _ => {}
-    }
-    Ok(ticket.0)
-}
-
-struct Seeded {
-    staff: Vec<i64>,
-    ticket_ids: Vec<i64>,
-    secs: f64,
-}
-
-fn seed(state: &AppState, conn: &mut DbConn, count: usize, now: DateTime<Utc>) -> Seeded {
-    let start = Instant::now();
-    let mut rng = Rng::new(11);
-    let staff = counsellors(conn, now);
-    let plans = plans(count, now, &mut rng);
-    let mut ticket_ids = Vec::with_capacity(count);
-    for (b, batch) in plans.chunks(BATCH).enumerate() {
-        let ids = write_tx(conn, |conn| {
-            batch
-                .iter()
-                .enumerate()
-                .map(|(k, plan)| seed_one(conn, state, &staff, &mut rng, b * BATCH + k, plan))
-                .collect::<Result<Vec<i64>, DbError>>()
-        })
-        .expect("a batch of tickets");
-        ticket_ids.extend(ids);
-    }
-    if let DbConn::Postgres(pg) = conn {
-        // Autovacuum would do this shortly after a bulk load; the planner needs the statistics.
-        pg.batch_execute("VACUUM ANALYZE").expect("analyze");
-    }
-    Seeded {
-        staff,
-        ticket_ids,
-        secs: start.elapsed().as_secs_f64(),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Queries and plans
@@ -290,7 +56,7 @@ struct Filter {
     sla: Option<SlaFilter>,
 }
 
-fn filters(staff: &[i64]) -> Vec<Filter> {
+fn filters(staff: &[StaffId]) -> Vec<Filter> {
     let someone = staff[3];
     vec![
         Filter {
@@ -547,7 +313,7 @@ fn bench(backend: Backend, count: usize, runs: usize, all_plans: bool) {
 
     let now = Utc::now();
     let probe = LoadProbe::start();
-    let seeded = seed(&state, &mut conn, count, now);
+    let seeded = seed::seed(&state, &mut conn, count, now);
     println!(
         "seeded {count} tickets in {:.1} s ({:.0} tickets/s){}; {}",
         seeded.secs,
@@ -607,7 +373,7 @@ fn bench(backend: Backend, count: usize, runs: usize, all_plans: bool) {
 
     // The ticket view: a spread of tickets, old and new.
     let mut rng = Rng::new(5);
-    let ids: Vec<i64> = (0..runs)
+    let ids: Vec<TicketId> = (0..runs)
         .map(|_| seeded.ticket_ids[rng.below(seeded.ticket_ids.len() as u64) as usize])
         .collect();
     let mut k = 0;
@@ -622,7 +388,7 @@ fn bench(backend: Backend, count: usize, runs: usize, all_plans: bool) {
         k = (k + 1) % ids.len();
         let head = queue::ticket(&mut conn, ids[k]).expect("ticket");
         let thread = queue::thread(&mut conn, ids[k]).expect("thread");
-        let message_ids: Vec<i64> = thread.iter().map(|m| m.id).collect();
+        let message_ids: Vec<MessageId> = thread.iter().map(|m| m.id).collect();
         let deliveries = outbox::delivery_for_messages(&mut conn, &message_ids).expect("mail");
         let attachments = queue::attachments_of(&mut conn, &message_ids).expect("attachments");
         (head, thread, deliveries, attachments)
@@ -671,7 +437,7 @@ fn main() {
     let all_plans = std::env::var("BENCH_PLANS").is_ok_and(|v| v == "all");
     let backends = match std::env::var("BENCH_BACKENDS") {
         Ok(_) => common::backends_from_env(),
-        Err(_) => vec![Backend::Sqlite("full"), Backend::Postgres],
+        Err(_) => vec![Backend::Sqlite(SqliteSynchronous::Full), Backend::Postgres],
     };
     for backend in backends {
         bench(backend, count, runs, all_plans);

@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §1). Exit codes follow sysexits: 64 usage, 65 bad data,
+//! The command line (docs/CONTRACT.md §1). Exit codes follow sysexits: 64 usage, 65 bad data,
 //! 69 unavailable, 75 try again later, 78 configuration.
 
 use std::collections::BTreeMap;
@@ -6,13 +6,14 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::accounts::{self, AccountError};
-use crate::config::Settings;
+use crate::config::{LogLevel, Settings};
 use crate::db::{self, DbError};
-use crate::intake::imap::outcome_name;
-use crate::intake::store::{self, Outcome};
+use crate::desk::{self, DeskError};
+use crate::domain::vocabulary::{QuarantineId, Role};
+use crate::intake::Outcome;
+use crate::intake::mail;
 use crate::startup::{Application, StartError, build_state};
 use crate::state::AppState;
 use crate::timesource::SystemTime;
@@ -67,8 +68,9 @@ pub enum StaffCommand {
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum)]
-        role: Role,
+        /// `counsellor` or `supervisor`.
+        #[arg(long, value_parser = roles())]
+        role: String,
     },
 }
 
@@ -84,19 +86,8 @@ pub enum QuarantineCommand {
     Retry { id: i64 },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Role {
-    Counsellor,
-    Supervisor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counsellor => "counsellor",
-            Self::Supervisor => "supervisor",
-        }
-    }
+fn roles() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Role::ALL.iter().map(|r| r.as_str()))
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -104,7 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(EX_CONFIG, &e),
     };
-    init_logging(&settings.log.level);
+    init_logging(settings.log.level);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => match db::connect(&settings.database) {
@@ -116,7 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Staff {
             command: StaffCommand::Add { email, name, role },
-        } => staff_add(&settings, &email, &name, role),
+        } => staff_add(&settings, &email, &name, &role),
         Command::Ingest { files } => ingest(settings, &files),
         Command::Quarantine { command } => quarantine(settings, command),
     }
@@ -135,7 +126,7 @@ fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCode {
+fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCode {
     let mut password = String::new();
     if let Err(e) = std::io::stdin().lock().read_line(&mut password) {
         return fail(
@@ -149,36 +140,31 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: Role) -> ExitCo
         Err(e) => return fail(db_exit(&e), &e),
     };
     let created = match pool.get() {
-        Ok(mut conn) => accounts::create(
-            &mut conn,
-            email,
-            name,
-            role.as_str(),
-            password,
-            chrono::Utc::now(),
-        ),
-        Err(e) => Err(AccountError::Db(DbError::from(e))),
+        Ok(mut conn) => {
+            desk::staff::create(&mut conn, email, name, role, password, chrono::Utc::now())
+        }
+        Err(e) => Err(DeskError::Db(DbError::from(e))),
     };
     match created {
         Ok(id) => {
-            println!("staff account {} created ({})", id.0, role.as_str());
+            println!("staff account {id} created ({role})");
             ExitCode::SUCCESS
         }
-        Err(AccountError::Invalid(fields)) => {
+        Err(DeskError::Invalid(fields)) => {
             let why: Vec<String> = fields
                 .iter()
                 .map(|(f, c)| match (*f, *c) {
                     ("password", _) => format!(
                         "the password must have at least {} characters",
-                        crate::passwords::MIN_LENGTH
+                        crate::desk::auth::passwords::MIN_LENGTH
                     ),
                     (f, c) => format!("--{f} is {c}"),
                 })
                 .collect();
             fail(EX_USAGE, &why.join("; "))
         }
-        Err(AccountError::Exists) => fail(EX_DATAERR, &AccountError::Exists),
-        Err(AccountError::Db(e)) => fail(db_exit(&e), &e),
+        Err(e @ DeskError::AccountExists) => fail(EX_DATAERR, &e),
+        Err(DeskError::Db(e)) => fail(db_exit(&e), &e),
         Err(e) => fail(EX_UNAVAILABLE, &e),
     }
 }
@@ -202,7 +188,7 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
         if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
             return fail(EX_NOINPUT, &format!("cannot read stdin: {e}"));
         }
-        store::take(&state, &mut conn, &raw, "ingest")
+        mail::take(&state, &mut conn, &raw, "ingest")
             .map(|o| vec![o])
             .map_err(IngestError::Take)
     } else {
@@ -211,7 +197,7 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
     match outcomes {
         Ok(outcomes) => {
             for outcome in &outcomes {
-                *counts.entry(outcome_name(outcome)).or_default() += 1;
+                *counts.entry(outcome.as_str()).or_default() += 1;
             }
         }
         Err(IngestError::Read(e)) => return fail(EX_NOINPUT, &e),
@@ -228,11 +214,11 @@ const INGEST_BATCH: usize = 64;
 
 enum IngestError {
     Read(String),
-    Take(store::TakeError),
+    Take(mail::TakeError),
 }
 
-impl From<store::TakeError> for IngestError {
-    fn from(e: store::TakeError) -> Self {
+impl From<mail::TakeError> for IngestError {
+    fn from(e: mail::TakeError) -> Self {
         Self::Take(e)
     }
 }
@@ -251,7 +237,7 @@ fn ingest_files(
                     .map_err(|e| IngestError::Read(format!("cannot read {}: {e}", path.display())))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        outcomes.extend(store::take_batch(state, conn, &raws, "ingest")?);
+        outcomes.extend(mail::take_batch(state, conn, &raws, "ingest")?);
     }
     Ok(outcomes)
 }
@@ -287,14 +273,14 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
             }
             Err(e) => fail(db_exit(&e), &e),
         },
-        QuarantineCommand::Retry { id } => match store::retry(&state, &mut conn, id) {
+        QuarantineCommand::Retry { id } => match mail::retry(&state, &mut conn, QuarantineId(id)) {
             Ok(None) => fail(EX_DATAERR, &format!("no quarantined mail {id}")),
             Ok(Some(Outcome::Quarantined { .. })) => {
                 println!("still quarantined");
                 ExitCode::from(EX_DATAERR)
             }
             Ok(Some(outcome)) => {
-                println!("{}", outcome_name(&outcome));
+                println!("{}", outcome.as_str());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(EX_TEMPFAIL, &e),
@@ -326,10 +312,8 @@ fn fail(code: u8, e: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn init_logging(level: &str) {
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
+fn init_logging(level: LogLevel) {
+    let level = level.tracing();
     // Logs go to stderr, leaving stdout to command output.
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)

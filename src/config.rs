@@ -1,7 +1,6 @@
 //! Settings: the built-in `config/default.toml`, then an optional file, then
 //! `MADOGUCHI_<SECTION>__<KEY>` environment variables.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -10,7 +9,58 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use toml::{Table, Value};
 
 use crate::domain::calendar::{BusinessCalendar, Closure};
-use crate::domain::clock::{ClockRules, SlaMode};
+use crate::domain::clock::ClockRules;
+pub use crate::domain::clock::SlaMode;
+use crate::domain::vocabulary::words;
+
+words!(
+    /// How mail leaves.
+    MailTransport, "smtp.transport" {
+        /// `.eml` files in `smtp.file_dir`: a fresh install never reaches out to a server.
+        File = "file",
+        Smtp = "smtp",
+    }
+);
+
+words!(
+    SmtpTls, "smtp.tls" {
+        None = "none",
+        Starttls = "starttls",
+        Tls = "tls",
+    }
+);
+
+words!(
+    /// SQLite's `synchronous` pragma.
+    SqliteSynchronous, "database.sqlite_synchronous" {
+        /// Each commit survives a power cut (an fsync per commit).
+        Full = "full",
+        /// Survives a crash of madoguchi itself; the last commits may be lost on a power cut.
+        Normal = "normal",
+    }
+);
+
+words!(
+    LogLevel, "log.level" {
+        Error = "error",
+        Warn = "warn",
+        Info = "info",
+        Debug = "debug",
+        Trace = "trace",
+    }
+);
+
+impl LogLevel {
+    pub fn tracing(self) -> tracing::Level {
+        match self {
+            Self::Error => tracing::Level::ERROR,
+            Self::Warn => tracing::Level::WARN,
+            Self::Info => tracing::Level::INFO,
+            Self::Debug => tracing::Level::DEBUG,
+            Self::Trace => tracing::Level::TRACE,
+        }
+    }
+}
 
 /// The defaults are compiled in so the binary runs from any folder.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -46,7 +96,7 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
-    pub sqlite_synchronous: String,
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -76,7 +126,7 @@ pub struct CrisisLine {
 #[serde(deny_unknown_fields)]
 pub struct SlaSettings {
     pub reply_days: u32,
-    pub mode: String,
+    pub mode: SlaMode,
     pub due_soon_days: u32,
     pub closures: Vec<String>,
 }
@@ -94,11 +144,11 @@ pub struct IntakeSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
-    pub transport: String,
+    pub transport: MailTransport,
     pub file_dir: String,
     pub host: String,
     pub port: u16,
-    pub tls: String,
+    pub tls: SmtpTls,
     pub username: String,
     pub password: String,
     pub retry_base_seconds: u64,
@@ -203,31 +253,22 @@ pub struct TriageSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    pub level: String,
+    pub level: LogLevel,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("cannot read {path}: {1}", path = .0.display())]
     Read(PathBuf, std::io::Error),
+    #[error("{0}: {msg}", msg = one_line(&.1.to_string()))]
     Parse(String, toml::de::Error),
+    #[error("{0} names no setting")]
     UnknownEnv(String),
+    #[error("{0}: {1}")]
     BadEnv(String, String),
+    #[error("invalid configuration: {0}")]
     Invalid(String),
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
-            Self::Parse(source, e) => write!(f, "{source}: {e}"),
-            Self::UnknownEnv(var) => write!(f, "{var} names no setting"),
-            Self::BadEnv(var, why) => write!(f, "{var}: {why}"),
-            Self::Invalid(why) => write!(f, "invalid configuration: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 impl Settings {
     /// Defaults, then `file`, then the process environment.
@@ -265,27 +306,6 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         self.clock_rules()?;
         self.alerts.digest_at()?;
-        let choices: [(&str, &str, &[&str]); 4] = [
-            ("smtp.transport", &self.smtp.transport, &["file", "smtp"]),
-            ("smtp.tls", &self.smtp.tls, &["none", "starttls", "tls"]),
-            (
-                "database.sqlite_synchronous",
-                &self.database.sqlite_synchronous,
-                &["full", "normal"],
-            ),
-            (
-                "log.level",
-                &self.log.level,
-                &["error", "warn", "info", "debug", "trace"],
-            ),
-        ];
-        for (key, value, allowed) in choices {
-            if !allowed.contains(&value) {
-                return Err(ConfigError::Invalid(format!(
-                    "{key} is \"{value}\", expected one of {allowed:?}"
-                )));
-            }
-        }
         // A CA file that cannot be read stops the start, rather than every connection later.
         if self.imap.enabled && self.imap.tls != ImapTls::None {
             self.imap.server_name()?;
@@ -323,10 +343,6 @@ impl Settings {
                 self.center.timezone
             ))
         })?;
-        let mode: SlaMode =
-            self.sla.mode.parse().map_err(|_| {
-                ConfigError::Invalid("sla.mode must be calendar or business".into())
-            })?;
         let closures = self
             .sla
             .closures
@@ -352,12 +368,17 @@ impl Settings {
         }
         Ok(ClockRules {
             reply_days: self.sla.reply_days,
-            mode,
+            mode: self.sla.mode,
             due_soon: chrono::Duration::days(i64::from(self.sla.due_soon_days)),
             tz,
             calendar,
         })
     }
+}
+
+/// toml puts the key on a line of its own; one line reads better on a terminal and in logs.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
@@ -420,7 +441,7 @@ mod tests {
         assert_eq!(s.database.url, "sqlite://data/madoguchi.db");
         assert_eq!(s.sla.reply_days, 10);
         assert_eq!(s.sla.closures, vec!["12-29..01-03".to_string()]);
-        assert_eq!(s.smtp.transport, "file");
+        assert_eq!(s.smtp.transport, MailTransport::File);
         assert_eq!(s.intake.rate_limit_per_hour, 20);
         assert_eq!(s.center.phone, "011-863-8733");
         assert!(!s.imap.enabled);
@@ -523,13 +544,18 @@ mod tests {
         )
         .unwrap();
         let s = Settings::load_from(Some(&path), std::iter::empty()).unwrap();
-        assert_eq!(s.sla.mode, "business");
+        assert_eq!(s.sla.mode, SlaMode::Business);
         assert_eq!(s.center.name, "テスト");
         assert_eq!(s.sla.reply_days, 10, "untouched keys keep their default");
         std::fs::write(&path, "[sla]\nreply_dayz = 3\n").unwrap();
         assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
         std::fs::write(&path, "[sla]\nmode = \"weekly\"\n").unwrap();
-        assert!(Settings::load_from(Some(&path), std::iter::empty()).is_err());
+        let err = Settings::load_from(Some(&path), std::iter::empty()).unwrap_err();
+        assert!(
+            err.to_string().contains("`calendar` or `business`")
+                && err.to_string().contains("sla.mode"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,26 +2,22 @@
 //! answer people by mail: web-form and mail intake, a reply clock per unanswered message,
 //! a counsellors' queue, a durable outbox, and supervisors' reports.
 
-pub mod accounts;
-pub mod actions;
-pub mod alerts;
 pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod desk;
 pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mail;
 pub mod metrics;
-pub mod passwords;
 pub mod random;
 pub mod ratelimit;
+pub mod signal;
 pub mod startup;
 pub mod state;
 pub mod templates;
 pub mod timesource;
-pub mod tokens;
-pub mod urgent;
 
 pub use startup::Application;

@@ -96,7 +96,13 @@ impl Metrics {
 }
 
 /// A gauge family from the database, written in the same format.
-pub fn gauge(out: &mut String, name: &str, help: &str, label: &str, values: &[(String, i64)]) {
+pub fn gauge<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (&'a str, i64)>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
     for (value, n) in values {
         let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");

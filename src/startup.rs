@@ -4,7 +4,6 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -13,44 +12,38 @@ use utoipa_actix_web::AppExt;
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
 use crate::domain::triage::{Category, PhraseLists};
-use crate::mail::delivery::{DeliveryWorker, Transport, Waker};
+use crate::mail::Mailer;
+use crate::mail::delivery::{DeliveryWorker, Transport};
 use crate::ratelimit::RateLimiter;
+use crate::signal::{Shutdown, Waker};
 use crate::state::AppState;
 use crate::templates::{TemplateError, Templates};
 use crate::timesource::{SystemTime, TimeSource};
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    Config(ConfigError),
-    Db(DbError),
-    Template(TemplateError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    #[error("mail transport: {0}")]
     Mail(String),
+    #[error("triage phrase list: {0}")]
     Triage(String),
 }
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Config(e) => write!(f, "{e}"),
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Template(e) => write!(f, "{e}"),
-            Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            Self::Mail(e) => write!(f, "mail transport: {e}"),
-            Self::Triage(e) => write!(f, "triage phrase list: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
 /// The shared state alone, for commands that need the database and rules but no server.
 pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
-    let rules = settings.clock_rules().map_err(StartError::Config)?;
+    let rules = settings.clock_rules()?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
-    let templates = Templates::load(dir).map_err(StartError::Template)?;
+    let templates = Arc::new(Templates::load(dir)?);
+    let mailer = Mailer::new(templates.clone(), &settings, rules.tz);
     let triage = load_phrase_lists(&settings.triage.dir).map_err(StartError::Triage)?;
-    let pool = db::connect(&settings.database).map_err(StartError::Db)?;
+    let pool = db::connect(&settings.database)?;
     let intake_limiter = RateLimiter::new(
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),
@@ -64,6 +57,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         settings,
         rules,
         templates,
+        mailer,
         pool,
         time,
         waker: Arc::new(Waker::default()),
@@ -97,7 +91,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: DeliveryWorker,
-    shutdown: Arc<AtomicBool>,
+    /// The one token that stops every background worker.
+    shutdown: Shutdown,
 }
 
 impl Application {
@@ -143,7 +138,8 @@ impl Application {
             .listen(listener)
             .map_err(|e| StartError::Bind(bind, e))?
             .run();
-        let shutdown = Arc::new(AtomicBool::new(false));
+        let shutdown = Shutdown::default();
+        shutdown.also_wake(state.waker.clone());
         let worker = DeliveryWorker {
             pool: state.pool.clone(),
             transport,
@@ -152,7 +148,7 @@ impl Application {
             id: format!(
                 "{}-{}",
                 std::process::id(),
-                hex(&crate::random::bytes::<4>())
+                crate::random::hex_string::<4>()
             ),
             time: state.time.clone(),
             waker: state.waker.clone(),
@@ -179,16 +175,15 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the mail
-    /// worker finish the mail in flight before returning.
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then stops every
+    /// worker with the one token and lets each finish what it has in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.warn_without_staff().await;
-        let waker = self.state.waker.clone();
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())
             .spawn(move || self.worker.run())?;
         let alerts = if self.state.settings.alerts.enabled {
-            Some(crate::alerts::spawn_worker(
+            Some(crate::desk::alerts::spawn_worker(
                 self.state.clone().into_inner(),
                 self.shutdown.clone(),
                 std::time::Duration::from_secs(60),
@@ -196,12 +191,14 @@ impl Application {
         } else {
             None
         };
-        let (stop_imap, imap_stopped) = tokio::sync::watch::channel(false);
         let imap = self.state.settings.imap.enabled.then(|| {
-            actix_web::rt::spawn(crate::intake::imap::run(self.state.clone(), imap_stopped))
+            actix_web::rt::spawn(crate::intake::imap::run(
+                self.state.clone(),
+                self.shutdown.subscribe(),
+            ))
         });
         let served = self.server.await;
-        let _ = stop_imap.send(true);
+        self.shutdown.trigger();
         if let Some(poller) = imap {
             // The poller finishes the message in hand; it never holds one for long.
             if tokio::time::timeout(std::time::Duration::from_secs(30), poller)
@@ -211,8 +208,6 @@ impl Application {
                 tracing::warn!("the IMAP poller did not stop in time");
             }
         }
-        self.shutdown.store(true, Ordering::SeqCst);
-        waker.wake();
         let joined = web::block(move || {
             let alerts_ok = alerts.is_none_or(|a| a.join().is_ok());
             worker.join().is_ok() && alerts_ok
@@ -225,22 +220,12 @@ impl Application {
     }
 
     async fn warn_without_staff(&self) {
-        let pool = self.state.pool.clone();
-        let count = web::block(move || {
-            pool.get()
-                .map_err(DbError::from)
-                .and_then(|mut c| db::staff::count_active(&mut c))
-        })
-        .await;
-        if let Ok(Ok(0)) = count {
+        let count = crate::http::blocking(&self.state, |_, conn| db::staff::count_active(conn));
+        if let Ok(0) = count.await {
             tracing::warn!(
                 "no staff account yet; create one with: \
                  echo 'PASSWORD' | madoguchi staff add --email E --name N --role supervisor"
             );
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

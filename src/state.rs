@@ -6,15 +6,18 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::domain::clock::ClockRules;
 use crate::domain::triage::PhraseLists;
-use crate::mail::delivery::Waker;
+use crate::mail::Mailer;
 use crate::ratelimit::RateLimiter;
+use crate::signal::Waker;
 use crate::templates::Templates;
 use crate::timesource::TimeSource;
 
 pub struct AppState {
     pub settings: Settings,
     pub rules: ClockRules,
-    pub templates: Templates,
+    /// Page templates; the mail templates are the same, held by the mailer.
+    pub templates: Arc<Templates>,
+    pub mailer: Mailer,
     pub pool: Pool,
     pub time: Arc<dyn TimeSource>,
     /// Wakes the delivery worker when a transaction has queued mail.

@@ -1,7 +1,6 @@
 //! Mail and page templates: built in, and replaceable one file at a time from `templates.dir`
 //! so a centre can change its wording without rebuilding.
 
-use std::fmt;
 use std::path::Path;
 
 use minijinja::Environment;
@@ -79,16 +78,9 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
 ];
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("template error: {0}")]
 pub struct TemplateError(String);
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "template error: {}", self.0)
-    }
-}
-
-impl std::error::Error for TemplateError {}
 
 impl From<minijinja::Error> for TemplateError {
     fn from(e: minijinja::Error) -> Self {

@@ -1,5 +1,5 @@
 //! Shared by the benchmarks (each includes it with `#[path = "common/mod.rs"] mod common;`):
-//! a throw-away database on SQLite or PostgreSQL, settings for it, realistic Japanese text,
+//! a throw-away database on SQLite or PostgreSQL (the tests' own), settings for it, realistic Japanese text,
 //! latency statistics, and a probe of how busy the machine was while a figure was taken.
 //!
 //! Each bench uses only part of this module.
@@ -8,136 +8,108 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
-use madoguchi::config::Settings;
+use madoguchi::config::{LogLevel, MailTransport, Settings, SqliteSynchronous};
 
 // ---------------------------------------------------------------------------------------------
 // Databases
 // ---------------------------------------------------------------------------------------------
 
+/// The throw-away database and base64 are the tests' own (one file, included by both).
+#[path = "../../tests/it/support/shared.rs"]
+mod shared;
+
+use shared::TestDb;
+pub use shared::base64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// SQLite with `database.sqlite_synchronous` = "full" (the default) or "normal".
-    Sqlite(&'static str),
+    /// SQLite with `database.sqlite_synchronous` "full" (the default) or "normal".
+    Sqlite(SqliteSynchronous),
     Postgres,
 }
 
 impl Backend {
     pub fn label(self) -> String {
         match self {
-            Self::Sqlite(sync) => format!("sqlite sync={sync}"),
+            Self::Sqlite(sync) => format!("sqlite sync={}", sync.as_str()),
             Self::Postgres => "postgres".into(),
         }
     }
 }
 
-/// Where a throw-away PostgreSQL database is made: `MADOGUCHI_BENCH_POSTGRES`, else the one
-/// the tests use, else the local server.
-fn postgres_admin_url() -> String {
-    std::env::var("MADOGUCHI_BENCH_POSTGRES")
-        .or_else(|_| std::env::var("MADOGUCHI_TEST_POSTGRES"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 pub fn random_hex() -> String {
-    let bytes: [u8; 6] = madoguchi::random::bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    madoguchi::random::hex_string::<6>()
 }
 
 /// A database made for one measurement and removed when dropped, with a temp folder beside it
 /// (the SQLite file, and the `.eml` files the file transport writes).
 pub struct BenchDb {
     pub backend: Backend,
-    pub url: String,
-    pub dir: PathBuf,
-    pg: Option<(String, String)>,
+    db: TestDb,
 }
 
 impl BenchDb {
     /// None (with a note on stderr) when the backend is not reachable, e.g. no PostgreSQL.
+    /// PostgreSQL is `MADOGUCHI_BENCH_POSTGRES`, else the one the tests use, else the local
+    /// server. `BENCH_KEEP_DB` keeps the database for looking into afterwards
+    /// (`scripts/bench clean` removes it).
     pub fn new(backend: Backend) -> Option<Self> {
-        let name = format!("madoguchi_bench_{}", random_hex());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).expect("create a temp folder");
-        match backend {
-            Backend::Sqlite(_) => Some(Self {
-                backend,
-                url: format!("sqlite://{}", dir.join("bench.db").display()),
-                dir,
-                pg: None,
-            }),
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url();
-                let mut admin = match PgConnection::establish(&admin_url) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("skipping PostgreSQL: cannot connect to {admin_url}: {e}");
-                        let _ = std::fs::remove_dir_all(&dir);
-                        return None;
-                    }
-                };
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("create the bench database");
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(b, _)| b);
-                Some(Self {
-                    backend,
-                    url: format!("{base}/{name}"),
-                    dir,
-                    pg: Some((admin_url, name)),
-                })
+        let kind = match backend {
+            Backend::Sqlite(_) => shared::Backend::Sqlite,
+            Backend::Postgres => shared::Backend::Postgres,
+        };
+        let admin =
+            shared::postgres_admin_urls(&["MADOGUCHI_BENCH_POSTGRES", "MADOGUCHI_TEST_POSTGRES"]);
+        match TestDb::create(kind, "madoguchi_bench", &admin) {
+            Ok(mut db) => {
+                db.keep = std::env::var_os("BENCH_KEEP_DB").is_some();
+                Some(Self { backend, db })
+            }
+            Err(e) => {
+                eprintln!("skipping {}: {e}", backend.label());
+                None
             }
         }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.db.url
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.db.dir
     }
 
     /// The built-in defaults pointed at this database, quiet logs, mail written as files into
     /// the temp folder. Callers change what their measurement needs.
     pub fn settings(&self) -> Settings {
         let mut s = Settings::defaults().expect("built-in settings");
-        s.database.url = self.url.clone();
+        s.database.url = self.db.url.clone();
         if let Backend::Sqlite(sync) = self.backend {
-            s.database.sqlite_synchronous = sync.into();
+            s.database.sqlite_synchronous = sync;
         }
-        s.smtp.transport = "file".into();
+        s.smtp.transport = MailTransport::File;
         s.smtp.file_dir = self.mail_dir().display().to_string();
-        s.log.level = "warn".into();
+        s.log.level = LogLevel::Warn;
         s
     }
 
     pub fn mail_dir(&self) -> PathBuf {
-        self.dir.join("sent-mail")
+        self.db.dir.join("sent-mail")
     }
 
     /// Size of the SQLite database with its WAL, in MiB (None on PostgreSQL).
     pub fn sqlite_mib(&self) -> Option<f64> {
-        let Backend::Sqlite(_) = self.backend else {
+        let files = self.db.sqlite_files();
+        if files.is_empty() {
             return None;
-        };
-        let bytes: u64 = ["bench.db", "bench.db-wal"]
+        }
+        let bytes: u64 = files
             .iter()
-            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+            .filter_map(|f| std::fs::metadata(f).ok())
             .map(|m| m.len())
             .sum();
         Some(bytes as f64 / (1024.0 * 1024.0))
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if std::env::var_os("BENCH_KEEP_DB").is_some() {
-            // For looking into a result afterwards; `scripts/bench clean` removes it.
-            eprintln!("BENCH_KEEP_DB: kept {} ({})", self.url, self.dir.display());
-            return;
-        }
-        if let Some((admin_url, name)) = &self.pg
-            && let Ok(mut admin) = PgConnection::establish(admin_url)
-        {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -148,8 +120,8 @@ pub fn backends_from_env() -> Vec<Backend> {
     wanted
         .split(',')
         .filter_map(|b| match b.trim() {
-            "sqlite-full" => Some(Backend::Sqlite("full")),
-            "sqlite-normal" => Some(Backend::Sqlite("normal")),
+            "sqlite-full" => Some(Backend::Sqlite(SqliteSynchronous::Full)),
+            "sqlite-normal" => Some(Backend::Sqlite(SqliteSynchronous::Normal)),
             "postgres" => Some(Backend::Postgres),
             "" => None,
             other => panic!("BENCH_BACKENDS: unknown backend {other:?}"),
@@ -460,27 +432,6 @@ pub fn japanese_name(rng: &mut Rng) -> String {
 // ---------------------------------------------------------------------------------------------
 // Mail encodings (the benches write raw mail as Japanese clients send it)
 // ---------------------------------------------------------------------------------------------
-
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// Base64 in lines of 76 characters, CRLF-ended, as a body part.
 pub fn base64_lines(bytes: &[u8]) -> String {

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use super::schema::{audit_events, staff};
 use super::{DbConn, DbError, to_db};
+use crate::domain::vocabulary::{StaffId, TicketId};
 
 pub struct AuditEvent<'a> {
     pub at: DateTime<Utc>,
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<StaffId>,
     /// e.g. `ticket.read`, `ticket.reply`, `ticket.assign`.
     pub action: &'a str,
-    pub ticket_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
     /// What else was touched, e.g. `message:42` or `staff:3`.
     pub target: Option<&'a str>,
     pub client_addr: Option<&'a str>,
@@ -38,7 +39,7 @@ pub fn record(conn: &mut DbConn, e: &AuditEvent<'_>) -> Result<(), DbError> {
 pub struct AuditRow {
     pub id: i64,
     pub at: NaiveDateTime,
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<StaffId>,
     pub staff_name: Option<String>,
     pub action: String,
     pub target: Option<String>,
@@ -46,7 +47,7 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
-pub fn for_ticket(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<AuditRow>, DbError> {
+pub fn for_ticket(conn: &mut DbConn, ticket_id: TicketId) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_events::table
         .left_join(staff::table)
         .filter(audit_events::ticket_id.eq(ticket_id))

@@ -1,20 +1,28 @@
-//! The persistence layer: the only place with SQL. One connection enum serves SQLite and
-//! PostgreSQL; the backend is chosen by the URL's scheme.
+//! The persistence layer: the only place with SQL, a file per table plus read views (`queue`,
+//! `reports`). One connection enum serves SQLite and PostgreSQL; the backend is chosen by the
+//! URL's scheme.
 
-pub mod alerts;
+pub mod alerts_sent;
+pub mod attachments;
 pub mod audit;
-pub mod intake;
+pub mod clocks;
+pub mod consulters;
+pub mod imap_state;
+pub mod login_failures;
+pub mod messages;
 pub mod outbox;
 pub mod quarantine;
-pub mod queue;
-pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod staff;
 pub mod tickets;
-pub mod triage;
+pub mod triage_flags;
+mod vocabulary;
 
-use std::fmt;
+// Read views over several tables, each in a fixed number of queries.
+pub mod queue;
+pub mod reports;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,7 +32,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSynchronous};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -36,37 +44,21 @@ pub enum DbConn {
 }
 
 pub type Pool = r2d2::Pool<DbManager>;
+/// The backend of [`DbConn`], for boxed queries.
+pub type Backend = <DbConn as Connection>::Backend;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// No connection could be had (database down, pool exhausted).
+    #[error("database unavailable: {0}")]
     Unavailable(String),
-    Query(diesel::result::Error),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
     Migration(String),
+    #[error("database.url \"{0}\" must start with sqlite:// or postgres://")]
     BadUrl(String),
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unavailable(e) => write!(f, "database unavailable: {e}"),
-            Self::Query(e) => write!(f, "database error: {e}"),
-            Self::Migration(e) => write!(f, "migration failed: {e}"),
-            Self::BadUrl(url) => write!(
-                f,
-                "database.url \"{url}\" must start with sqlite:// or postgres://"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
-impl From<diesel::result::Error> for DbError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Query(e)
-    }
 }
 
 impl From<r2d2::PoolError> for DbError {
@@ -115,7 +107,7 @@ impl DbTarget {
 #[derive(Debug, Clone)]
 pub struct DbManager {
     target: DbTarget,
-    sqlite_synchronous: &'static str,
+    sqlite_synchronous: SqliteSynchronous,
 }
 
 impl ManageConnection for DbManager {
@@ -135,7 +127,7 @@ impl ManageConnection for DbManager {
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
-                    self.sqlite_synchronous
+                    self.sqlite_synchronous.as_str()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
@@ -166,11 +158,7 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     }
     let manager = DbManager {
         target,
-        sqlite_synchronous: if settings.sqlite_synchronous == "normal" {
-            "NORMAL"
-        } else {
-            "FULL"
-        },
+        sqlite_synchronous: settings.sqlite_synchronous,
     };
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
@@ -233,6 +221,11 @@ where
             Err(e)
         }
     }
+}
+
+/// Whether the database answers at all.
+pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
+    Ok(conn.batch_execute("SELECT 1")?)
 }
 
 /// Times are stored as UTC without zone, cut to microseconds so both backends keep them alike.

@@ -5,23 +5,51 @@ use diesel::prelude::*;
 
 use super::schema::outbound_mail;
 use super::{DbConn, DbError, from_db, to_db, write_tx};
+use crate::domain::vocabulary::{DeliveryStatus, MessageId, OutboxId, TicketId};
 
 #[derive(Insertable)]
 #[diesel(table_name = outbound_mail)]
 pub struct NewOutboundMail<'a> {
-    pub message_id: Option<i64>,
-    pub ticket_id: Option<i64>,
-    /// `acknowledgement`, `reply`, `alert`, …
+    pub message_id: Option<MessageId>,
+    pub ticket_id: Option<TicketId>,
+    /// `acknowledgement`, `reply`, `alert_overdue`, …
     pub kind: &'a str,
     pub to_address: &'a str,
     pub rfc_message_id: &'a str,
     pub raw: &'a [u8],
-    pub status: &'a str,
+    pub status: DeliveryStatus,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    /// Why it is `failed` from the start (it could not be made).
+    pub last_error: Option<&'a str>,
 }
 
-pub fn enqueue(conn: &mut DbConn, mail: &NewOutboundMail<'_>) -> Result<i64, DbError> {
+impl<'a> NewOutboundMail<'a> {
+    /// A mail ready to go out now, about no ticket and standing for no thread message (set
+    /// those where it has them).
+    pub fn queued(
+        kind: &'a str,
+        to_address: &'a str,
+        rfc_message_id: &'a str,
+        raw: &'a [u8],
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            message_id: None,
+            ticket_id: None,
+            kind,
+            to_address,
+            rfc_message_id,
+            raw,
+            status: DeliveryStatus::Queued,
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+            last_error: None,
+        }
+    }
+}
+
+pub fn enqueue(conn: &mut DbConn, mail: &NewOutboundMail<'_>) -> Result<OutboxId, DbError> {
     Ok(diesel::insert_into(outbound_mail::table)
         .values(mail)
         .returning(outbound_mail::id)
@@ -46,7 +74,7 @@ pub fn acknowledgements_since(
 /// A mail claimed for one delivery attempt.
 #[derive(Debug, Queryable)]
 pub struct ClaimedMail {
-    pub id: i64,
+    pub id: OutboxId,
     pub to_address: String,
     pub raw: Vec<u8>,
     pub attempts: i32,
@@ -66,7 +94,7 @@ pub fn claim_due(
     let now = to_db(now);
     write_tx(conn, |conn| {
         let due = outbound_mail::table
-            .filter(outbound_mail::status.eq("queued"))
+            .filter(outbound_mail::status.eq(DeliveryStatus::Queued))
             .filter(outbound_mail::next_attempt_at.le(now))
             .filter(
                 outbound_mail::locked_until
@@ -76,7 +104,7 @@ pub fn claim_due(
             .order((outbound_mail::next_attempt_at, outbound_mail::id))
             .select(outbound_mail::id)
             .limit(limit);
-        let ids: Vec<i64> = match conn {
+        let ids: Vec<OutboxId> = match conn {
             DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
             DbConn::Sqlite(sqlite) => due.load(sqlite)?,
         };
@@ -107,22 +135,23 @@ pub fn claim_due(
 /// (it hung past its time) must not overwrite the outcome of the one that took over, and a
 /// bounce that arrived meanwhile (status failed) is final.
 #[diesel::dsl::auto_type(no_type_alias)]
-fn held_by<'a>(id: i64, worker: &'a str) -> _ {
+fn held_by<'a>(id: OutboxId, worker: &'a str) -> _ {
+    let queued: DeliveryStatus = DeliveryStatus::Queued;
     outbound_mail::table
         .filter(outbound_mail::id.eq(id))
         .filter(outbound_mail::locked_by.eq(worker))
-        .filter(outbound_mail::status.eq("queued"))
+        .filter(outbound_mail::status.eq(queued))
 }
 
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: i64,
+    id: OutboxId,
     worker: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     diesel::update(held_by(id, worker))
         .set((
-            outbound_mail::status.eq("sent"),
+            outbound_mail::status.eq(DeliveryStatus::Sent),
             outbound_mail::attempts.eq(outbound_mail::attempts + 1),
             outbound_mail::sent_at.eq(Some(to_db(now))),
             outbound_mail::last_error.eq(None::<String>),
@@ -135,7 +164,7 @@ pub fn mark_sent(
 
 pub fn mark_retry(
     conn: &mut DbConn,
-    id: i64,
+    id: OutboxId,
     worker: &str,
     next_attempt_at: DateTime<Utc>,
     error: &str,
@@ -152,10 +181,15 @@ pub fn mark_retry(
     Ok(())
 }
 
-pub fn mark_failed(conn: &mut DbConn, id: i64, worker: &str, error: &str) -> Result<(), DbError> {
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: OutboxId,
+    worker: &str,
+    error: &str,
+) -> Result<(), DbError> {
     diesel::update(held_by(id, worker))
         .set((
-            outbound_mail::status.eq("failed"),
+            outbound_mail::status.eq(DeliveryStatus::Failed),
             outbound_mail::attempts.eq(outbound_mail::attempts + 1),
             outbound_mail::last_error.eq(Some(error)),
             outbound_mail::locked_until.eq(None::<NaiveDateTime>),
@@ -166,7 +200,7 @@ pub fn mark_failed(conn: &mut DbConn, id: i64, worker: &str, error: &str) -> Res
 }
 
 /// Gives claimed but untried mail back at shutdown, so another worker need not wait for the lease.
-pub fn release(conn: &mut DbConn, ids: &[i64], worker: &str) -> Result<(), DbError> {
+pub fn release(conn: &mut DbConn, ids: &[OutboxId], worker: &str) -> Result<(), DbError> {
     diesel::update(
         outbound_mail::table
             .filter(outbound_mail::id.eq_any(ids))
@@ -183,7 +217,7 @@ pub fn release(conn: &mut DbConn, ids: &[i64], worker: &str) -> Result<(), DbErr
 /// When the next queued mail falls due, so an idle worker sleeps exactly that long.
 pub fn next_due(conn: &mut DbConn) -> Result<Option<DateTime<Utc>>, DbError> {
     let next: Option<NaiveDateTime> = outbound_mail::table
-        .filter(outbound_mail::status.eq("queued"))
+        .filter(outbound_mail::status.eq(DeliveryStatus::Queued))
         .select(diesel::dsl::min(outbound_mail::next_attempt_at))
         .first(conn)?;
     Ok(next.map(from_db))
@@ -193,15 +227,15 @@ pub fn next_due(conn: &mut DbConn) -> Result<Option<DateTime<Utc>>, DbError> {
 #[derive(Debug, Clone, Queryable, serde::Serialize)]
 pub struct DeliveryRow {
     #[serde(skip)]
-    pub message_id: Option<i64>,
-    pub status: String,
+    pub message_id: Option<MessageId>,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
 }
 
 pub fn delivery_for_messages(
     conn: &mut DbConn,
-    message_ids: &[i64],
+    message_ids: &[MessageId],
 ) -> Result<Vec<DeliveryRow>, DbError> {
     Ok(outbound_mail::table
         .filter(outbound_mail::message_id.eq_any(message_ids))
@@ -212,6 +246,32 @@ pub fn delivery_for_messages(
             outbound_mail::last_error,
         ))
         .load(conn)?)
+}
+
+/// A mail of ours that a delivery report speaks of.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct SentMail {
+    pub id: OutboxId,
+    pub ticket_id: Option<TicketId>,
+}
+
+pub fn by_message_id(conn: &mut DbConn, rfc_message_id: &str) -> Result<Option<SentMail>, DbError> {
+    Ok(outbound_mail::table
+        .filter(outbound_mail::rfc_message_id.eq(rfc_message_id))
+        .select((outbound_mail::id, outbound_mail::ticket_id))
+        .first(conn)
+        .optional()?)
+}
+
+/// A bounce: the mail did not reach the consulter, whatever our SMTP server said before.
+pub fn mark_bounced(conn: &mut DbConn, id: OutboxId, diagnostic: &str) -> Result<(), DbError> {
+    diesel::update(outbound_mail::table.find(id))
+        .set((
+            outbound_mail::status.eq(DeliveryStatus::Failed),
+            outbound_mail::last_error.eq(Some(diagnostic)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The lease a worker takes: long enough for one slow SMTP exchange, short enough that mail

@@ -4,7 +4,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::quarantine;
-use super::{DbConn, DbError, to_db};
+use super::{Backend, DbConn, DbError, to_db};
+use crate::domain::vocabulary::QuarantineId;
 
 pub fn put(
     conn: &mut DbConn,
@@ -12,7 +13,7 @@ pub fn put(
     source: &str,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<i64, DbError> {
+) -> Result<QuarantineId, DbError> {
     Ok(diesel::insert_into(quarantine::table)
         .values((
             quarantine::received_at.eq(to_db(now)),
@@ -26,7 +27,7 @@ pub fn put(
 
 #[derive(Debug, Clone, Queryable)]
 pub struct QuarantineRow {
-    pub id: i64,
+    pub id: QuarantineId,
     pub received_at: NaiveDateTime,
     pub source: String,
     pub reason: String,
@@ -46,14 +47,14 @@ pub fn list(conn: &mut DbConn, include_resolved: bool) -> Result<Vec<QuarantineR
             quarantine::resolved_at,
         ))
         .order(quarantine::id.desc())
-        .into_boxed::<super::queue::Backend>();
+        .into_boxed::<Backend>();
     if !include_resolved {
         q = q.filter(quarantine::resolved_at.is_null());
     }
     Ok(q.load(conn)?)
 }
 
-pub fn raw(conn: &mut DbConn, id: i64) -> Result<Option<Vec<u8>>, DbError> {
+pub fn raw(conn: &mut DbConn, id: QuarantineId) -> Result<Option<Vec<u8>>, DbError> {
     Ok(quarantine::table
         .find(id)
         .select(quarantine::raw)
@@ -64,7 +65,7 @@ pub fn raw(conn: &mut DbConn, id: i64) -> Result<Option<Vec<u8>>, DbError> {
 /// Records a retry; `resolved` when the mail was taken this time.
 pub fn retried(
     conn: &mut DbConn,
-    id: i64,
+    id: QuarantineId,
     resolved: bool,
     reason: Option<&str>,
     now: DateTime<Utc>,

@@ -4,20 +4,21 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{attachments, consulters, messages, staff, tickets};
-use super::{DbConn, DbError, to_db};
-
-pub type Backend = <DbConn as Connection>::Backend;
+use super::{Backend, DbConn, DbError, to_db};
+use crate::domain::vocabulary::{
+    AttachmentId, Channel, MessageId, MessageKind, StaffId, Status, TicketId,
+};
 
 /// What a queue line and the head of a ticket view show.
 #[derive(Debug, Clone, Queryable)]
 pub struct SummaryRow {
-    pub id: i64,
+    pub id: TicketId,
     pub reference: String,
     pub subject: String,
-    pub status: String,
-    pub channel: String,
+    pub status: Status,
+    pub channel: Channel,
     pub urgent: bool,
-    pub assignee_id: Option<i64>,
+    pub assignee_id: Option<StaffId>,
     pub assignee_name: Option<String>,
     pub created_at: NaiveDateTime,
     pub reply_due_at: Option<NaiveDateTime>,
@@ -48,14 +49,14 @@ pub enum StatusFilter {
     Any,
     /// Every status but closed.
     Open,
-    Is(&'static str),
+    Is(Status),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssigneeFilter {
     Any,
     Nobody,
-    Staff(i64),
+    Staff(StaffId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub enum SlaFilter {
 pub struct Cursor {
     pub urgent: bool,
     pub queue_due_at: NaiveDateTime,
-    pub id: i64,
+    pub id: TicketId,
 }
 
 impl Cursor {
@@ -101,7 +102,7 @@ impl Cursor {
             _ => return None,
         };
         let micros: i64 = parts.next()?.parse().ok()?;
-        let id: i64 = parts.next()?.parse().ok()?;
+        let id = TicketId(parts.next()?.parse().ok()?);
         if parts.next().is_some() {
             return None;
         }
@@ -126,7 +127,7 @@ pub struct QueueQuery {
 /// Where a segment of the queue (urgent, or not) starts reading.
 enum Position {
     Start,
-    After(NaiveDateTime, i64),
+    After(NaiveDateTime, TicketId),
 }
 
 /// One segment of the queue, read in index order: the filters, one value of `urgent`, and
@@ -146,7 +147,7 @@ fn segment(
     query = match q.status {
         StatusFilter::Any => query,
         // Written as `<> 'closed'` so the planner can use the partial index of open tickets.
-        StatusFilter::Open => query.filter(tickets::status.ne("closed")),
+        StatusFilter::Open => query.filter(tickets::status.ne(Status::Closed)),
         StatusFilter::Is(s) => query.filter(tickets::status.eq(s)),
     };
     query = match q.assignee {
@@ -207,8 +208,15 @@ pub struct ConsulterRow {
     pub area: Option<String>,
 }
 
-pub fn ticket(conn: &mut DbConn, id: i64) -> Result<Option<(SummaryRow, ConsulterRow)>, DbError> {
-    Ok(tickets::table
+/// The head of a ticket view: its summary and who wrote.
+#[derive(Debug, Clone)]
+pub struct TicketHead {
+    pub summary: SummaryRow,
+    pub consulter: ConsulterRow,
+}
+
+pub fn ticket(conn: &mut DbConn, id: TicketId) -> Result<Option<TicketHead>, DbError> {
+    let found: Option<(SummaryRow, ConsulterRow)> = tickets::table
         .left_join(staff::table)
         .inner_join(consulters::table)
         .filter(tickets::id.eq(id))
@@ -223,14 +231,15 @@ pub fn ticket(conn: &mut DbConn, id: i64) -> Result<Option<(SummaryRow, Consulte
             ),
         ))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(found.map(|(summary, consulter)| TicketHead { summary, consulter }))
 }
 
 #[derive(Debug, Clone, Queryable)]
 pub struct ThreadMessage {
-    pub id: i64,
-    pub kind: String,
-    pub author_id: Option<i64>,
+    pub id: MessageId,
+    pub kind: MessageKind,
+    pub author_id: Option<StaffId>,
     pub author_name: Option<String>,
     pub subject: Option<String>,
     pub body_text: String,
@@ -241,7 +250,7 @@ pub struct ThreadMessage {
 }
 
 /// The whole thread, oldest first.
-pub fn thread(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<ThreadMessage>, DbError> {
+pub fn thread(conn: &mut DbConn, ticket_id: TicketId) -> Result<Vec<ThreadMessage>, DbError> {
     Ok(messages::table
         .left_join(staff::table)
         .filter(messages::ticket_id.eq(ticket_id))
@@ -263,8 +272,8 @@ pub fn thread(conn: &mut DbConn, ticket_id: i64) -> Result<Vec<ThreadMessage>, D
 
 #[derive(Debug, Clone, Queryable)]
 pub struct AttachmentMeta {
-    pub id: i64,
-    pub message_id: i64,
+    pub id: AttachmentId,
+    pub message_id: MessageId,
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -272,7 +281,7 @@ pub struct AttachmentMeta {
 
 pub fn attachments_of(
     conn: &mut DbConn,
-    message_ids: &[i64],
+    message_ids: &[MessageId],
 ) -> Result<Vec<AttachmentMeta>, DbError> {
     Ok(attachments::table
         .filter(attachments::message_id.eq_any(message_ids))
@@ -287,12 +296,20 @@ pub fn attachments_of(
         .load(conn)?)
 }
 
+/// A file to hand out.
+#[derive(Debug, Clone, Queryable)]
+pub struct AttachmentFile {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
 /// One attachment's content, only if it belongs to the ticket named in the URL.
 pub fn attachment(
     conn: &mut DbConn,
-    ticket_id: i64,
-    attachment_id: i64,
-) -> Result<Option<(String, String, Vec<u8>)>, DbError> {
+    ticket_id: TicketId,
+    attachment_id: AttachmentId,
+) -> Result<Option<AttachmentFile>, DbError> {
     Ok(attachments::table
         .inner_join(messages::table)
         .filter(attachments::id.eq(attachment_id))
@@ -317,7 +334,7 @@ mod tests {
             queue_due_at: DateTime::from_timestamp_micros(1_767_225_600_123_456)
                 .unwrap()
                 .naive_utc(),
-            id: 42,
+            id: TicketId(42),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         for bad in ["", "2.1.1", "1.x.1", "1.1", "1.1.1.1", "0.1.-"] {

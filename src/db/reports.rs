@@ -5,20 +5,21 @@ use diesel::prelude::*;
 
 use super::schema::{reply_clocks, staff, tickets};
 use super::{DbConn, DbError, to_db};
+use crate::domain::vocabulary::{StaffId, Status, TicketId};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct ClockRow {
-    pub ticket_id: i64,
+    pub ticket_id: TicketId,
     pub reference: String,
     pub subject: String,
-    pub status: String,
+    pub status: Status,
     pub urgent: bool,
-    pub assignee_id: Option<i64>,
+    pub assignee_id: Option<StaffId>,
     pub assignee_name: Option<String>,
     pub started_at: NaiveDateTime,
     pub due_at: NaiveDateTime,
     pub stopped_at: Option<NaiveDateTime>,
-    pub stopped_by: Option<i64>,
+    pub stopped_by: Option<StaffId>,
 }
 
 #[diesel::dsl::auto_type(no_type_alias)]
@@ -81,25 +82,45 @@ pub fn due_between(
         .load(conn)?)
 }
 
+#[derive(Debug, Clone, Queryable)]
+pub struct StaffName {
+    pub id: StaffId,
+    pub name: String,
+    pub active: bool,
+}
+
 /// Staff names by id, for grouping by the counsellor who answered.
-pub fn staff_names(conn: &mut DbConn) -> Result<Vec<(i64, String, bool)>, DbError> {
+pub fn staff_names(conn: &mut DbConn) -> Result<Vec<StaffName>, DbError> {
     Ok(staff::table
         .select((staff::id, staff::name, staff::active))
         .load(conn)?)
 }
 
-/// An open ticket for the workload view: (id, assignee, running clock's due time).
-pub type OpenTicket = (i64, Option<i64>, Option<NaiveDateTime>);
+/// An open ticket for the workload view.
+#[derive(Debug, Clone, Queryable)]
+pub struct OpenTicket {
+    pub id: TicketId,
+    pub assignee_id: Option<StaffId>,
+    /// Of the running clock.
+    pub reply_due_at: Option<NaiveDateTime>,
+}
 
 pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<OpenTicket>, DbError> {
     Ok(tickets::table
-        .filter(tickets::status.ne("closed"))
+        .filter(tickets::status.ne(Status::Closed))
         .select((tickets::id, tickets::assignee_id, tickets::reply_due_at))
         .load(conn)?)
 }
 
+/// How many of something there are, by a label such as a status.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Tally {
+    pub label: String,
+    pub count: i64,
+}
+
 /// Tickets by status, for metrics.
-pub fn count_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+pub fn count_by_status(conn: &mut DbConn) -> Result<Vec<Tally>, DbError> {
     Ok(tickets::table
         .group_by(tickets::status)
         .select((tickets::status, diesel::dsl::count_star()))
@@ -111,34 +132,38 @@ pub fn count_by_sla_state(
     conn: &mut DbConn,
     now: DateTime<Utc>,
     soon_until: DateTime<Utc>,
-) -> Result<Vec<(String, i64)>, DbError> {
-    let open = || tickets::table.filter(tickets::status.ne("closed"));
+) -> Result<Vec<Tally>, DbError> {
+    let open = || tickets::table.filter(tickets::status.ne(Status::Closed));
     let (now, soon) = (to_db(now), to_db(soon_until));
+    let tally = |label: &str, count: i64| Tally {
+        label: label.into(),
+        count,
+    };
     Ok(vec![
-        (
-            "none".into(),
+        tally(
+            "none",
             open()
                 .filter(tickets::reply_due_at.is_null())
                 .count()
                 .get_result(conn)?,
         ),
-        (
-            "overdue".into(),
+        tally(
+            "overdue",
             open()
                 .filter(tickets::reply_due_at.lt(now))
                 .count()
                 .get_result(conn)?,
         ),
-        (
-            "due_soon".into(),
+        tally(
+            "due_soon",
             open()
                 .filter(tickets::reply_due_at.ge(now))
                 .filter(tickets::reply_due_at.lt(soon))
                 .count()
                 .get_result(conn)?,
         ),
-        (
-            "on_track".into(),
+        tally(
+            "on_track",
             open()
                 .filter(tickets::reply_due_at.ge(soon))
                 .count()
@@ -148,7 +173,7 @@ pub fn count_by_sla_state(
 }
 
 /// The outbox by delivery status: depth (`queued`) and failures (`failed`).
-pub fn outbox_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+pub fn outbox_by_status(conn: &mut DbConn) -> Result<Vec<Tally>, DbError> {
     use super::schema::outbound_mail;
     Ok(outbound_mail::table
         .group_by(outbound_mail::status)

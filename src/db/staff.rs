@@ -1,33 +1,28 @@
-//! Staff accounts.
+//! The staff table: counsellors' and supervisors' accounts.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::staff;
-use super::{DbConn, DbError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct StaffId(pub i64);
+use super::{DbConn, DbError, to_db};
+use crate::domain::vocabulary::{Role, StaffId};
 
 #[derive(Insertable)]
 #[diesel(table_name = staff)]
 pub struct NewStaff<'a> {
     pub email: &'a str,
     pub name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub password_hash: &'a str,
     pub active: bool,
     pub created_at: NaiveDateTime,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewStaff<'_>) -> Result<StaffId, DbError> {
-    Ok(StaffId(
-        diesel::insert_into(staff::table)
-            .values(new)
-            .returning(staff::id)
-            .get_result(conn)?,
-    ))
+    Ok(diesel::insert_into(staff::table)
+        .values(new)
+        .returning(staff::id)
+        .get_result(conn)?)
 }
 
 pub fn count_active(conn: &mut DbConn) -> Result<i64, DbError> {
@@ -37,25 +32,84 @@ pub fn count_active(conn: &mut DbConn) -> Result<i64, DbError> {
         .get_result(conn)?)
 }
 
-/// Active staff of one role, for alerts: (id, email, name).
-pub fn active_with_role(
-    conn: &mut DbConn,
-    role: &str,
-) -> Result<Vec<(i64, String, String)>, DbError> {
+/// What signing in needs to know of an account.
+#[derive(Debug, Clone, Queryable)]
+pub struct StaffRow {
+    pub id: StaffId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub active: bool,
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+pub(super) fn staff_columns() -> _ {
+    (
+        staff::id,
+        staff::email,
+        staff::name,
+        staff::role,
+        staff::password_hash,
+        staff::active,
+    )
+}
+
+pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Option<StaffRow>, DbError> {
+    Ok(staff::table
+        .filter(staff::email.eq(email))
+        .select(staff_columns())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn is_active(conn: &mut DbConn, id: StaffId) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        staff::table
+            .filter(staff::id.eq(id))
+            .filter(staff::active.eq(true)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Where to mail a staff member.
+#[derive(Debug, Clone, Queryable)]
+pub struct StaffContact {
+    pub id: StaffId,
+    pub email: String,
+    pub name: String,
+    pub active: bool,
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn contact_columns() -> _ {
+    (staff::id, staff::email, staff::name, staff::active)
+}
+
+pub fn contact(conn: &mut DbConn, id: StaffId) -> Result<Option<StaffContact>, DbError> {
+    Ok(staff::table
+        .find(id)
+        .select(contact_columns())
+        .first(conn)
+        .optional()?)
+}
+
+/// Active staff of one role, oldest account first, for alerts.
+pub fn active_with_role(conn: &mut DbConn, role: Role) -> Result<Vec<StaffContact>, DbError> {
     Ok(staff::table
         .filter(staff::active.eq(true))
         .filter(staff::role.eq(role))
         .order(staff::id)
-        .select((staff::id, staff::email, staff::name))
+        .select(contact_columns())
         .load(conn)?)
 }
 
 #[derive(Debug, Clone, Queryable)]
 pub struct StaffListRow {
-    pub id: i64,
+    pub id: StaffId,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub created_at: NaiveDateTime,
 }
@@ -77,11 +131,11 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<StaffListRow>, DbError> {
 /// Returns false when there is no such account.
 pub fn set_active(
     conn: &mut DbConn,
-    id: i64,
+    id: StaffId,
     active: bool,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let deactivated_at = (!active).then(|| super::to_db(now));
+    let deactivated_at = (!active).then(|| to_db(now));
     Ok(diesel::update(staff::table.find(id))
         .set((
             staff::active.eq(active),
@@ -91,26 +145,9 @@ pub fn set_active(
         > 0)
 }
 
-pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str) -> Result<bool, DbError> {
+pub fn set_password(conn: &mut DbConn, id: StaffId, password_hash: &str) -> Result<bool, DbError> {
     Ok(diesel::update(staff::table.find(id))
         .set(staff::password_hash.eq(password_hash))
         .execute(conn)?
         > 0)
-}
-
-/// Ends every sign-in of an account (deactivation, password reset).
-pub fn revoke_sessions(
-    conn: &mut DbConn,
-    id: i64,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbError> {
-    use super::schema::sessions;
-    diesel::update(
-        sessions::table
-            .filter(sessions::staff_id.eq(id))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set(sessions::revoked_at.eq(Some(super::to_db(now))))
-    .execute(conn)?;
-    Ok(())
 }

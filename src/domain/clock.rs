@@ -1,48 +1,20 @@
 //! The reply clock: when a consultation's reply is due, and how close that is.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::calendar::BusinessCalendar;
+use super::vocabulary::words;
 
-/// How reply days are counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlaMode {
-    /// Every day counts: due `reply_days` × 24 h after receipt.
-    Calendar,
-    /// Only business days count (see [`reply_due_at`]).
-    Business,
-}
-
-impl SlaMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SlaMode::Calendar => "calendar",
-            SlaMode::Business => "business",
-        }
+words!(
+    /// How reply days are counted.
+    SlaMode, "SLA mode" {
+        /// Every day counts: due `reply_days` × 24 h after receipt.
+        Calendar = "calendar",
+        /// Only business days count (see [`reply_due_at`]).
+        Business = "business",
     }
-}
-
-impl FromStr for SlaMode {
-    type Err = UnknownKeyword;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "calendar" => Ok(SlaMode::Calendar),
-            "business" => Ok(SlaMode::Business),
-            _ => Err(UnknownKeyword::new("SLA mode", "calendar, business", s)),
-        }
-    }
-}
-
-impl fmt::Display for SlaMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 #[derive(Debug, Clone)]
 pub struct ClockRules {
@@ -127,50 +99,16 @@ fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     Some(utc.and_utc())
 }
 
-/// Where a running reply clock stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlaState {
-    /// No clock is running (nothing awaits a reply).
-    None,
-    OnTrack,
-    DueSoon,
-    Overdue,
-}
-
-impl SlaState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SlaState::None => "none",
-            SlaState::OnTrack => "on_track",
-            SlaState::DueSoon => "due_soon",
-            SlaState::Overdue => "overdue",
-        }
+words!(
+    /// Where a running reply clock stands.
+    SlaState, "SLA state" {
+        /// No clock is running (nothing awaits a reply).
+        None = "none",
+        OnTrack = "on_track",
+        DueSoon = "due_soon",
+        Overdue = "overdue",
     }
-}
-
-impl FromStr for SlaState {
-    type Err = UnknownKeyword;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(SlaState::None),
-            "on_track" => Ok(SlaState::OnTrack),
-            "due_soon" => Ok(SlaState::DueSoon),
-            "overdue" => Ok(SlaState::Overdue),
-            _ => Err(UnknownKeyword::new(
-                "SLA state",
-                "none, on_track, due_soon, overdue",
-                s,
-            )),
-        }
-    }
-}
-
-impl fmt::Display for SlaState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 /// The state at `at` of a clock due at `running_due` (`None`: no clock runs).
 ///
@@ -199,36 +137,6 @@ pub fn due_soon_from(rules: &ClockRules, due: DateTime<Utc>) -> DateTime<Utc> {
             DateTime::<Utc>::MAX_UTC
         })
 }
-
-/// A keyword (SLA mode or state) that is not one of the known ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownKeyword {
-    what: &'static str,
-    expected: &'static str,
-    input: String,
-}
-
-impl UnknownKeyword {
-    fn new(what: &'static str, expected: &'static str, input: &str) -> Self {
-        UnknownKeyword {
-            what,
-            expected,
-            input: input.to_owned(),
-        }
-    }
-}
-
-impl fmt::Display for UnknownKeyword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown {} {:?} (expected one of: {})",
-            self.what, self.input, self.expected
-        )
-    }
-}
-
-impl std::error::Error for UnknownKeyword {}
 
 #[cfg(test)]
 mod tests {

@@ -13,3 +13,4 @@ pub mod sla;
 pub mod stats;
 pub mod threading;
 pub mod triage;
+pub mod vocabulary;

@@ -1,7 +1,9 @@
 //! Which ticket an incoming mail belongs to, and the threading headers of our replies
-//! (CONTRACT §5). Pure decisions: the caller looks the candidates up and acts on the answer.
+//! (docs/CONTRACT.md §5). Pure decisions: the caller looks the candidates up and acts on the
+//! answer.
 
 use crate::domain::reference;
+use crate::domain::vocabulary::TicketId;
 
 /// Shown for a mail whose subject is empty once cleaned.
 pub const NO_SUBJECT: &str = "(件名なし)";
@@ -121,7 +123,7 @@ fn collapse_whitespace(s: &str) -> String {
 /// A ticket a mail might join, with the address that ticket's consulter writes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    pub ticket_id: i64,
+    pub ticket_id: TicketId,
     pub consulter_email: String,
 }
 
@@ -143,7 +145,7 @@ pub enum Thread {
     /// Already stored: do not store it again.
     Duplicate,
     /// Add it to this ticket.
-    Join(i64),
+    Join(TicketId),
     /// Open a new ticket.
     New,
 }
@@ -313,7 +315,7 @@ mod tests {
 
     fn cand(id: i64, email: &str) -> Option<Candidate> {
         Some(Candidate {
-            ticket_id: id,
+            ticket_id: TicketId(id),
             consulter_email: email.into(),
         })
     }
@@ -337,7 +339,7 @@ mod tests {
             subject_match: cand(9, "x@y.jp"),
             sender: Some("someone@else.jp"),
         };
-        assert_eq!(decide(&facts), Thread::Join(7));
+        assert_eq!(decide(&facts), Thread::Join(TicketId(7)));
     }
 
     #[test]
@@ -348,7 +350,7 @@ mod tests {
             subject_match: cand(9, "Hanako.Sato@example.ne.jp"),
             sender: Some("Hanako.Sato@EXAMPLE.NE.JP"),
         };
-        assert_eq!(decide(&base), Thread::Join(9));
+        assert_eq!(decide(&base), Thread::Join(TicketId(9)));
         let stranger = ThreadFacts {
             sender: Some("stranger@example.ne.jp"),
             ..base.clone()

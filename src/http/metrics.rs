@@ -7,7 +7,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpResponse, get, web};
 
 use super::blocking;
-use super::tickets::TicketError;
+use super::error::ApiError;
 use crate::db::reports;
 use crate::metrics::gauge;
 use crate::state::AppState;
@@ -17,11 +17,10 @@ use crate::state::AppState;
     responses((status = 200, description = "Prometheus text format: tickets by status and reply-clock state, outbox depth and failures, intake outcomes, request latency", content_type = "text/plain"))
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, TicketError> {
-    let st = state.clone();
-    let (by_status, by_sla, outbox) = blocking(&state, move |conn| {
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (by_status, by_sla, outbox) = blocking(&state, move |st, conn| {
         let now = st.time.now();
-        Ok::<_, TicketError>((
+        Ok::<_, crate::db::DbError>((
             reports::count_by_status(conn)?,
             reports::count_by_sla_state(conn, now, now + st.rules.due_soon)?,
             reports::outbox_by_status(conn)?,
@@ -34,21 +33,21 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, TicketE
         "madoguchi_tickets",
         "Tickets by status.",
         "status",
-        &by_status,
+        by_status.iter().map(|t| (t.label.as_str(), t.count)),
     );
     gauge(
         &mut out,
         "madoguchi_open_tickets_by_sla_state",
         "Open tickets by reply-clock state.",
         "sla_state",
-        &by_sla,
+        by_sla.iter().map(|t| (t.label.as_str(), t.count)),
     );
     gauge(
         &mut out,
         "madoguchi_outbox_mail",
         "Outgoing mail by delivery status.",
         "status",
-        &outbox,
+        outbox.iter().map(|t| (t.label.as_str(), t.count)),
     );
     state.metrics.render(&mut out);
     Ok(HttpResponse::Ok()

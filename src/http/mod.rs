@@ -1,5 +1,5 @@
-//! HTTP: routes and thin handlers. Handlers parse, call an action or a service on a blocking
-//! thread, and map its outcome. The OpenAPI document is collected from the same registrations,
+//! HTTP: routes and thin handlers. Handlers parse, call one desk function on a blocking
+//! thread, and render its outcome. The OpenAPI document is collected from the same registrations,
 //! so a route cannot be served without being documented.
 
 pub mod auth;
@@ -25,7 +25,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::db::{DbConn, DbError};
 use crate::state::AppState;
-use error::json_error;
+use error::{ApiError, json_error};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -63,15 +63,15 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(public::create_consultation)
                 .service(auth::login)
                 .service(auth::logout)
-                .service(tickets::list)
-                .service(tickets::detail)
-                .service(tickets::assign)
-                .service(tickets::reply)
-                .service(tickets::note)
-                .service(tickets::update)
-                .service(tickets::audit)
-                .service(tickets::attachment)
-                .service(tickets::triage)
+                .service(tickets::queue::list)
+                .service(tickets::detail::detail)
+                .service(tickets::detail::audit)
+                .service(tickets::detail::attachment)
+                .service(tickets::actions::assign)
+                .service(tickets::actions::reply)
+                .service(tickets::actions::note)
+                .service(tickets::actions::update)
+                .service(tickets::actions::triage)
                 .service(reports::urgent)
                 .service(reports::overdue)
                 .service(reports::due_by)
@@ -160,18 +160,19 @@ pub fn local_time(state: &AppState, t: DateTime<Utc>) -> String {
     t.with_timezone(&state.rules.tz).to_rfc3339()
 }
 
-/// Runs database work on the blocking pool: no database call on the async threads.
-pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, E>
+/// Runs work that needs the database on the blocking pool, never on the async threads: the
+/// closure gets the state and a pooled connection.
+pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    F: FnOnce(&AppState, &mut DbConn) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
-    E: From<DbError> + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
 {
-    let pool = state.pool.clone();
+    let state = state.clone();
     web::block(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
-        f(&mut conn)
+        let mut conn = state.pool.get().map_err(DbError::from)?;
+        f(&state, &mut conn).map_err(Into::into)
     })
     .await
-    .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?
+    .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))?
 }

@@ -10,12 +10,12 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{internal, json_error, validation_error};
+use super::blocking;
+use super::error::ApiError;
 use super::form_guard::{self, Judgement};
-use crate::db::DbError;
+use crate::desk::consultation::{Opened, submit};
 use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
 use crate::domain::{form_token, jpdate};
-use crate::intake::web::{Receipt, SubmitError, submit};
 use crate::state::AppState;
 
 const RELATIONSHIPS: [(&str, &str); 3] = [
@@ -79,63 +79,6 @@ impl ConsultForm {
     }
 }
 
-#[derive(Debug)]
-pub enum ConsultationError {
-    Invalid(Vec<FieldError>),
-    RateLimited,
-    Unavailable,
-    Internal(String),
-}
-
-impl std::fmt::Display for ConsultationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Invalid(e) => write!(f, "{} invalid fields", e.len()),
-            Self::RateLimited => write!(f, "too many consultations from one address"),
-            Self::Unavailable => write!(f, "database unavailable"),
-            Self::Internal(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl ResponseError for ConsultationError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Invalid(errors) => validation_error(errors),
-            Self::RateLimited => json_error(
-                self.status_code(),
-                "rate_limited",
-                "too many consultations from this address in the last hour; \
-                 please try again later or call the consultation line",
-            ),
-            Self::Unavailable => json_error(
-                self.status_code(),
-                "unavailable",
-                "the service is busy; please try again in a moment",
-            ),
-            Self::Internal(e) => internal("consultation intake failed", e),
-        }
-    }
-}
-
-impl From<SubmitError> for ConsultationError {
-    fn from(e: SubmitError) -> Self {
-        match e {
-            SubmitError::Db(DbError::Unavailable(_)) => Self::Unavailable,
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
 fn client_addr(req: &HttpRequest) -> IpAddr {
     req.peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
@@ -151,23 +94,15 @@ fn limits(state: &AppState) -> Limits {
 async fn take(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    validated: Result<Consultation, Vec<FieldError>>,
-) -> Result<Receipt, ConsultationError> {
-    let consultation = validated.map_err(ConsultationError::Invalid)?;
+    consultation: Consultation,
+) -> Result<Opened, ApiError> {
     if !state
         .intake_limiter
         .try_acquire(client_addr(req), state.time.now())
     {
-        return Err(ConsultationError::RateLimited);
+        return Err(ApiError::RateLimited);
     }
-    let state = state.clone();
-    web::block(move || {
-        let mut conn = state.pool.get().map_err(DbError::from)?;
-        submit(&state, &mut conn, &consultation)
-    })
-    .await
-    .map_err(|e| ConsultationError::Internal(e.to_string()))?
-    .map_err(ConsultationError::from)
+    blocking(state, move |st, conn| submit(st, conn, &consultation)).await
 }
 
 /// The public API's consultation, as documented; the body is read leniently so that each
@@ -210,9 +145,10 @@ pub async fn create_consultation(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<Value>,
-) -> Result<HttpResponse, ConsultationError> {
-    let validated = consultation::validate_json(&body, &limits(&state));
-    let receipt = take(&state, &req, validated).await?;
+) -> Result<HttpResponse, ApiError> {
+    let consultation =
+        consultation::validate_json(&body, &limits(&state)).map_err(|e| ApiError::fields(&e))?;
+    let receipt = take(&state, &req, consultation).await?;
     let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
     Ok(HttpResponse::Created().json(ConsultationReceipt {
         reference: receipt.reference,
@@ -310,7 +246,20 @@ pub async fn consult_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    match take(&state, &req, validated).await {
+    let consultation = match validated {
+        Ok(c) => c,
+        // The token stays the one first served, so fixing a field and sending at once is fine.
+        Err(errors) => {
+            return form_page(
+                &state,
+                &form,
+                &errors,
+                &FormExtras::token(token),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    match take(&state, &req, consultation).await {
         Ok(receipt) => {
             let due = receipt.reply_due_at.with_timezone(&state.rules.tz);
             page(
@@ -326,15 +275,7 @@ pub async fn consult_submit(
                 StatusCode::OK,
             )
         }
-        // The token stays the one first served, so fixing a field and sending at once is fine.
-        Err(ConsultationError::Invalid(errors)) => form_page(
-            &state,
-            &form,
-            &errors,
-            &FormExtras::token(token),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(ConsultationError::RateLimited) => message_page(
+        Err(ApiError::RateLimited) => message_page(
             &state,
             "少し時間をおいて、もう一度お送りください",
             &[
@@ -345,9 +286,9 @@ pub async fn consult_submit(
             StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(e) => {
-            if let ConsultationError::Internal(cause) = &e {
+            if e.status_code().is_server_error() {
                 tracing::error!(
-                    error = %crate::domain::redact::addresses(cause),
+                    error = %crate::domain::redact::addresses(&e.to_string()),
                     "consultation form intake failed"
                 );
             }

@@ -5,14 +5,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::StaffUser;
-use super::error::ErrorBody;
-use super::tickets::TicketError;
+use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
-use crate::actions::{ActionError, audit};
-use crate::db::{DbError, from_db, quarantine};
-use crate::intake::imap::outcome_name;
-use crate::intake::store;
+use crate::db::{from_db, quarantine};
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::QuarantineId;
+use crate::intake::mail;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -23,7 +21,8 @@ pub struct ListParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct QuarantineItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: QuarantineId,
     received_at: String,
     /// `ingest`, `imap`, …
     source: String,
@@ -44,15 +43,12 @@ pub struct QuarantineItem {
 #[get("/quarantine")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<ListParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let all = params.all.unwrap_or(false);
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(quarantine::list(conn, all)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| quarantine::list(conn, all)).await?;
     let items: Vec<QuarantineItem> = rows
         .into_iter()
         .map(|r| QuarantineItem {
@@ -79,29 +75,14 @@ pub async fn list(
 #[post("/quarantine/{id}/retry")]
 pub async fn retry(
     state: web::Data<AppState>,
-    user: StaffUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+    user: Session,
+    id: web::Path<QuarantineId>,
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let id = id.into_inner();
-    let st = state.clone();
-    let outcome = blocking(&state, move |conn| {
-        let outcome = store::retry(&st, conn, id)
-            .map_err(|e| TicketError::Action(ActionError::Db(DbError::Unavailable(e.to_string()))))?
-            .ok_or(TicketError::Action(ActionError::NotFound))?;
-        let target = format!("quarantine:{id}");
-        let detail = Some(outcome_name(&outcome));
-        audit(
-            conn,
-            &user.actor,
-            st.time.now(),
-            "quarantine.retry",
-            None,
-            Some(&target),
-            detail,
-        )?;
-        Ok::<_, TicketError>(outcome)
+    let outcome = blocking(&state, move |st, conn| {
+        mail::retry_by(st, conn, &user.actor, id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"outcome": outcome_name(&outcome)})))
+    Ok(HttpResponse::Ok().json(json!({"outcome": outcome.as_str()})))
 }

@@ -6,12 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::StaffUser;
-use super::error::ErrorBody;
-use super::tickets::TicketError;
+use super::error::{ApiError, ErrorBody};
 use super::{blocking, local_time};
 use crate::db::reports::{self, ClockRow};
-use crate::db::{from_db, triage};
+use crate::db::{from_db, messages, triage_flags};
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::{StaffId, Status, TicketId};
 use crate::domain::{clock, sla};
 use crate::state::AppState;
 
@@ -24,30 +24,28 @@ pub struct WindowParams {
 }
 
 /// RFC 3339, forgiving a `+` of the offset that arrived as a space (it was not %-encoded).
-fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, TicketError> {
+fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|r| {
         DateTime::parse_from_rfc3339(&r.trim().replace(' ', "+"))
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| TicketError::BadQuery(field, "invalid_time"))
+            .map_err(|_| ApiError::field(field, "invalid_time"))
     })
     .transpose()
 }
 
-fn window(
-    state: &AppState,
-    p: &WindowParams,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), TicketError> {
+fn window(state: &AppState, p: &WindowParams) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let to = instant("to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
     let from = instant("from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to {
-        return Err(TicketError::BadQuery("from", "must_be_before_to"));
+        return Err(ApiError::field("from", "must_be_before_to"));
     }
     Ok((from, to))
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct UrgentItem {
-    ticket_id: i64,
+    #[schema(value_type = i64)]
+    ticket_id: TicketId,
     reference: String,
     categories: Vec<String>,
     /// `flagged` (nobody decided yet), `confirmed` or `cleared`.
@@ -81,16 +79,16 @@ pub struct UrgentReport {
 #[get("/reports/urgent")]
 pub async fn urgent(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<WindowParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
-    let (flags, replies) = blocking(&state, move |conn| {
-        let flags = triage::flags_between(conn, from, to)?;
-        let ids: Vec<i64> = flags.iter().map(|f| f.ticket_id).collect();
-        let replies = triage::first_staff_replies(conn, &ids)?;
-        Ok::<_, TicketError>((flags, replies))
+    let (flags, replies) = blocking(&state, move |_, conn| {
+        let flags = triage_flags::flags_between(conn, from, to)?;
+        let ids: Vec<TicketId> = flags.iter().map(|f| f.ticket_id).collect();
+        let replies = messages::staff_replies_on(conn, &ids)?;
+        Ok::<_, crate::db::DbError>((flags, replies))
     })
     .await?;
     let items: Vec<UrgentItem> = flags
@@ -99,8 +97,8 @@ pub async fn urgent(
             let flagged = from_db(f.flagged_at);
             let first_reply = replies
                 .iter()
-                .filter(|(t, at)| *t == f.ticket_id && from_db(*at) >= flagged)
-                .map(|(_, at)| from_db(*at))
+                .filter(|r| r.ticket_id == f.ticket_id && from_db(r.at) >= flagged)
+                .map(|r| from_db(r.at))
                 .min();
             UrgentItem {
                 ticket_id: f.ticket_id,
@@ -130,13 +128,15 @@ pub async fn urgent(
 
 #[derive(Serialize, ToSchema)]
 pub struct StaffName {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     name: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct OverdueItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: TicketId,
     reference: String,
     subject: String,
     assignee: Option<StaffName>,
@@ -145,7 +145,8 @@ pub struct OverdueItem {
     /// Hours past the due time at `as_of`, to one decimal.
     overdue_hours: f64,
     urgent: bool,
-    status: String,
+    #[schema(value_type = String)]
+    status: Status,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -206,7 +207,7 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
             i.reply_due_at.clone(),
             i.overdue_hours.to_string(),
             i.urgent.to_string(),
-            i.status.clone(),
+            i.status.to_string(),
         ]
     });
     crate::domain::csv::document(&OVERDUE_COLUMNS, rows)
@@ -224,20 +225,17 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
 #[get("/reports/overdue")]
 pub async fn overdue(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<OverdueParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
-        Some(_) => return Err(TicketError::BadQuery("format", "invalid")),
+        Some(_) => return Err(ApiError::field("format", "invalid")),
     };
     let at = instant("as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(reports::overdue_at(conn, at)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| reports::overdue_at(conn, at)).await?;
     let items: Vec<OverdueItem> = rows
         .into_iter()
         .map(|r| overdue_item(&state, r, at))
@@ -270,7 +268,8 @@ pub struct DueByParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct DueByItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: TicketId,
     reference: String,
     subject: String,
     assignee: Option<StaffName>,
@@ -278,7 +277,8 @@ pub struct DueByItem {
     /// `on_track`, `due_soon` or `overdue`, now.
     sla_state: String,
     urgent: bool,
-    status: String,
+    #[schema(value_type = String)]
+    status: Status,
 }
 
 #[utoipa::path(
@@ -293,16 +293,13 @@ pub struct DueByItem {
 #[get("/reports/due")]
 pub async fn due_by(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<DueByParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let now = state.time.now();
     let by = instant("by", params.by.as_deref())?.unwrap_or(now + state.rules.due_soon);
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, TicketError>(reports::running_due_by(conn, by)?)
-    })
-    .await?;
+    let rows = blocking(&state, move |_, conn| reports::running_due_by(conn, by)).await?;
     let items: Vec<DueByItem> = rows
         .into_iter()
         .map(|r| {
@@ -366,14 +363,14 @@ pub struct SlaReport {
 #[get("/reports/sla")]
 pub async fn sla_report(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     params: web::Query<SlaParams>,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let group_by = match params.group_by.as_deref() {
         None | Some("month") => sla::GroupBy::Month,
         Some("counsellor") => sla::GroupBy::Counsellor,
-        Some(_) => return Err(TicketError::BadQuery("group_by", "invalid")),
+        Some(_) => return Err(ApiError::field("group_by", "invalid")),
     };
     let (from, to) = window(
         &state,
@@ -382,19 +379,14 @@ pub async fn sla_report(
             to: params.to.clone(),
         },
     )?;
-    let (rows, names) = blocking(&state, move |conn| {
-        Ok::<_, TicketError>((
+    let (rows, names) = blocking(&state, move |_, conn| {
+        Ok::<_, crate::db::DbError>((
             reports::due_between(conn, from, to)?,
             reports::staff_names(conn)?,
         ))
     })
     .await?;
-    let name_of = |id: i64| {
-        names
-            .iter()
-            .find(|(i, ..)| *i == id)
-            .map(|(_, n, _)| n.clone())
-    };
+    let name_of = |id: StaffId| names.iter().find(|n| n.id == id).map(|n| n.name.clone());
     let clocks: Vec<sla::Clock> = rows
         .into_iter()
         .map(|r| sla::Clock {
@@ -431,7 +423,8 @@ pub struct Workload {
 
 #[derive(Serialize, ToSchema)]
 pub struct CounsellorWorkload {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     name: String,
     /// A deactivated account still holding tickets: they need reassigning.
     active: bool,
@@ -445,7 +438,8 @@ pub struct WorkloadReport {
     unassigned: Workload,
     unassigned_open: usize,
     /// Open tickets assigned to deactivated accounts.
-    needs_reassignment: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    needs_reassignment: Vec<TicketId>,
 }
 
 #[utoipa::path(
@@ -457,13 +451,10 @@ pub struct WorkloadReport {
     )
 )]
 #[get("/reports/workload")]
-pub async fn workload(
-    state: web::Data<AppState>,
-    user: StaffUser,
-) -> Result<HttpResponse, TicketError> {
-    user.require_supervisor()?;
-    let (open, names) = blocking(&state, move |conn| {
-        Ok::<_, TicketError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
+pub async fn workload(state: web::Data<AppState>, user: Session) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let (open, names) = blocking(&state, move |_, conn| {
+        Ok::<_, crate::db::DbError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
     })
     .await?;
     let now = state.time.now();
@@ -471,9 +462,9 @@ pub async fn workload(
     let mut unassigned = Workload::default();
     let mut unassigned_open = 0;
     let mut needs_reassignment = Vec::new();
-    for (ticket, assignee, due) in open {
-        let state_now = clock::sla_state(&state.rules, due.map(from_db), now);
-        let bucket = match assignee {
+    for ticket in open {
+        let state_now = clock::sla_state(&state.rules, ticket.reply_due_at.map(from_db), now);
+        let bucket = match ticket.assignee_id {
             None => {
                 unassigned_open += 1;
                 &mut unassigned
@@ -481,10 +472,10 @@ pub async fn workload(
             Some(id) => {
                 let (name, active) = names
                     .iter()
-                    .find(|(i, ..)| *i == id)
-                    .map_or((String::new(), false), |(_, n, a)| (n.clone(), *a));
+                    .find(|n| n.id == id)
+                    .map_or((String::new(), false), |n| (n.name.clone(), n.active));
                 if !active {
-                    needs_reassignment.push(ticket);
+                    needs_reassignment.push(ticket.id);
                 }
                 let entry = match counsellors.iter().position(|c| c.id == id) {
                     Some(i) => &mut counsellors[i],

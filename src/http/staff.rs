@@ -1,82 +1,16 @@
 //! Staff accounts over the API (supervisors only).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::auth::{AuthError, StaffUser};
 use super::blocking;
-use super::error::{ErrorBody, internal, json_error};
-use crate::accounts::{self, AccountError};
-use crate::actions::audit;
-use crate::db::DbError;
+use super::error::{ApiError, ErrorBody};
+use crate::desk;
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::{Role, StaffId};
 use crate::state::AppState;
-
-#[derive(Debug)]
-pub enum StaffError {
-    Auth(AuthError),
-    Account(AccountError),
-    NotFound,
-    NotYourself,
-}
-
-impl std::fmt::Display for StaffError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Auth(e) => write!(f, "{e}"),
-            Self::Account(e) => write!(f, "{e}"),
-            Self::NotFound => write!(f, "no such staff account"),
-            Self::NotYourself => write!(f, "you cannot deactivate your own account"),
-        }
-    }
-}
-
-impl From<AuthError> for StaffError {
-    fn from(e: AuthError) -> Self {
-        Self::Auth(e)
-    }
-}
-
-impl From<DbError> for StaffError {
-    fn from(e: DbError) -> Self {
-        Self::Account(AccountError::Db(e))
-    }
-}
-
-impl From<diesel::result::Error> for StaffError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Account(AccountError::Db(e.into()))
-    }
-}
-
-impl ResponseError for StaffError {
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Auth(e) => e.error_response(),
-            Self::Account(AccountError::Invalid(fields)) => {
-                let map: std::collections::BTreeMap<_, _> = fields.iter().copied().collect();
-                HttpResponse::UnprocessableEntity().json(json!({"error": {
-                    "code": "validation_failed", "message": "some fields are invalid", "fields": map}}))
-            }
-            Self::Account(AccountError::Exists) => json_error(
-                StatusCode::CONFLICT,
-                "exists",
-                "a staff account with that email exists already",
-            ),
-            Self::NotFound => {
-                json_error(StatusCode::NOT_FOUND, "not_found", "no such staff account")
-            }
-            Self::NotYourself => json_error(
-                StatusCode::CONFLICT,
-                "own_account",
-                "you cannot deactivate your own account",
-            ),
-            Self::Account(e) => internal("staff account change failed", e),
-        }
-    }
-}
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewStaffRequest {
@@ -101,55 +35,32 @@ pub struct NewStaffRequest {
 #[post("/staff")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: StaffUser,
+    user: Session,
     body: web::Json<NewStaffRequest>,
-) -> Result<HttpResponse, StaffError> {
-    user.require_supervisor()?;
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
     let NewStaffRequest {
         email,
         name,
         role,
         password,
     } = body.into_inner();
-    let st = state.clone();
-    let (id, role) = blocking(&state, move |conn| {
-        let now = st.time.now();
-        let id = accounts::create(conn, &email, &name, &role, &password, now)
-            .map_err(StaffError::Account)?;
-        let target = format!("staff:{}", id.0);
-        let detail = format!("role={role}");
-        audit(
-            conn,
-            &user.actor,
-            now,
-            "staff.create",
-            None,
-            Some(&target),
-            Some(&detail),
-        )?;
-        Ok::<_, StaffError>((id, role))
+    let (id, role) = blocking(&state, move |st, conn| {
+        let id = desk::staff::create_by(st, conn, &user.actor, &email, &name, &role, &password)?;
+        Ok::<_, ApiError>((id, role))
     })
     .await?;
     Ok(HttpResponse::Created().json(json!({"id": id.0, "role": role})))
 }
 
-fn record(
-    conn: &mut crate::db::DbConn,
-    user: &StaffUser,
-    at: chrono::DateTime<chrono::Utc>,
-    action: &str,
-    staff_id: i64,
-) -> Result<(), DbError> {
-    let target = format!("staff:{staff_id}");
-    audit(conn, &user.actor, at, action, None, Some(&target), None)
-}
-
 #[derive(serde::Serialize, ToSchema)]
 pub struct StaffListItem {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: StaffId,
     email: String,
     name: String,
-    role: String,
+    #[schema(value_type = String)]
+    role: Role,
     active: bool,
     created_at: String,
 }
@@ -163,12 +74,9 @@ pub struct StaffListItem {
     )
 )]
 #[get("/staff")]
-pub async fn list(state: web::Data<AppState>, user: StaffUser) -> Result<HttpResponse, StaffError> {
-    user.require_supervisor()?;
-    let rows = blocking(&state, move |conn| {
-        Ok::<_, StaffError>(crate::db::staff::list(conn)?)
-    })
-    .await?;
+pub async fn list(state: web::Data<AppState>, user: Session) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let rows = blocking(&state, |_, conn| crate::db::staff::list(conn)).await?;
     let items: Vec<StaffListItem> = rows
         .into_iter()
         .map(|r| StaffListItem {
@@ -185,32 +93,13 @@ pub async fn list(state: web::Data<AppState>, user: StaffUser) -> Result<HttpRes
 
 async fn set_active(
     state: web::Data<AppState>,
-    user: StaffUser,
-    id: i64,
+    user: Session,
+    id: StaffId,
     active: bool,
-) -> Result<HttpResponse, StaffError> {
-    user.require_supervisor()?;
-    if !active && id == user.actor.staff_id {
-        return Err(StaffError::NotYourself);
-    }
-    let st = state.clone();
-    blocking(&state, move |conn| {
-        crate::db::write_tx(conn, |conn| {
-            let now = st.time.now();
-            if !crate::db::staff::set_active(conn, id, active, now)? {
-                return Err(StaffError::NotFound);
-            }
-            if !active {
-                crate::db::staff::revoke_sessions(conn, id, now)?;
-            }
-            let action = if active {
-                "staff.reactivate"
-            } else {
-                "staff.deactivate"
-            };
-            record(conn, &user, now, action, id)?;
-            Ok(())
-        })
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    blocking(&state, move |st, conn| {
+        desk::staff::set_active(st, conn, &user.actor, id, active)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -229,9 +118,9 @@ async fn set_active(
 #[post("/staff/{id}/deactivate")]
 pub async fn deactivate(
     state: web::Data<AppState>,
-    user: StaffUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, StaffError> {
+    user: Session,
+    id: web::Path<StaffId>,
+) -> Result<HttpResponse, ApiError> {
     set_active(state, user, id.into_inner(), false).await
 }
 
@@ -247,9 +136,9 @@ pub async fn deactivate(
 #[post("/staff/{id}/reactivate")]
 pub async fn reactivate(
     state: web::Data<AppState>,
-    user: StaffUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, StaffError> {
+    user: Session,
+    id: web::Path<StaffId>,
+) -> Result<HttpResponse, ApiError> {
     set_active(state, user, id.into_inner(), true).await
 }
 
@@ -273,30 +162,14 @@ pub struct PasswordRequest {
 #[post("/staff/{id}/password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
-    user: StaffUser,
-    id: web::Path<i64>,
+    user: Session,
+    id: web::Path<StaffId>,
     body: web::Json<PasswordRequest>,
-) -> Result<HttpResponse, StaffError> {
-    user.require_supervisor()?;
-    let id = id.into_inner();
-    let password = body.into_inner().password;
-    let st = state.clone();
-    blocking(&state, move |conn| {
-        let hash = crate::passwords::hash(&password).map_err(|e| match e {
-            crate::passwords::PasswordError::TooShort => {
-                StaffError::Account(AccountError::Invalid(vec![("password", "too_short")]))
-            }
-            other => StaffError::Account(AccountError::Hashing(other.to_string())),
-        })?;
-        crate::db::write_tx(conn, |conn| {
-            let now = st.time.now();
-            if !crate::db::staff::set_password(conn, id, &hash)? {
-                return Err(StaffError::NotFound);
-            }
-            crate::db::staff::revoke_sessions(conn, id, now)?;
-            record(conn, &user, now, "staff.password_reset", id)?;
-            Ok(())
-        })
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let (id, password) = (id.into_inner(), body.into_inner().password);
+    blocking(&state, move |st, conn| {
+        desk::staff::reset_password(st, conn, &user.actor, id, &password)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -13,8 +13,9 @@ use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::config::ImapTls;
-use crate::db::{DbError, intake as db};
-use crate::intake::store::{self, Outcome, TakeError};
+use crate::db::{DbError, imap_state as db};
+use crate::intake::Outcome;
+use crate::intake::mail::{self, TakeError};
 use crate::state::AppState;
 
 /// Messages fetched per round trip: a backlog is taken in slices, not held in memory at once.
@@ -220,7 +221,7 @@ async fn take_new<S: Stream>(
             let mb = mailbox.clone();
             let taken = web::block(move || {
                 let mut conn = st.pool.get().map_err(DbError::from)?;
-                let outcome = store::take(&st, &mut conn, &raw, "imap")?;
+                let outcome = mail::take(&st, &mut conn, &raw, "imap")?;
                 // Committed before the server hears of it: a crash here means the mail is
                 // fetched again and recognised as a duplicate, never lost.
                 db::set_imap_position(&mut conn, &mb, uidvalidity, i64::from(uid), st.time.now())?;
@@ -229,7 +230,7 @@ async fn take_new<S: Stream>(
             .await
             .map_err(|e| ImapError::Intake(e.to_string()))?
             .map_err(|e| ImapError::Intake(e.to_string()))?;
-            tracing::info!(uid, outcome = outcome_name(&taken), "mail taken from IMAP");
+            tracing::info!(uid, outcome = taken.as_str(), "mail taken from IMAP");
             session
                 .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
                 .await?
@@ -238,14 +239,4 @@ async fn take_new<S: Stream>(
         }
     }
     Ok(())
-}
-
-pub fn outcome_name(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Opened { .. } => "opened",
-        Outcome::Joined { .. } => "joined",
-        Outcome::Duplicate => "duplicate",
-        Outcome::Bounce { .. } => "bounce",
-        Outcome::Quarantined { .. } => "quarantined",
-    }
 }

@@ -1,7 +1,41 @@
-//! Everything that becomes a consultation: the web form, the public API, and mail (from an
-//! MTA pipe through `madoguchi ingest`, or from IMAP), all stored the same way.
+//! Mail intake: raw mail from an MTA pipe (`madoguchi ingest`) or from IMAP is parsed, and
+//! what it brings (a new consultation, a follow-up, a bounce) is stored, or the mail is kept
+//! in quarantine. The form and the API open consultations through `desk::consultation`
+//! directly, as a first mail does.
 
 pub mod imap;
+pub mod mail;
 pub mod parse;
-pub mod store;
-pub mod web;
+
+use crate::domain::vocabulary::{QuarantineId, TicketId};
+
+/// What became of one mail taken in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new consultation.
+    Opened {
+        ticket_id: TicketId,
+        acknowledged: bool,
+    },
+    /// A follow-up joined an existing consultation.
+    Joined { ticket_id: TicketId },
+    /// The same Message-ID was stored before: nothing written.
+    Duplicate,
+    /// A delivery report about one of our mails; that mail is marked failed.
+    Bounce { ticket_id: Option<TicketId> },
+    /// Kept raw with the reason, for a person to look at.
+    Quarantined { id: QuarantineId },
+}
+
+impl Outcome {
+    /// For logs, metrics and the command line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Opened { .. } => "opened",
+            Self::Joined { .. } => "joined",
+            Self::Duplicate => "duplicate",
+            Self::Bounce { .. } => "bounce",
+            Self::Quarantined { .. } => "quarantined",
+        }
+    }
+}

@@ -2,8 +2,7 @@
 //! It is the only code that talks to an SMTP server.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,9 +10,11 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{SmtpTransport, Transport as _};
 
-use crate::config::SmtpSettings;
+use crate::config::{MailTransport, SmtpSettings, SmtpTls};
 use crate::db::{self, Pool, from_db, outbox};
 use crate::domain::redact;
+use crate::domain::vocabulary::OutboxId;
+use crate::signal::{Shutdown, Waker};
 use crate::timesource::TimeSource;
 
 /// How mail leaves: an SMTP server, or `.eml` files in a folder (the default, so a fresh
@@ -32,13 +33,15 @@ pub struct SendError {
 
 impl Transport {
     pub fn from_settings(s: &SmtpSettings) -> Result<Self, String> {
-        if s.transport == "file" {
+        if s.transport == MailTransport::File {
             return Ok(Self::File(PathBuf::from(&s.file_dir)));
         }
-        let builder = match s.tls.as_str() {
-            "tls" => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
-            "starttls" => SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?,
-            _ => SmtpTransport::builder_dangerous(&s.host),
+        let builder = match s.tls {
+            SmtpTls::Tls => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
+            SmtpTls::Starttls => {
+                SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?
+            }
+            SmtpTls::None => SmtpTransport::builder_dangerous(&s.host),
         };
         let mut builder = builder
             .port(s.port)
@@ -113,29 +116,6 @@ pub fn plan_retry(
     }
 }
 
-/// Wakes an idle worker when mail is queued, instead of leaving it to its next poll.
-#[derive(Default)]
-pub struct Waker {
-    pending: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Waker {
-    pub fn wake(&self) {
-        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.cv.notify_all();
-    }
-
-    fn wait(&self, timeout: StdDuration) {
-        let guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut guard, _) = self
-            .cv
-            .wait_timeout_while(guard, timeout, |pending| !*pending)
-            .unwrap_or_else(|p| p.into_inner());
-        *guard = false;
-    }
-}
-
 /// The worker's longest sleep: mail queued by another instance is seen at least this often.
 const POLL: StdDuration = StdDuration::from_secs(5);
 const BATCH: i64 = 20;
@@ -148,14 +128,14 @@ pub struct DeliveryWorker {
     pub id: String,
     pub time: Arc<dyn TimeSource>,
     pub waker: Arc<Waker>,
-    pub shutdown: Arc<AtomicBool>,
+    pub shutdown: Shutdown,
 }
 
 impl DeliveryWorker {
     /// Runs until `shutdown` is set. The mail in flight is finished; claimed mail not yet tried
     /// is released for others.
     pub fn run(self) {
-        while !self.shutdown.load(Ordering::SeqCst) {
+        while !self.shutdown.is_triggered() {
             match self.round() {
                 Ok(0) => self.waker.wait(self.idle_wait()),
                 Ok(_) => {}
@@ -176,8 +156,8 @@ impl DeliveryWorker {
         let claimed = outbox::claim_due(&mut conn, &self.id, now, lease_until, BATCH)?;
         let mut tried = 0;
         for (i, mail) in claimed.iter().enumerate() {
-            if self.shutdown.load(Ordering::SeqCst) {
-                let rest: Vec<i64> = claimed[i..].iter().map(|m| m.id).collect();
+            if self.shutdown.is_triggered() {
+                let rest: Vec<OutboxId> = claimed[i..].iter().map(|m| m.id).collect();
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;
             }
@@ -203,14 +183,14 @@ impl DeliveryWorker {
             Ok(()) => {
                 outbox::mark_sent(conn, mail.id, &self.id, now)?;
                 tracing::info!(
-                    outbox_id = mail.id,
+                    outbox_id = mail.id.0,
                     attempts = mail.attempts + 1,
                     "mail sent"
                 );
             }
             Err(e) if e.permanent => {
                 outbox::mark_failed(conn, mail.id, &self.id, &e.message)?;
-                tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail refused for good");
+                tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail refused for good");
             }
             Err(e) => {
                 let plan = plan_retry(
@@ -225,13 +205,13 @@ impl DeliveryWorker {
                 match plan {
                     Retry::At(at) => {
                         outbox::mark_retry(conn, mail.id, &self.id, at, &e.message)?;
-                        tracing::info!(outbox_id = mail.id, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
+                        tracing::info!(outbox_id = mail.id.0, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
                     }
                     Retry::GiveUp => {
                         let why =
                             format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
                         outbox::mark_failed(conn, mail.id, &self.id, &why)?;
-                        tracing::warn!(outbox_id = mail.id, error = %logged(&e), "mail delivery given up");
+                        tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail delivery given up");
                     }
                 }
             }
@@ -280,19 +260,5 @@ mod tests {
             plan_retry(i32::MAX, created, created, base, limit),
             Retry::GiveUp
         );
-    }
-
-    #[test]
-    fn waker_returns_early_when_woken() {
-        let w = Arc::new(Waker::default());
-        let w2 = w.clone();
-        let t = std::thread::spawn(move || {
-            let start = std::time::Instant::now();
-            w2.wait(StdDuration::from_secs(30));
-            start.elapsed()
-        });
-        std::thread::sleep(StdDuration::from_millis(50));
-        w.wake();
-        assert!(t.join().unwrap() < StdDuration::from_secs(5));
     }
 }

@@ -1,6 +1,8 @@
 //! Mail we send: composed from templates into exact bytes when queued, then delivered by the
 //! outbox worker, the only code that talks to an SMTP server.
 
-pub mod compose;
 pub mod delivery;
+pub mod mailer;
 pub mod outgoing;
+
+pub use mailer::Mailer;

@@ -1,20 +1,23 @@
-//! Putting a composed mail on a ticket: the outbound message staff see in the thread and its
-//! outbox row, written together in the caller's transaction.
+//! Putting a composed mail on the outbox in the caller's transaction: on a ticket (the
+//! outbound message staff see in the thread, and its outbox row), or to staff.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::compose::OutgoingMail;
-use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
-use crate::db::{DbConn, DbError, outbox, to_db};
+use super::Mailer;
+use super::mailer::{Acknowledgement, OutgoingMail};
+use crate::db::messages::{self, NewMessage};
+use crate::db::outbox::{self, NewOutboundMail};
+use crate::db::{DbConn, DbError};
+use crate::domain::vocabulary::{DeliveryStatus, MessageId, StaffId, TicketId};
 
-/// At most this many acknowledgements go to one address a day (CONTRACT §5).
+/// At most this many acknowledgements go to one address a day (docs/CONTRACT.md §5).
 pub const ACKS_PER_DAY: i64 = 3;
 
 /// Who a mail on a ticket is from: the system itself, or a staff member answering.
 pub enum Sender<'a> {
     Acknowledgement,
     Staff {
-        id: i64,
+        id: StaffId,
         /// What the counsellor wrote, shown in the thread instead of the templated mail.
         body: &'a str,
         in_reply_to: Option<&'a str>,
@@ -28,59 +31,124 @@ pub fn queue_on_ticket(
     sender: Sender<'_>,
     now: DateTime<Utc>,
 ) -> Result<MessageId, DbError> {
-    let (kind, author_id, body, in_reply_to) = match sender {
-        Sender::Acknowledgement => ("acknowledgement", None, mail.body.as_str(), None),
+    let (kind, message) = match sender {
+        Sender::Acknowledgement => (
+            "acknowledgement",
+            NewMessage::outbound(
+                ticket,
+                None,
+                Some(&mail.subject),
+                &mail.body,
+                Some(&mail.rfc_message_id),
+                now,
+            ),
+        ),
         Sender::Staff {
             id,
             body,
             in_reply_to,
-        } => ("reply", Some(id), body, in_reply_to),
+        } => (
+            "reply",
+            NewMessage {
+                in_reply_to,
+                ..NewMessage::outbound(
+                    ticket,
+                    Some(id),
+                    Some(&mail.subject),
+                    body,
+                    Some(&mail.rfc_message_id),
+                    now,
+                )
+            },
+        ),
     };
-    let message = tickets::add_message(
-        conn,
-        &NewMessage {
-            ticket_id: ticket.0,
-            kind: "outbound",
-            author_id,
-            subject: Some(&mail.subject),
-            body_text: body,
-            rfc_message_id: Some(&mail.rfc_message_id),
-            in_reply_to,
-            references_header: None,
-            from_address: None,
-            automatic: author_id.is_none(),
-            raw_mime: None,
-            system_note: None,
-            created_at: to_db(now),
-        },
-    )?;
+    let message = messages::add(conn, &message)?;
     outbox::enqueue(
         conn,
-        &outbox::NewOutboundMail {
-            message_id: Some(message.0),
-            ticket_id: Some(ticket.0),
-            kind,
-            to_address: &mail.to,
-            rfc_message_id: &mail.rfc_message_id,
-            raw: &mail.raw,
-            status: "queued",
-            next_attempt_at: to_db(now),
-            created_at: to_db(now),
+        &NewOutboundMail {
+            message_id: Some(message),
+            ticket_id: Some(ticket),
+            ..queued(kind, mail, now)
         },
     )?;
     Ok(message)
 }
 
-/// Queues an acknowledgement unless its address had its daily share; says whether it did.
+/// Queues a mail to staff (an alert or digest), about a ticket or none; no thread message.
+pub fn queue_staff_mail(
+    conn: &mut DbConn,
+    ticket: Option<TicketId>,
+    kind: &str,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    outbox::enqueue(
+        conn,
+        &NewOutboundMail {
+            ticket_id: ticket,
+            ..queued(kind, mail, now)
+        },
+    )?;
+    Ok(())
+}
+
+fn queued<'a>(kind: &'a str, mail: &'a OutgoingMail, now: DateTime<Utc>) -> NewOutboundMail<'a> {
+    NewOutboundMail::queued(kind, &mail.to, &mail.rfc_message_id, &mail.raw, now)
+}
+
+/// What became of a ticket's acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    Queued,
+    /// The address had its daily share: nothing is sent.
+    CapReached,
+    /// It could not be made; kept on the ticket as a failed delivery, for staff to see.
+    Failed,
+}
+
+/// Composes and queues a ticket's acknowledgement, unless its address had its daily share.
+/// A mail that cannot be made never undoes the consultation: it stands in the thread as a
+/// delivery that failed, with the reason.
 pub fn acknowledge(
     conn: &mut DbConn,
+    mailer: &Mailer,
     ticket: TicketId,
-    ack: &OutgoingMail,
+    ack: &Acknowledgement<'_>,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    if outbox::acknowledgements_since(conn, &ack.to, now - Duration::hours(24))? >= ACKS_PER_DAY {
-        return Ok(false);
+) -> Result<Acknowledged, DbError> {
+    let to = ack.to;
+    if outbox::acknowledgements_since(conn, to, now - Duration::hours(24))? >= ACKS_PER_DAY {
+        return Ok(Acknowledged::CapReached);
     }
-    queue_on_ticket(conn, ticket, ack, Sender::Acknowledgement, now)?;
-    Ok(true)
+    let mail = match mailer.acknowledgement(ack, now) {
+        Ok(ack) => ack,
+        Err(e) => {
+            let why = format!("the acknowledgement could not be made: {e}");
+            tracing::warn!(
+                ticket_id = ticket.0,
+                error = %crate::domain::redact::addresses(&why),
+                "acknowledgement kept as a failed delivery"
+            );
+            let message = messages::add(
+                conn,
+                &NewMessage {
+                    system_note: Some("the acknowledgement could not be made"),
+                    ..NewMessage::outbound(ticket, None, None, "", None, now)
+                },
+            )?;
+            outbox::enqueue(
+                conn,
+                &NewOutboundMail {
+                    message_id: Some(message),
+                    ticket_id: Some(ticket),
+                    status: DeliveryStatus::Failed,
+                    last_error: Some(&why),
+                    ..NewOutboundMail::queued("acknowledgement", to, &mailer.message_id(), &[], now)
+                },
+            )?;
+            return Ok(Acknowledged::Failed);
+        }
+    };
+    queue_on_ticket(conn, ticket, &mail, Sender::Acknowledgement, now)?;
+    Ok(Acknowledged::Queued)
 }

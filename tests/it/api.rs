@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
+use madoguchi::config::MailTransport;
+use madoguchi::db::messages::{self, NewMessage};
 use madoguchi::db::schema::{audit_events, outbound_mail, reply_clocks};
-use madoguchi::db::tickets::{self as db_tickets, NewMessage};
 use madoguchi::db::to_db;
+use madoguchi::domain::vocabulary::TicketId;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};
@@ -45,25 +47,15 @@ fn outbox_count(app: &TestApp) -> i64 {
 /// A consulter's follow-up, as mail intake will store it.
 fn consulter_writes(app: &TestApp, ticket: i64, text: &str) -> i64 {
     let mut conn = app.conn();
-    db_tickets::add_message(
+    let rfc_message_id = format!(
+        "follow-up-{ticket}-{}@consulter.example",
+        app.time.now().timestamp_micros()
+    );
+    messages::add(
         &mut conn,
         &NewMessage {
-            ticket_id: ticket,
-            kind: "inbound",
-            author_id: None,
-            subject: None,
-            body_text: text,
-            rfc_message_id: Some(&format!(
-                "follow-up-{ticket}-{}@consulter.example",
-                app.time.now().timestamp_micros()
-            )),
-            in_reply_to: None,
-            references_header: None,
-            from_address: None,
-            automatic: false,
-            raw_mime: None,
-            system_note: None,
-            created_at: to_db(app.time.now()),
+            rfc_message_id: Some(&rfc_message_id),
+            ..NewMessage::inbound(TicketId(ticket), None, text, None, app.time.now())
         },
     )
     .unwrap()
@@ -497,7 +489,7 @@ fn a_ticket_shows_its_whole_thread(backend: Backend) {
 fn a_reply_goes_out_threaded_and_stops_the_clock(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let app = spawn_app_with(backend, |s| {
-        s.smtp.transport = "smtp".into();
+        s.smtp.transport = MailTransport::Smtp;
         s.smtp.port = smtp.port();
     });
     let c = app.staff("c@center.example", "counsellor");

@@ -94,7 +94,7 @@ fn staff_add_creates_an_account_with_a_hashed_password(backend: Backend) {
     assert_eq!(rows[0].1, "counsellor");
     assert!(rows[0].2.starts_with("$argon2id$"));
     assert!(!rows[0].2.contains("long enough"));
-    assert!(madoguchi::passwords::verify(
+    assert!(madoguchi::desk::auth::passwords::verify(
         "long enough password",
         &rows[0].2
     ));

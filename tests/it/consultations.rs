@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use madoguchi::db::schema::{consulters, messages, outbound_mail, reply_clocks, tickets};
 use serde_json::json;
 
+use madoguchi::domain::clock::SlaMode;
 use madoguchi::timesource::TimeSource;
 
 use crate::both_backends;
-use crate::support::{Backend, consultation, spawn_app, spawn_app_with};
+use crate::support::{Backend, consultation, eventually, spawn_app, spawn_app_with};
 
 both_backends!(
     health_answers_when_the_database_does,
@@ -19,6 +20,7 @@ both_backends!(
     the_intake_limit_counts_form_and_api_together,
     a_consulter_writing_twice_is_one_consulter,
     business_mode_counts_japanese_business_days,
+    an_acknowledgement_that_cannot_be_made_loses_no_consultation,
 );
 
 fn health_answers_when_the_database_does(backend: Backend) {
@@ -277,11 +279,111 @@ fn a_consulter_writing_twice_is_one_consulter(backend: Backend) {
 }
 
 fn business_mode_counts_japanese_business_days(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.sla.mode = "business".into());
+    let app = spawn_app_with(backend, |s| s.sla.mode = SlaMode::Business);
     // Fri 2026-12-25 15:00 JST, the contract's example.
     let start: DateTime<Utc> = "2026-12-25T06:00:00Z".parse().unwrap();
     app.time.set(start);
     let r = app.post_json("/api/v1/consultations", &consultation("a@example.jp"));
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["reply_due_at"], "2027-01-15T15:00:00+09:00");
+}
+
+/// A mail the acknowledgement template cannot make (here: it includes a file that is not
+/// there) must not cost the consultation: it is stored, the thread shows the acknowledgement
+/// as a failed delivery with the reason, and mail intake opens the ticket instead of
+/// quarantining the mail.
+fn an_acknowledgement_that_cannot_be_made_loses_no_consultation(backend: Backend) {
+    let dir = std::env::temp_dir().join(format!(
+        "madoguchi_tpl_{}",
+        madoguchi::random::hex_string::<8>()
+    ));
+    std::fs::create_dir_all(dir.join("acknowledgement")).unwrap();
+    std::fs::write(
+        dir.join("acknowledgement/body.txt"),
+        "{% include \"acknowledgement/missing.txt\" %}",
+    )
+    .unwrap();
+    let templates = dir.display().to_string();
+    let app = spawn_app_with(backend, move |s| s.templates.dir = templates);
+    let staff = app.staff("c@center.example", "counsellor");
+
+    let r = app.post_json("/api/v1/consultations", &consultation("hanako@example.jp"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let reference = r.json()["reference"].as_str().unwrap().to_string();
+    let form = app.post_consult(&[
+        ("email", "taro@example.jp"),
+        ("relationship", "self"),
+        ("subject", "相談です"),
+        ("body", "外に出られません。"),
+        ("consent", "on"),
+    ]);
+    assert_eq!(form.status, 200, "{}", form.body);
+
+    let mut conn = app.conn();
+    let id = madoguchi::db::tickets::by_reference(&mut conn, &reference)
+        .unwrap()
+        .expect("the consultation is stored")
+        .id;
+    drop(conn);
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&staff.token),
+            None,
+        )
+        .json();
+    let thread = detail["messages"].as_array().unwrap();
+    assert_eq!(thread.len(), 2, "{detail}");
+    assert_eq!(thread[0]["kind"], "inbound");
+    assert_eq!(thread[1]["kind"], "outbound");
+    assert_eq!(thread[1]["delivery"]["status"], "failed");
+    let why = thread[1]["delivery"]["last_error"].as_str().unwrap();
+    assert!(why.contains("acknowledgement could not be made"), "{why}");
+    assert!(
+        why.contains("missing.txt"),
+        "the reason names the template: {why}"
+    );
+    assert!(detail["reply_due_at"].is_string(), "the reply clock runs");
+
+    let raw = b"From: Hanako <hanako2@example.jp>\r\nTo: soudan@example.org\r\n\
+        Subject: soudan\r\nMessage-ID: <first@example.jp>\r\n\
+        Date: Wed, 25 Nov 2026 10:00:00 +0900\r\n\r\nhello\r\n";
+    let mut conn = app.conn();
+    let outcome = madoguchi::intake::mail::take(&app.state, &mut conn, raw, "test").unwrap();
+    assert!(
+        matches!(
+            outcome,
+            madoguchi::intake::Outcome::Opened {
+                acknowledged: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let rows: Vec<(String, String)> = outbound_mail::table
+        .select((outbound_mail::kind, outbound_mail::status))
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|(kind, status)| kind == "acknowledgement" && status == "failed"),
+        "{rows:?}"
+    );
+    // The delivery worker leaves failed mail alone: nothing is ever written out.
+    app.wake_mail();
+    assert!(
+        eventually(std::time::Duration::from_millis(300), || {
+            let sent: i64 = outbound_mail::table
+                .filter(outbound_mail::status.ne("failed"))
+                .count()
+                .get_result(&mut *conn)
+                .unwrap();
+            (sent > 0).then_some(())
+        })
+        .is_none()
+    );
+    drop(conn);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,7 +33,7 @@ fn smtp_app(
     adjust: impl FnOnce(&mut madoguchi::config::Settings),
 ) -> TestApp {
     spawn_app_with(backend, |s| {
-        s.smtp.transport = "smtp".into();
+        s.smtp.transport = madoguchi::config::MailTransport::Smtp;
         s.smtp.port = smtp.port();
         adjust(s);
     })

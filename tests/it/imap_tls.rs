@@ -31,7 +31,9 @@ both_backends!(
 fn a_ca_file_or_host_that_cannot_work_stops_the_start() {
     let dir = std::env::temp_dir().join(format!(
         "madoguchi_cafile_{}",
-        madoguchi::tokens::new_token().get(..12).unwrap_or("x")
+        madoguchi::desk::auth::tokens::new_token()
+            .get(..12)
+            .unwrap_or("x")
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("junk.pem");

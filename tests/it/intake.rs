@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
+use madoguchi::config::MailTransport;
 use madoguchi::db::schema::{attachments, messages, outbound_mail, quarantine, tickets};
-use madoguchi::intake::store::{self, Outcome};
+use madoguchi::domain::vocabulary::{QuarantineId, TicketId};
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::json;
@@ -15,7 +18,8 @@ use crate::both_backends;
 use crate::support::dovecot::{self, Dovecot};
 use crate::support::smtp_server::TestSmtpServer;
 use crate::support::{
-    Backend, TestApp, TestDb, eventually, spawn_app, spawn_app_with, spawn_on, test_settings,
+    Backend, TestApp, TestDb, base64, eventually, spawn_app, spawn_app_with, spawn_on,
+    test_settings,
 };
 
 both_backends!(
@@ -87,35 +91,14 @@ impl Mail<'_> {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn take(app: &TestApp, raw: &[u8]) -> Outcome {
     let mut conn = app.conn();
-    store::take(&app.state, &mut conn, raw, "test").expect("stored")
+    mail::take(&app.state, &mut conn, raw, "test").expect("stored")
 }
 
 fn opened(o: Outcome) -> i64 {
     match o {
-        Outcome::Opened { ticket_id, .. } => ticket_id,
+        Outcome::Opened { ticket_id, .. } => ticket_id.0,
         other => panic!("expected a new ticket, got {other:?}"),
     }
 }
@@ -215,7 +198,9 @@ fn follow_ups_join_by_headers_or_by_reference_from_the_consulter_only(backend: B
     };
     assert_eq!(
         take(&app, &by_header.raw()),
-        Outcome::Joined { ticket_id: id },
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        },
         "headers join whoever sends"
     );
     assert_eq!(
@@ -234,7 +219,9 @@ fn follow_ups_join_by_headers_or_by_reference_from_the_consulter_only(backend: B
     };
     assert_eq!(
         take(&app, &by_reference.raw()),
-        Outcome::Joined { ticket_id: id }
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
     );
     let stranger = Mail {
         message_id: Some("fourth@example.jp"),
@@ -284,7 +271,12 @@ fn an_answered_consultation_reopens_with_a_new_clock(backend: Backend) {
         body: "ありがとうございます。もう少し聞きたいです。",
         ..Mail::default()
     };
-    assert_eq!(take(&app, &answer.raw()), Outcome::Joined { ticket_id: id });
+    assert_eq!(
+        take(&app, &answer.raw()),
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
+    );
     let (status, _, _, due) = ticket_row(&app, id);
     assert_eq!(status, "open");
     assert_eq!(
@@ -367,7 +359,12 @@ fn automatic_mail_is_stored_but_never_answered(backend: Backend) {
         extra: "Auto-Submitted: auto-replied\r\n",
         ..Mail::default()
     };
-    assert_eq!(take(&app, &away.raw()), Outcome::Joined { ticket_id: id });
+    assert_eq!(
+        take(&app, &away.raw()),
+        Outcome::Joined {
+            ticket_id: TicketId(id)
+        }
+    );
     let (status, _, _, due) = ticket_row(&app, id);
     assert_eq!(
         (status.as_str(), due),
@@ -394,7 +391,7 @@ fn a_bounce_fails_our_mail_and_opens_no_ticket(backend: Backend) {
     assert_eq!(
         take(&app, dsn.as_bytes()),
         Outcome::Bounce {
-            ticket_id: Some(id)
+            ticket_id: Some(TicketId(id))
         }
     );
     assert_eq!(count!(&app, tickets::table), 1, "no ticket for a bounce");
@@ -428,10 +425,13 @@ fn unreadable_mail_is_quarantined_and_can_be_retried(backend: Backend) {
     assert_eq!(raw, garbage, "kept byte for byte");
     assert!(!reason.is_empty());
     assert_eq!(
-        store::retry(&app.state, &mut conn, id).unwrap(),
+        mail::retry(&app.state, &mut conn, id).unwrap(),
         Some(Outcome::Quarantined { id })
     );
-    assert_eq!(store::retry(&app.state, &mut conn, 999_999).unwrap(), None);
+    assert_eq!(
+        mail::retry(&app.state, &mut conn, QuarantineId(999_999)).unwrap(),
+        None
+    );
     // A mail quarantined for a reason that has since gone is taken on retry.
     let good = Mail::default().raw();
     let qid = madoguchi::db::quarantine::put(
@@ -443,7 +443,7 @@ fn unreadable_mail_is_quarantined_and_can_be_retried(backend: Backend) {
     )
     .unwrap();
     assert!(matches!(
-        store::retry(&app.state, &mut conn, qid).unwrap(),
+        mail::retry(&app.state, &mut conn, qid).unwrap(),
         Some(Outcome::Opened { .. })
     ));
     let open = madoguchi::db::quarantine::list(&mut conn, false).unwrap();
@@ -540,7 +540,7 @@ fn ingest_decodes_japanese_mail_from_files_and_stdin(backend: Backend) {
     let db = TestDb::new(backend);
     let dir = std::env::temp_dir().join(format!(
         "madoguchi_ingest_{}",
-        madoguchi::tokens::new_token()
+        madoguchi::desk::auth::tokens::new_token()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let names = [
@@ -577,7 +577,7 @@ fn ingest_decodes_japanese_mail_from_files_and_stdin(backend: Backend) {
 fn the_full_flow_from_form_to_reply_to_the_consulters_answer(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let app = spawn_app_with(backend, |s| {
-        s.smtp.transport = "smtp".into();
+        s.smtp.transport = MailTransport::Smtp;
         s.smtp.port = smtp.port();
         s.auth.session_idle_hours = 24 * 7;
     });
@@ -719,7 +719,7 @@ fn imap_mail_is_taken_once_across_restarts(backend: Backend) {
     assert_eq!(inbound(&app), 5, "each mail once");
     assert_eq!(count!(&app, tickets::table), 5);
     let mut conn = app.conn();
-    let position = madoguchi::db::intake::imap_position(&mut conn, "INBOX")
+    let position = madoguchi::db::imap_state::imap_position(&mut conn, "INBOX")
         .unwrap()
         .unwrap();
     assert_eq!(position.1, 6);
@@ -729,7 +729,7 @@ fn ingest_killed_mid_batch_then_rerun_stores_each_mail_once(backend: Backend) {
     let db = TestDb::new(backend);
     let dir = std::env::temp_dir().join(format!(
         "madoguchi_batch_{}",
-        madoguchi::tokens::new_token()
+        madoguchi::desk::auth::tokens::new_token()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     const N: usize = 2000;
@@ -808,7 +808,7 @@ fn a_batch_keeps_each_mail_apart(backend: Backend) {
     .raw();
     let raws = vec![first.clone(), fixture("garbage.bin"), first, second];
     let mut conn = app.conn();
-    let outcomes = store::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
+    let outcomes = mail::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
     drop(conn);
     assert!(matches!(
         outcomes[0],

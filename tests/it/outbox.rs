@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
-use madoguchi::config::Settings;
+use madoguchi::config::{MailTransport, Settings, SmtpTls};
 use madoguchi::db::schema::{outbound_mail, tickets};
 use madoguchi::db::{self, outbox, to_db, write_tx};
+use madoguchi::domain::vocabulary::DeliveryStatus;
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 
@@ -30,10 +31,10 @@ both_backends!(
 );
 
 fn use_smtp(s: &mut Settings, smtp: &TestSmtpServer) {
-    s.smtp.transport = "smtp".into();
+    s.smtp.transport = MailTransport::Smtp;
     s.smtp.host = "127.0.0.1".into();
     s.smtp.port = smtp.port();
-    s.smtp.tls = "none".into();
+    s.smtp.tls = SmtpTls::None;
     s.smtp.timeout_seconds = 5;
 }
 
@@ -258,9 +259,10 @@ fn queue_mails(
                         to_address: &format!("r{i}@example.jp"),
                         rfc_message_id: &id,
                         raw: raw.as_bytes(),
-                        status: "queued",
+                        status: DeliveryStatus::Queued,
                         next_attempt_at: now,
                         created_at: now,
+                        last_error: None,
                     },
                 )
                 .map(|_| id)
@@ -390,9 +392,9 @@ fn process_config(db: &TestDb, smtp: &TestSmtpServer, dir: &std::path::Path) -> 
 fn a_killed_server_loses_no_mail(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let db = TestDb::new(backend);
-    let dir = std::env::temp_dir().join(format!("madoguchi_kill_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = process_config(&db, &smtp, &dir);
+    // The database's own folder: the SQLite and PostgreSQL runs of this test go on at once,
+    // and must not read each other's configuration.
+    let config = process_config(&db, &smtp, &db.dir);
     let pool = db::connect(&test_settings(&db).database).unwrap();
     let ids = queue_mails(&pool, 20, "kill", chrono::Utc::now());
     // The first mail is taken in by the server but never confirmed: the kill lands in the
@@ -416,15 +418,14 @@ fn a_killed_server_loses_no_mail(backend: Backend) {
         duplicates <= 1,
         "only the mail in flight may come twice: {seen:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn sigterm_finishes_the_mail_in_flight_and_releases_the_rest(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let db = TestDb::new(backend);
-    let dir = std::env::temp_dir().join(format!("madoguchi_term_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = process_config(&db, &smtp, &dir);
+    // The database's own folder: the SQLite and PostgreSQL runs of this test go on at once,
+    // and must not read each other's configuration.
+    let config = process_config(&db, &smtp, &db.dir);
     let pool = db::connect(&test_settings(&db).database).unwrap();
     queue_mails(&pool, 5, "term", chrono::Utc::now());
     smtp.set_delay_before_data_reply(Duration::from_millis(700));
@@ -455,5 +456,4 @@ fn sigterm_finishes_the_mail_in_flight_and_releases_the_rest(backend: Backend) {
             .all(|(st, lock)| st == "queued" && lock.is_none()),
         "the rest were released: {rows:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

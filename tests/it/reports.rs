@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
-use madoguchi::alerts::{self, Sent};
 use madoguchi::db::schema::outbound_mail;
+use madoguchi::desk::alerts::{self, Sent};
 use madoguchi::timesource::TimeSource;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};
@@ -487,7 +487,7 @@ fn quarantine_is_listed_and_retried_over_the_api(backend: Backend) {
         403
     );
     let list = get(&app, &s.token, "/api/v1/quarantine");
-    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["id"], id.0);
     assert_eq!(list[0]["reason"], "no header section");
     let r = app.call(
         "POST",

@@ -3,7 +3,9 @@
 use chrono::Duration as ChronoDuration;
 use diesel::prelude::*;
 use madoguchi::db::schema::outbound_mail;
-use madoguchi::intake::store::{self, Outcome};
+use madoguchi::domain::vocabulary::TicketId;
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};
 
@@ -29,6 +31,7 @@ fn consult(app: &TestApp, email: &str, body: &str) -> i64 {
         .unwrap()
         .unwrap()
         .id
+        .0
 }
 
 fn mails(app: &TestApp, kind: &str) -> Vec<(String, Vec<u8>)> {
@@ -152,8 +155,10 @@ fn a_follow_up_by_mail_makes_a_ticket_urgent_but_quotes_do_not(backend: Backend)
         "ありがとうございます。大丈夫です。\r\n> 「死にたい」と感じることはありますか。",
     );
     assert_eq!(
-        store::take(&app.state, &mut conn, &quoted, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        mail::take(&app.state, &mut conn, &quoted, "test").unwrap(),
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     let t = app
@@ -169,8 +174,10 @@ fn a_follow_up_by_mail_makes_a_ticket_urgent_but_quotes_do_not(backend: Backend)
     let mut conn = app.conn();
     let harm = answer("a2@example.jp", "昨日またリスカしてしまいました。");
     assert_eq!(
-        store::take(&app.state, &mut conn, &harm, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        mail::take(&app.state, &mut conn, &harm, "test").unwrap(),
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     let t = app
@@ -233,8 +240,10 @@ fn staff_confirm_or_clear_and_a_cleared_text_does_not_flag_again(backend: Backen
     let mut conn = app.conn();
     let again = raw("again@example.jp", text);
     assert_eq!(
-        store::take(&app.state, &mut conn, &again, "test").unwrap(),
-        Outcome::Joined { ticket_id: ticket }
+        mail::take(&app.state, &mut conn, &again, "test").unwrap(),
+        Outcome::Joined {
+            ticket_id: TicketId(ticket)
+        }
     );
     drop(conn);
     assert_eq!(
@@ -243,7 +252,7 @@ fn staff_confirm_or_clear_and_a_cleared_text_does_not_flag_again(backend: Backen
     );
     let mut conn = app.conn();
     let new_words = raw("new@example.jp", "本当はもう消えたいです。");
-    store::take(&app.state, &mut conn, &new_words, "test").unwrap();
+    mail::take(&app.state, &mut conn, &new_words, "test").unwrap();
     drop(conn);
     assert_eq!(
         app.call("GET", &t, Some(&c.token), None).json()["urgent"],

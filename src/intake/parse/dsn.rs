@@ -1,6 +1,72 @@
 //! The `message/delivery-status` body of a bounce (RFC 3464): header-like fields in groups
 //! separated by empty lines, first the per-message group, then one per recipient.
 
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+use super::body::{mime_type, part_bytes};
+use super::{Dsn, clean_id, decode};
+
+/// Bounce details when the mail is a `multipart/report` of delivery status.
+pub(super) fn report(
+    message: &Message<'_>,
+    raw: &[u8],
+    in_reply_to: &[String],
+    references: &[String],
+) -> Option<Dsn> {
+    let root = message.root_part().content_type()?;
+    let is_report = root.ctype().eq_ignore_ascii_case("multipart")
+        && root
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        && root.attribute("report-type").is_some_and(|t| {
+            t.eq_ignore_ascii_case("delivery-status")
+                || t.eq_ignore_ascii_case("global-delivery-status")
+        });
+    if !is_report {
+        return None;
+    }
+    let mut status = None;
+    let mut original = None;
+    for part in &message.parts {
+        match mime_type(part).as_deref() {
+            Some("message/delivery-status" | "message/global-delivery-status")
+                if status.is_none() =>
+            {
+                let text = decode::text(&part_bytes(raw, part), None);
+                status = Some(recipient_status(&text));
+            }
+            Some(
+                "message/rfc822"
+                | "message/global"
+                | "text/rfc822-headers"
+                | "message/global-headers",
+            ) if original.is_none() => {
+                original = match &part.body {
+                    PartType::Message(nested) => nested.message_id().map(clean_id),
+                    _ => {
+                        let bytes = part_bytes(raw, part);
+                        MessageParser::default()
+                            .parse_headers(&bytes)
+                            .and_then(|m| m.message_id().map(clean_id))
+                    }
+                }
+                .filter(|id| !id.is_empty());
+            }
+            _ => (),
+        }
+    }
+    let status = status.unwrap_or_default();
+    Some(Dsn {
+        original_message_id: original
+            .or_else(|| in_reply_to.first().cloned())
+            .or_else(|| references.last().cloned()),
+        recipient: status.recipient,
+        action: status.action,
+        status: status.status,
+        diagnostic: status.diagnostic,
+    })
+}
+
 /// The fields of the recipient a bounce is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct RecipientStatus {

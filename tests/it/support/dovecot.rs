@@ -61,7 +61,9 @@ impl TestCa {
         let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("a CA certificate");
         let file = std::env::temp_dir().join(format!(
             "madoguchi_ca_{}.pem",
-            madoguchi::tokens::new_token().get(..12).unwrap_or("x")
+            madoguchi::desk::auth::tokens::new_token()
+                .get(..12)
+                .unwrap_or("x")
         ));
         std::fs::write(&file, issuer.pem()).unwrap();
         Self { issuer, file }
@@ -103,7 +105,9 @@ impl Dovecot {
     fn start_with(ca: Option<&TestCa>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "madoguchi_dovecot_{}",
-            madoguchi::tokens::new_token().get(..12).unwrap_or("x")
+            madoguchi::desk::auth::tokens::new_token()
+                .get(..12)
+                .unwrap_or("x")
         ));
         for sub in ["mail", "home"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();

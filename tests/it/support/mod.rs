@@ -3,9 +3,11 @@
 
 pub mod browser;
 pub mod dovecot;
+mod shared;
 pub mod smtp_server;
 
-use std::path::PathBuf;
+pub use shared::{Backend, TestDb, base64};
+
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,20 +15,12 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::web;
 use chrono::{SubsecRound, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use madoguchi::Application;
-use madoguchi::config::Settings;
+use madoguchi::config::{LogLevel, Settings, SqliteSynchronous};
 use madoguchi::db::PooledConn;
 use madoguchi::state::AppState;
 use madoguchi::timesource::{FakeTime, TimeSource};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// Writes each test twice, once per backend: `both_backends!(name_a, name_b);` turns
 /// `fn name_a(backend: Backend)` into `sqlite::name_a` and `postgres::name_a`.
@@ -42,76 +36,6 @@ macro_rules! both_backends {
     };
 }
 
-fn random_name() -> String {
-    let bytes: [u8; 8] = madoguchi::random::bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The server every machine of ours runs; CI and developers may point elsewhere.
-fn postgres_admin_urls() -> Vec<String> {
-    match std::env::var("MADOGUCHI_TEST_POSTGRES") {
-        Ok(url) => vec![url],
-        Err(_) => vec![
-            "postgres://postgres@127.0.0.1:5432/postgres".into(),
-            "postgres://root@127.0.0.1:5432/postgres".into(),
-        ],
-    }
-}
-
-/// A database made for one test and removed after it.
-pub struct TestDb {
-    pub url: String,
-    pg: Option<(String, String)>,
-    dir: Option<PathBuf>,
-}
-
-impl TestDb {
-    pub fn new(backend: Backend) -> Self {
-        let name = format!("madoguchi_test_{}", random_name());
-        match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(&name);
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                Self {
-                    url: format!("sqlite://{}", dir.join("test.db").display()),
-                    pg: None,
-                    dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let (admin_url, mut admin) = postgres_admin_urls()
-                    .into_iter()
-                    .find_map(|u| PgConnection::establish(&u).ok().map(|c| (u, c)))
-                    .expect("PostgreSQL on 127.0.0.1:5432 (set MADOGUCHI_TEST_POSTGRES)");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(b, _)| b);
-                Self {
-                    url: format!("{base}/{name}"),
-                    pg: Some((admin_url, name)),
-                    dir: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg
-            && let Ok(mut admin) = PgConnection::establish(admin_url)
-        {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
 /// Settings for a test: port 0, the given database, mail written to a throw-away folder.
 pub fn test_settings(db: &TestDb) -> Settings {
     let mut s = Settings::defaults().expect("built-in settings");
@@ -119,12 +43,15 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.server.workers = 2;
     s.database.url = db.url.clone();
     s.database.pool_size = 4;
-    s.database.sqlite_synchronous = "normal".into();
+    s.database.sqlite_synchronous = SqliteSynchronous::Normal;
     s.smtp.file_dir = std::env::temp_dir()
-        .join(format!("madoguchi_mail_{}", random_name()))
+        .join(format!(
+            "madoguchi_mail_{}",
+            madoguchi::random::hex_string::<8>()
+        ))
         .display()
         .to_string();
-    s.log.level = "warn".into();
+    s.log.level = LogLevel::Warn;
     s
 }
 
@@ -329,7 +256,7 @@ pub const STAFF_PASSWORD: &str = "a long test password";
 impl TestApp {
     pub fn add_staff(&self, email: &str, role: &str) -> i64 {
         let mut conn = self.conn();
-        madoguchi::accounts::create(
+        madoguchi::desk::staff::create(
             &mut conn,
             email,
             "テスト 職員",
@@ -398,5 +325,6 @@ impl TestApp {
             .unwrap()
             .unwrap()
             .id
+            .0
     }
 }

@@ -1,106 +1,34 @@
 //! What staff do to a ticket. Each action is one transaction that also writes its audit
 //! event and queues any mail it causes.
 
-use chrono::{DateTime, Utc};
-
-use crate::db::audit::{self, AuditEvent};
-use crate::db::queue::{self, ConsulterRow, SummaryRow, ThreadMessage};
-use crate::db::tickets::{self, MessageId, NewMessage, TicketId};
-use crate::db::{DbConn, DbError, outbox, sessions, to_db, write_tx};
+use super::{Actor, DeskError, audit};
+use crate::db::audit::{self as audit_trail_db, AuditRow};
+use crate::db::messages::{self, NewMessage};
+use crate::db::queue::{self, AttachmentFile, ConsulterRow, SummaryRow, ThreadMessage, TicketHead};
+use crate::db::{DbConn, clocks, outbox, staff, tickets, triage_flags, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
-use crate::mail::compose::{self, ComposeError, StaffReply, Threading};
+use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, StaffId, Status, TicketId};
+use crate::mail::mailer::{StaffReply, Threading};
 use crate::mail::outgoing::{self, Sender};
 use crate::state::AppState;
 
-/// Who acts, and from where: every action is audited with both.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub staff_id: i64,
-    pub name: String,
-    pub supervisor: bool,
-    pub client_addr: String,
-}
-
-#[derive(Debug)]
-pub enum ActionError {
-    NotFound,
-    Forbidden(&'static str),
-    Invalid(Vec<(&'static str, &'static str)>),
-    /// The consulter wrote again after the message the counsellor last saw.
-    Collision {
-        message_id: i64,
-        body_text: String,
-        created_at: DateTime<Utc>,
-    },
-    Db(DbError),
-    Compose(ComposeError),
-}
-
-impl From<DbError> for ActionError {
-    fn from(e: DbError) -> Self {
-        Self::Db(e)
-    }
-}
-
-impl From<diesel::result::Error> for ActionError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl std::fmt::Display for ActionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotFound => write!(f, "no such ticket"),
-            Self::Forbidden(why) => write!(f, "{why}"),
-            Self::Invalid(fields) => write!(f, "invalid fields: {fields:?}"),
-            Self::Collision { message_id, .. } => {
-                write!(f, "the consulter wrote again (message {message_id})")
-            }
-            Self::Db(e) => write!(f, "{e}"),
-            Self::Compose(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ActionError {}
-
 const MAX_TEXT: usize = 20_000;
 
-fn text_field(field: &'static str, raw: &str) -> Result<String, ActionError> {
+fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
     let text = clean_text(raw);
     if text.is_empty() {
-        Err(ActionError::Invalid(vec![(field, "required")]))
+        Err(DeskError::Invalid(vec![(field, "required")]))
     } else if text.chars().count() > MAX_TEXT {
-        Err(ActionError::Invalid(vec![(field, "too_long")]))
+        Err(DeskError::Invalid(vec![(field, "too_long")]))
     } else {
         Ok(text)
     }
 }
 
-/// Records what a staff member did, from where; every staff read and change goes through here.
-pub fn audit(
-    conn: &mut DbConn,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    action: &str,
-    ticket: Option<i64>,
-    target: Option<&str>,
-    detail: Option<&str>,
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        &AuditEvent {
-            at: now,
-            staff_id: Some(actor.staff_id),
-            action,
-            ticket_id: ticket,
-            target,
-            client_addr: Some(&actor.client_addr),
-            detail,
-        },
-    )
+/// The ticket, or `NotFound`.
+fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
+    queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
 }
 
 pub struct TicketView {
@@ -116,12 +44,12 @@ pub fn view(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-) -> Result<TicketView, ActionError> {
+    id: TicketId,
+) -> Result<TicketView, DeskError> {
     let now = state.time.now();
-    let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+    let TicketHead { summary, consulter } = head(conn, id)?;
     let messages = queue::thread(conn, id)?;
-    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
@@ -134,12 +62,15 @@ pub fn view(
     })
 }
 
-pub fn audit_queue_read(
+/// One page of the queue; the read is audited with its filters.
+pub fn queue_page(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
+    query: &queue::QueueQuery,
     filters: &str,
-) -> Result<(), ActionError> {
+) -> Result<Vec<SummaryRow>, DeskError> {
+    let rows = queue::page(conn, query)?;
     audit(
         conn,
         actor,
@@ -149,7 +80,7 @@ pub fn audit_queue_read(
         None,
         Some(filters),
     )?;
-    Ok(())
+    Ok(rows)
 }
 
 pub struct Queued {
@@ -161,27 +92,25 @@ pub fn reply(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    ticket: TicketId,
     body: &str,
     close: bool,
-    last_seen_message_id: Option<i64>,
-) -> Result<Queued, ActionError> {
+    last_seen_message_id: Option<MessageId>,
+) -> Result<Queued, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
-    let ticket = TicketId(id);
     let queued = write_tx(conn, |conn| {
-        let (summary, consulter) = queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        let TicketHead { summary, consulter } = head(conn, ticket)?;
         if let Some(seen) = last_seen_message_id
-            && let Some((message_id, body_text, created_at)) =
-                tickets::inbound_after(conn, ticket, seen)?
+            && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
         {
-            return Err(ActionError::Collision {
-                message_id,
-                body_text,
-                created_at: crate::db::from_db(created_at),
+            return Err(DeskError::Collision {
+                message_id: newer.id,
+                body_text: newer.body_text,
+                created_at: crate::db::from_db(newer.created_at),
             });
         }
-        let thread = queue::thread(conn, id)?;
+        let thread = queue::thread(conn, ticket)?;
         let ids: Vec<String> = thread
             .iter()
             .filter_map(|m| m.rfc_message_id.clone())
@@ -189,12 +118,12 @@ pub fn reply(
         let newest_inbound = thread
             .iter()
             .rev()
-            .find(|m| m.kind == "inbound")
+            .find(|m| m.kind == MessageKind::Inbound)
             .and_then(|m| m.rfc_message_id.as_deref());
         let ack = thread
             .iter()
             .rev()
-            .find(|m| m.kind == "outbound" && m.automatic)
+            .find(|m| m.kind == MessageKind::Outbound && m.automatic)
             .and_then(|m| m.rfc_message_id.as_deref());
         let threading =
             threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
@@ -203,9 +132,7 @@ pub fn reply(
                     references,
                 }
             });
-        let mail = compose::staff_reply(
-            &state.templates,
-            &state.settings.center,
+        let mail = state.mailer.staff_reply(
             StaffReply {
                 to: &consulter.email,
                 consulter_name: consulter.name.as_deref(),
@@ -215,10 +142,8 @@ pub fn reply(
                 body: &body,
                 threading,
             },
-            compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
             now,
-        )
-        .map_err(ActionError::Compose)?;
+        )?;
         let message = outgoing::queue_on_ticket(
             conn,
             ticket,
@@ -230,8 +155,12 @@ pub fn reply(
             },
             now,
         )?;
-        tickets::stop_clock(conn, ticket, now, actor.staff_id, Some(message))?;
-        let status = if close { "closed" } else { "waiting" };
+        clocks::stop(conn, ticket, now, actor.staff_id, Some(message))?;
+        let status = if close {
+            Status::Closed
+        } else {
+            Status::Waiting
+        };
         tickets::update(conn, ticket, Some(status), None, now)?;
         let target = format!("message:{}", message.0);
         audit(
@@ -239,7 +168,7 @@ pub fn reply(
             actor,
             now,
             "ticket.reply",
-            Some(id),
+            Some(ticket),
             Some(&target),
             Some(&format!("status={status}")),
         )?;
@@ -255,31 +184,14 @@ pub fn note(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: TicketId,
     body: &str,
-) -> Result<MessageId, ActionError> {
+) -> Result<MessageId, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
-        let message = tickets::add_message(
-            conn,
-            &NewMessage {
-                ticket_id: id,
-                kind: "note",
-                author_id: Some(actor.staff_id),
-                subject: None,
-                body_text: &body,
-                rfc_message_id: None,
-                in_reply_to: None,
-                references_header: None,
-                from_address: None,
-                automatic: false,
-                raw_mime: None,
-                system_note: None,
-                created_at: to_db(now),
-            },
-        )?;
+        head(conn, id)?;
+        let message = messages::add(conn, &NewMessage::note(id, actor.staff_id, &body, now))?;
         let target = format!("message:{}", message.0);
         audit(
             conn,
@@ -299,26 +211,26 @@ pub fn assign(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-    assignee: Option<i64>,
-) -> Result<(), ActionError> {
-    if !actor.supervisor && assignee.is_some_and(|a| a != actor.staff_id) {
-        return Err(ActionError::Forbidden(
+    id: TicketId,
+    assignee: Option<StaffId>,
+) -> Result<(), DeskError> {
+    if !actor.is_supervisor() && assignee.is_some_and(|a| a != actor.staff_id) {
+        return Err(DeskError::Forbidden(
             "counsellors may assign a ticket only to themselves or to nobody",
         ));
     }
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+        head(conn, id)?;
         if let Some(staff_id) = assignee
-            && !sessions::staff_is_active(conn, staff_id)?
+            && !staff::is_active(conn, staff_id)?
         {
-            return Err(ActionError::Invalid(vec![(
+            return Err(DeskError::Invalid(vec![(
                 "assignee_id",
                 "not_active_staff",
             )]));
         }
-        tickets::assign(conn, TicketId(id), assignee, now)?;
+        tickets::assign(conn, id, assignee, now)?;
         let detail = assignee.map_or("assignee=none".to_string(), |a| format!("assignee={a}"));
         audit(
             conn,
@@ -329,37 +241,26 @@ pub fn assign(
             None,
             Some(&detail),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })?;
     Ok(())
 }
-
-pub const STATUSES: [&str; 4] = ["new", "open", "waiting", "closed"];
 
 /// Status and urgency by hand. Closing stops a running clock: nobody owes a reply then.
 pub fn update(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-    status: Option<&str>,
+    id: TicketId,
+    status: Option<Status>,
     urgent: Option<bool>,
-) -> Result<(), ActionError> {
-    let status = match status {
-        None => None,
-        Some(s) => Some(
-            *STATUSES
-                .iter()
-                .find(|known| **known == s)
-                .ok_or_else(|| ActionError::Invalid(vec![("status", "invalid")]))?,
-        ),
-    };
+) -> Result<(), DeskError> {
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
-        tickets::update(conn, TicketId(id), status, urgent, now)?;
-        if status == Some("closed") {
-            tickets::stop_clock(conn, TicketId(id), now, actor.staff_id, None)?;
+        head(conn, id)?;
+        tickets::update(conn, id, status, urgent, now)?;
+        if status == Some(Status::Closed) {
+            clocks::stop(conn, id, now, actor.staff_id, None)?;
         }
         let mut detail = Vec::new();
         if let Some(s) = status {
@@ -377,7 +278,7 @@ pub fn update(
             None,
             Some(&detail.join(" ")),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })?;
     Ok(())
 }
@@ -386,9 +287,9 @@ pub fn audit_trail(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
-) -> Result<Vec<audit::AuditRow>, ActionError> {
-    queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
+    id: TicketId,
+) -> Result<Vec<AuditRow>, DeskError> {
+    head(conn, id)?;
     audit(
         conn,
         actor,
@@ -398,17 +299,18 @@ pub fn audit_trail(
         None,
         None,
     )?;
-    Ok(audit::for_ticket(conn, id)?)
+    Ok(audit_trail_db::for_ticket(conn, id)?)
 }
 
 pub fn attachment(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    ticket_id: i64,
-    attachment_id: i64,
-) -> Result<(String, String, Vec<u8>), ActionError> {
-    let found = queue::attachment(conn, ticket_id, attachment_id)?.ok_or(ActionError::NotFound)?;
+    ticket_id: TicketId,
+    attachment_id: AttachmentId,
+) -> Result<AttachmentFile, DeskError> {
+    let found = queue::attachment(conn, ticket_id, attachment_id)?
+        .ok_or(DeskError::NotFound("attachment"))?;
     let target = format!("attachment:{attachment_id}");
     audit(
         conn,
@@ -427,15 +329,15 @@ pub fn decide_triage(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
-    id: i64,
+    id: TicketId,
     clear: bool,
     reason: &str,
-) -> Result<(), ActionError> {
+) -> Result<(), DeskError> {
     let reason = text_field("reason", reason)?;
     let now = state.time.now();
     write_tx(conn, |conn| {
-        queue::ticket(conn, id)?.ok_or(ActionError::NotFound)?;
-        let changed = crate::db::triage::decide(conn, id, clear, actor.staff_id, &reason, now)?;
+        head(conn, id)?;
+        let changed = triage_flags::decide(conn, id, clear, actor.staff_id, &reason, now)?;
         let detail = format!(
             "decision={} flags={changed}",
             if clear { "clear" } else { "confirm" }
@@ -449,6 +351,6 @@ pub fn decide_triage(
             None,
             Some(&detail),
         )?;
-        Ok::<(), ActionError>(())
+        Ok::<(), DeskError>(())
     })
 }

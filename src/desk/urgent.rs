@@ -3,9 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use minijinja::context;
+use sha2::{Digest, Sha256};
 
-use crate::db::{DbConn, DbError, staff, triage};
+use super::DeskError;
+use crate::db::{DbConn, staff, triage_flags};
 use crate::domain::triage::{self as rules, Category};
+use crate::domain::vocabulary::{MessageId, Role, TicketId};
 use crate::domain::{jpdate, threading};
 use crate::state::AppState;
 
@@ -24,7 +27,7 @@ pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
     let assessment = rules::assess(&format!("{subject}\n{own}"), &state.triage);
     assessment.is_urgent().then(|| Flag {
         categories: assessment.categories,
-        text_hash: crate::tokens::hash(&rules::normalise(&own)),
+        text_hash: crate::random::hex(&Sha256::digest(rules::normalise(&own).as_bytes())),
     })
 }
 
@@ -33,27 +36,23 @@ pub fn assess(state: &AppState, subject: &str, body: &str) -> Option<Flag> {
 pub fn raise(
     state: &AppState,
     conn: &mut DbConn,
-    ticket_id: i64,
+    ticket_id: TicketId,
     reference: &str,
-    message_id: i64,
+    message_id: MessageId,
     flag: &Flag,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    if triage::cleared_before(conn, ticket_id, &flag.text_hash)? {
+) -> Result<bool, DeskError> {
+    if triage_flags::cleared_before(conn, ticket_id, &flag.text_hash)? {
         return Ok(false);
     }
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
-    triage::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
+    triage_flags::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
     let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
-    let link = format!(
-        "{}/api/v1/tickets/{ticket_id}",
-        state.settings.server.public_base_url.trim_end_matches('/')
-    );
     let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
-    let supervisors = staff::active_with_role(conn, "supervisor")?;
+    let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
     if supervisors.is_empty() {
         tracing::warn!(
-            ticket_id,
+            ticket_id = ticket_id.0,
             "urgent consultation, but no active supervisor to alert"
         );
     }
@@ -61,19 +60,17 @@ pub fn raise(
         reference => reference,
         categories => labels.join("・"),
         received => received,
-        link => link,
+        link => state.mailer.ticket_link(ticket_id),
     };
-    for (_, email, name) in &supervisors {
-        crate::alerts::queue(
-            state,
-            conn,
-            "urgent",
-            Some(ticket_id),
-            (email, name),
-            ctx.clone(),
-            now,
-        )?;
-    }
-    tracing::warn!(ticket_id, categories = ?names, "urgent consultation flagged");
+    super::alerts::queue(
+        state,
+        conn,
+        "urgent",
+        Some(ticket_id),
+        &supervisors,
+        ctx,
+        now,
+    )?;
+    tracing::warn!(ticket_id = ticket_id.0, categories = ?names, "urgent consultation flagged");
     Ok(true)
 }

@@ -7,22 +7,13 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 /// Short passwords are refused: these accounts open sensitive mental-health records.
 pub const MIN_LENGTH: usize = 10;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
+    #[error("the password must have at least {MIN_LENGTH} characters")]
     TooShort,
+    #[error("cannot hash the password: {0}")]
     Hashing(String),
 }
-
-impl std::fmt::Display for PasswordError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::TooShort => write!(f, "the password must have at least {MIN_LENGTH} characters"),
-            Self::Hashing(e) => write!(f, "cannot hash the password: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for PasswordError {}
 
 pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_LENGTH {

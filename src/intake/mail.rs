@@ -4,47 +4,26 @@
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 
-use crate::db::intake as db;
-use crate::db::tickets::{self, MessageId, NewMessage, OpenTicket, TicketId};
-use crate::db::{DbConn, DbError, quarantine, to_db, write_tx};
+use crate::db::attachments::NewAttachment;
+use crate::db::messages::{self, MailFacts, NewMessage};
+use crate::db::tickets::TicketDetails;
+use crate::db::{DbConn, DbError, clocks, outbox, quarantine, tickets, write_tx};
+use crate::desk::consultation::{self, Opening};
+use crate::desk::{self, Actor, DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
-use crate::domain::threading::{self, Candidate, Thread, ThreadFacts};
-use crate::domain::{clock, jpdate, reference};
+use crate::domain::threading::{self, Thread, ThreadFacts};
+use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
+use crate::domain::{clock, reference};
+use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
-use crate::mail::compose::{self, Acknowledgement, ComposeError};
-use crate::mail::outgoing;
 use crate::state::AppState;
-use crate::urgent;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new consultation.
-    Opened { ticket_id: i64, acknowledged: bool },
-    /// A follow-up joined an existing consultation.
-    Joined { ticket_id: i64 },
-    /// The same Message-ID was stored before: nothing written.
-    Duplicate,
-    /// A delivery report about one of our mails; that mail is marked failed.
-    Bounce { ticket_id: Option<i64> },
-    /// Kept raw with the reason, for a person to look at.
-    Quarantined { id: i64 },
-}
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TakeError {
     /// Nothing was stored; the sender should try again (exit 75 for an MTA).
+    #[error("not stored, try again: {0}")]
     Unavailable(String),
 }
-
-impl std::fmt::Display for TakeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unavailable(e) => write!(f, "not stored, try again: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TakeError {}
 
 impl From<DbError> for TakeError {
     fn from(e: DbError) -> Self {
@@ -71,9 +50,12 @@ impl From<diesel::result::Error> for Failure {
     }
 }
 
-impl From<ComposeError> for Failure {
-    fn from(e: ComposeError) -> Self {
-        Self::Quarantine(format!("acknowledgement could not be made: {e}"))
+impl From<DeskError> for Failure {
+    fn from(e: DeskError) -> Self {
+        match e {
+            DeskError::Db(e) => Self::Db(e),
+            other => Self::Quarantine(other.to_string()),
+        }
     }
 }
 
@@ -89,9 +71,7 @@ pub fn take(
         Ok(outcome) => outcome,
         Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now())?,
     };
-    state
-        .metrics
-        .intake(source, crate::intake::imap::outcome_name(&outcome));
+    state.metrics.intake(source, outcome.as_str());
     Ok(outcome)
 }
 
@@ -135,7 +115,7 @@ pub fn take_batch(
                 }
                 Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
                 Err(Failure::Db(e))
-                    if e.is_unique_violation() && db::message_stored(conn, &mail.message_id)? =>
+                    if e.is_unique_violation() && messages::is_stored(conn, &mail.message_id)? =>
                 {
                     out.push(Ok(Outcome::Duplicate));
                 }
@@ -157,9 +137,7 @@ pub fn take_batch(
             Ok(outcome) => outcome,
             Err(reason) => quarantine_now(conn, raw, source, &reason, now)?,
         };
-        state
-            .metrics
-            .intake(source, crate::intake::imap::outcome_name(&outcome));
+        state.metrics.intake(source, outcome.as_str());
         outcomes.push(outcome);
     }
     Ok(outcomes)
@@ -167,7 +145,11 @@ pub fn take_batch(
 
 /// Tries a quarantined mail again (after a fix, or a changed setting). It leaves quarantine
 /// only when it was taken this time; otherwise the reason is brought up to date.
-pub fn retry(state: &AppState, conn: &mut DbConn, id: i64) -> Result<Option<Outcome>, TakeError> {
+pub fn retry(
+    state: &AppState,
+    conn: &mut DbConn,
+    id: QuarantineId,
+) -> Result<Option<Outcome>, TakeError> {
     let Some(raw) = quarantine::raw(conn, id)? else {
         return Ok(None);
     };
@@ -182,6 +164,29 @@ pub fn retry(state: &AppState, conn: &mut DbConn, id: i64) -> Result<Option<Outc
             Ok(Some(Outcome::Quarantined { id }))
         }
     }
+}
+
+/// A supervisor tries a quarantined mail again (see [`retry`]); audited with the outcome.
+pub fn retry_by(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: QuarantineId,
+) -> Result<Outcome, DeskError> {
+    let outcome = retry(state, conn, id)
+        .map_err(|e| DeskError::Db(DbError::Unavailable(e.to_string())))?
+        .ok_or(DeskError::NotFound("quarantined mail"))?;
+    let target = format!("quarantine:{id}");
+    desk::audit(
+        conn,
+        actor,
+        state.time.now(),
+        "quarantine.retry",
+        None,
+        Some(&target),
+        Some(outcome.as_str()),
+    )?;
+    Ok(outcome)
 }
 
 /// Parses and stores, or says why the mail must be quarantined.
@@ -212,7 +217,7 @@ fn attempt(
         }
         // Two deliveries of one mail at once: the other one stored it.
         Err(Failure::Db(e)) if e.is_unique_violation() => {
-            if db::message_stored(conn, &mail.message_id)? {
+            if messages::is_stored(conn, &mail.message_id)? {
                 Ok(Ok(Outcome::Duplicate))
             } else {
                 Err(e.into())
@@ -231,7 +236,7 @@ fn quarantine_now(
     now: DateTime<Utc>,
 ) -> Result<Outcome, TakeError> {
     let id = quarantine::put(conn, raw, source, reason, now)?;
-    tracing::warn!(quarantine_id = id, reason, "mail quarantined");
+    tracing::warn!(quarantine_id = id.0, reason, "mail quarantined");
     Ok(Outcome::Quarantined { id })
 }
 
@@ -254,13 +259,13 @@ fn decide_and_store(
     }
     let mut related: Vec<String> = mail.in_reply_to.clone();
     related.extend(mail.references.iter().cloned());
-    let header_match = db::ticket_by_message_ids(conn, &related)?.map(candidate);
+    let header_match = messages::candidate_by_message_ids(conn, &related)?;
     let subject_match = match reference::find_in_subject(&mail.subject) {
-        Some(r) => db::ticket_by_reference(conn, &r)?.map(candidate),
+        Some(r) => tickets::candidate_by_reference(conn, &r)?,
         None => None,
     };
     let facts = ThreadFacts {
-        already_stored: db::message_stored(conn, &mail.message_id)?,
+        already_stored: messages::is_stored(conn, &mail.message_id)?,
         header_match,
         subject_match,
         sender: mail.from_address.as_deref(),
@@ -268,63 +273,100 @@ fn decide_and_store(
     let Some(from) = mail.from_address.as_deref() else {
         return Err(Failure::Quarantine("no sender address".into()));
     };
+    let kept = Kept::of(mail);
     match threading::decide(&facts) {
         Thread::Duplicate => Ok(Outcome::Duplicate),
         Thread::Join(ticket_id) => {
-            follow_up(state, conn, raw, mail, ticket_id, kind, now)?;
+            follow_up(state, conn, raw, mail, &kept, ticket_id, kind, now)?;
             Ok(Outcome::Joined { ticket_id })
         }
-        Thread::New => open(state, conn, raw, mail, from, kind, now),
+        Thread::New => {
+            let subject = threading::clean_subject(&mail.subject);
+            let opened = consultation::open(
+                state,
+                conn,
+                &Opening {
+                    ticket: TicketDetails {
+                        subject: &subject,
+                        channel: Channel::Email,
+                        consulter_email: from,
+                        consulter_name: mail.from_name.as_deref(),
+                        relationship: None,
+                        age_group: None,
+                        area: None,
+                    },
+                    message_subject: &mail.subject,
+                    body: &mail.body_text,
+                    mail: Some(kept.facts(raw, mail, kind.is_automatic())),
+                    attachments: &kept.attachments,
+                    in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
+                },
+                now,
+            )?;
+            Ok(Outcome::Opened {
+                ticket_id: opened.ticket_id,
+                acknowledged: opened.acknowledged,
+            })
+        }
     }
 }
 
-fn candidate((ticket_id, consulter_email): (i64, String)) -> Candidate {
-    Candidate {
-        ticket_id,
-        consulter_email,
-    }
+/// What of a mail is kept with its message besides the text: headers as stored, a note on
+/// attachments left out, and the attachments.
+struct Kept<'m> {
+    references: Option<String>,
+    note: Option<String>,
+    attachments: Vec<NewAttachment<'m>>,
 }
 
-fn store_message(
-    conn: &mut DbConn,
-    raw: &[u8],
-    mail: &InboundMail,
-    ticket_id: i64,
-    automatic: bool,
-    now: DateTime<Utc>,
-) -> Result<MessageId, Failure> {
-    let skipped = skipped_note(mail);
-    let in_reply_to = mail.in_reply_to.first().map(String::as_str);
-    let references = (!mail.references.is_empty()).then(|| mail.references.join(" "));
-    let message = tickets::add_message(
-        conn,
-        &NewMessage {
-            ticket_id,
-            kind: "inbound",
-            author_id: None,
-            subject: Some(&mail.subject),
-            body_text: &mail.body_text,
-            rfc_message_id: Some(&mail.message_id),
-            in_reply_to,
-            references_header: references.as_deref(),
-            from_address: mail.from_address.as_deref(),
+impl<'m> Kept<'m> {
+    fn of(mail: &'m InboundMail) -> Self {
+        Self {
+            references: (!mail.references.is_empty()).then(|| mail.references.join(" ")),
+            note: skipped_note(mail),
+            attachments: mail
+                .attachments
+                .iter()
+                .map(|a| NewAttachment {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    content: &a.content,
+                })
+                .collect(),
+        }
+    }
+
+    fn facts<'a>(&'a self, raw: &'a [u8], mail: &'a InboundMail, automatic: bool) -> MailFacts<'a> {
+        MailFacts {
+            rfc_message_id: &mail.message_id,
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: self.references.as_deref(),
+            raw,
+            system_note: self.note.as_deref(),
             automatic,
-            raw_mime: Some(raw),
-            system_note: skipped.as_deref(),
-            created_at: to_db(now),
-        },
-    )?;
-    for a in &mail.attachments {
-        db::add_attachment(
-            conn,
-            message.0,
-            &a.filename,
-            &a.content_type,
-            &a.content,
-            now,
-        )?;
+        }
     }
-    Ok(message)
+
+    /// Stores the mail as a message on `ticket`, with its attachments.
+    fn store(
+        &self,
+        conn: &mut DbConn,
+        raw: &[u8],
+        mail: &InboundMail,
+        ticket: TicketId,
+        automatic: bool,
+        now: DateTime<Utc>,
+    ) -> Result<MessageId, DbError> {
+        let message = NewMessage::inbound(
+            ticket,
+            Some(&mail.subject),
+            &mail.body_text,
+            mail.from_address.as_deref(),
+            now,
+        )
+        .by_mail(&self.facts(raw, mail, automatic));
+        messages::add_with_attachments(conn, &message, &self.attachments)
+    }
 }
 
 /// Says which attachments were left out and why, so staff can ask for them another way.
@@ -343,38 +385,31 @@ fn skipped_note(mail: &InboundMail) -> Option<String> {
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn follow_up(
     state: &AppState,
     conn: &mut DbConn,
     raw: &[u8],
     mail: &InboundMail,
-    ticket_id: i64,
+    kept: &Kept<'_>,
+    ticket: TicketId,
     kind: Automatic,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    let message = store_message(conn, raw, mail, ticket_id, kind.is_automatic(), now)?;
+    let message = kept.store(conn, raw, mail, ticket, kind.is_automatic(), now)?;
     if kind.is_automatic() {
         // An out-of-office answer to our mail reopens nothing and owes nobody a reply.
         return Ok(());
     }
-    let ticket = TicketId(ticket_id);
-    let target = db::join_target(conn, ticket_id)?;
+    let target = tickets::join_target(conn, ticket)?;
     if let Some(flag) = urgent::assess(state, &mail.subject, &mail.body_text) {
-        urgent::raise(
-            state,
-            conn,
-            ticket_id,
-            &target.reference,
-            message.0,
-            &flag,
-            now,
-        )?;
+        urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
     }
-    if target.status == "waiting" || target.status == "closed" {
-        tickets::update(conn, ticket, Some("open"), None, now)?;
+    if matches!(target.status, Status::Waiting | Status::Closed) {
+        tickets::update(conn, ticket, Some(Status::Open), None, now)?;
     }
     if target.reply_due_at.is_none() {
-        tickets::start_clock(
+        clocks::start(
             conn,
             ticket,
             now,
@@ -383,83 +418,6 @@ fn follow_up(
         )?;
     }
     Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn open(
-    state: &AppState,
-    conn: &mut DbConn,
-    raw: &[u8],
-    mail: &InboundMail,
-    from: &str,
-    kind: Automatic,
-    now: DateTime<Utc>,
-) -> Result<Outcome, Failure> {
-    let subject = threading::clean_subject(&mail.subject);
-    let reference = new_reference(conn)?;
-    let opened = tickets::open(
-        conn,
-        &OpenTicket {
-            reference: &reference,
-            subject: &subject,
-            channel: "email",
-            consulter_email: from,
-            consulter_name: mail.from_name.as_deref(),
-            relationship: None,
-            age_group: None,
-            area: None,
-            urgent: false,
-            received_at: now,
-        },
-    )?;
-    let ticket = opened.ticket_id;
-    let message = store_message(conn, raw, mail, ticket.0, kind.is_automatic(), now)?;
-    if kind.is_automatic() {
-        // Stored for a person to see, but never answered: that is how mail loops start.
-        return Ok(Outcome::Opened {
-            ticket_id: ticket.0,
-            acknowledged: false,
-        });
-    }
-    let due = clock::reply_due_at(&state.rules, now);
-    tickets::start_clock(conn, ticket, now, due, message)?;
-    let flag = urgent::assess(state, &mail.subject, &mail.body_text);
-    if let Some(flag) = &flag {
-        urgent::raise(state, conn, ticket.0, &reference, message.0, flag, now)?;
-    }
-    let ack = compose::acknowledgement(
-        &state.templates,
-        &state.settings.center,
-        &Acknowledgement {
-            to: from,
-            name: mail.from_name.as_deref(),
-            reference: &reference,
-            subject: &subject,
-            reply_days: state.settings.sla.reply_days,
-            reply_by: &jpdate::date_ja(&due.with_timezone(&state.rules.tz)),
-            in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
-            urgent: flag.is_some(),
-        },
-        compose::new_message_id(&state.settings.center.reply_address, crate::random::bytes()),
-        now,
-    )?;
-    Ok(Outcome::Opened {
-        ticket_id: ticket.0,
-        acknowledged: outgoing::acknowledge(conn, ticket, &ack, now)?,
-    })
-}
-
-/// A reference no ticket has yet (checked, since a unique violation would end the transaction).
-fn new_reference(conn: &mut DbConn) -> Result<String, Failure> {
-    for _ in 0..5 {
-        let candidate = reference::from_entropy(crate::random::bytes());
-        if !tickets::reference_exists(conn, &candidate)? {
-            return Ok(candidate);
-        }
-    }
-    Err(Failure::Db(DbError::Unavailable(
-        "no free reference after five tries".into(),
-    )))
 }
 
 /// A delivery report marks the mail it names as failed and is kept on that ticket, as an
@@ -474,10 +432,10 @@ fn bounce(
     let original = dsn
         .original_message_id
         .as_deref()
-        .map(|id| db::outbound_by_message_id(conn, id))
+        .map(|id| outbox::by_message_id(conn, id))
         .transpose()?
         .flatten();
-    let Some((outbox_id, ticket_id)) = original else {
+    let Some(original) = original else {
         return Err(Failure::Quarantine(
             "a delivery report about no mail we sent".into(),
         ));
@@ -497,9 +455,11 @@ fn bounce(
     } else {
         format!("bounced: {diagnostic}")
     };
-    db::mark_bounced(conn, outbox_id, &diagnostic)?;
-    if let Some(ticket_id) = ticket_id {
-        store_message(conn, raw, mail, ticket_id, true, now)?;
+    outbox::mark_bounced(conn, original.id, &diagnostic)?;
+    if let Some(ticket) = original.ticket_id {
+        Kept::of(mail).store(conn, raw, mail, ticket, true, now)?;
     }
-    Ok(Outcome::Bounce { ticket_id })
+    Ok(Outcome::Bounce {
+        ticket_id: original.ticket_id,
+    })
 }

@@ -1,12 +1,17 @@
-//! Urgent-risk flags on tickets and what staff decided about them.
+//! The triage_flags table: urgent-risk flags on tickets and what staff decided about them.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{messages, tickets, triage_flags};
+use super::schema::{tickets, triage_flags};
 use super::{DbConn, DbError, to_db};
+use crate::domain::vocabulary::{MessageId, StaffId, TicketId};
 
-pub fn cleared_before(conn: &mut DbConn, ticket_id: i64, text_hash: &str) -> Result<bool, DbError> {
+pub fn cleared_before(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    text_hash: &str,
+) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
         triage_flags::table
             .filter(triage_flags::ticket_id.eq(ticket_id))
@@ -19,8 +24,8 @@ pub fn cleared_before(conn: &mut DbConn, ticket_id: i64, text_hash: &str) -> Res
 /// Records a flag and marks the ticket urgent, adding the categories to those it had.
 pub fn flag(
     conn: &mut DbConn,
-    ticket_id: i64,
-    message_id: i64,
+    ticket_id: TicketId,
+    message_id: MessageId,
     categories: &[&str],
     text_hash: &str,
     now: DateTime<Utc>,
@@ -64,9 +69,9 @@ pub fn flag(
 /// Staff decide on the open flags of a ticket. Clearing also takes the urgency away.
 pub fn decide(
     conn: &mut DbConn,
-    ticket_id: i64,
+    ticket_id: TicketId,
     clear: bool,
-    staff_id: i64,
+    staff_id: StaffId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
@@ -97,7 +102,7 @@ pub fn decide(
 
 #[derive(Debug, Clone, Queryable)]
 pub struct FlagRow {
-    pub ticket_id: i64,
+    pub ticket_id: TicketId,
     pub reference: String,
     pub categories: String,
     pub state: String,
@@ -122,19 +127,5 @@ pub fn flags_between(
             triage_flags::state,
             triage_flags::created_at,
         ))
-        .load(conn)?)
-}
-
-/// The first reply by a person (not the acknowledgement) on each ticket, at or after `since`.
-pub fn first_staff_replies(
-    conn: &mut DbConn,
-    ticket_ids: &[i64],
-) -> Result<Vec<(i64, NaiveDateTime)>, DbError> {
-    Ok(messages::table
-        .filter(messages::ticket_id.eq_any(ticket_ids))
-        .filter(messages::kind.eq("outbound"))
-        .filter(messages::author_id.is_not_null())
-        .order((messages::ticket_id, messages::id))
-        .select((messages::ticket_id, messages::created_at))
         .load(conn)?)
 }

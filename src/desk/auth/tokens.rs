@@ -3,16 +3,14 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::random;
+
 pub fn new_token() -> String {
-    hex(&crate::random::bytes::<32>())
+    random::hex_string::<32>()
 }
 
 pub fn hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random::hex(&Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,36 @@
+//! The attachments table: files that came with a consulter's mail. The ticket view reads
+//! them through `queue`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::attachments;
+use super::{DbConn, DbError, to_db};
+use crate::domain::vocabulary::MessageId;
+
+/// A file to keep with a message.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAttachment<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+}
+
+pub fn add(
+    conn: &mut DbConn,
+    message: MessageId,
+    a: &NewAttachment<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(attachments::table)
+        .values((
+            attachments::message_id.eq(message),
+            attachments::filename.eq(a.filename),
+            attachments::content_type.eq(a.content_type),
+            attachments::size_bytes.eq(i64::try_from(a.content.len()).unwrap_or(i64::MAX)),
+            attachments::content.eq(a.content),
+            attachments::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The one way a consultation opens, whether it came through the form, the public API or a
+//! first mail: a reference no ticket has, the ticket with its consulter and first message,
+//! the reply clock, the urgent-risk check and its alert, and the acknowledgement, all in the
+//! caller's transaction. The acknowledgement is composed here too; if it cannot be made, the
+//! consultation is kept all the same and the failure shows as its delivery.
+
+use chrono::{DateTime, Utc};
+
+use super::{DeskError, urgent};
+use crate::db::attachments::NewAttachment;
+use crate::db::messages::{self, MailFacts, NewMessage};
+use crate::db::tickets::{self, TicketDetails};
+use crate::db::{DbConn, DbError, clocks, write_tx};
+use crate::domain::consultation::Consultation;
+use crate::domain::vocabulary::{Channel, TicketId};
+use crate::domain::{clock, reference};
+use crate::mail::mailer::Acknowledgement;
+use crate::mail::outgoing::{self, Acknowledged};
+use crate::state::AppState;
+
+/// A new consultation as it came in, from whichever door.
+pub struct Opening<'a> {
+    /// The ticket's subject is, for mail, without `Re:` and our reference tag.
+    pub ticket: TicketDetails<'a>,
+    /// The first message's subject and text, as written.
+    pub message_subject: &'a str,
+    pub body: &'a str,
+    /// When it came by mail: its headers and raw bytes, and whether it was automatic.
+    pub mail: Option<MailFacts<'a>>,
+    pub attachments: &'a [NewAttachment<'a>],
+    /// The consulter's own Message-ID, which the acknowledgement answers (not one we made up
+    /// for a mail that had none).
+    pub in_reply_to: Option<&'a str>,
+}
+
+impl<'a> Opening<'a> {
+    /// A consultation from the form or `POST /api/v1/consultations`.
+    pub fn from_form(c: &'a Consultation) -> Self {
+        Self {
+            ticket: TicketDetails {
+                subject: &c.subject,
+                channel: Channel::WebForm,
+                consulter_email: &c.email,
+                consulter_name: c.name.as_deref(),
+                relationship: Some(c.relationship.as_str()),
+                age_group: c.age_group.as_deref(),
+                area: c.area.as_deref(),
+            },
+            message_subject: &c.subject,
+            body: &c.body,
+            mail: None,
+            attachments: &[],
+            in_reply_to: None,
+        }
+    }
+
+    /// Automatic mail (an out-of-office answer, a list) is kept for a person to see, but is
+    /// never answered and runs no clock: that is how mail loops start.
+    fn automatic(&self) -> bool {
+        self.mail.is_some_and(|m| m.automatic)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub ticket_id: TicketId,
+    pub reference: String,
+    /// The reply promised; for automatic mail no clock runs and nobody is held to it.
+    pub reply_due_at: DateTime<Utc>,
+    /// An acknowledgement is queued (not automatic mail, not over the daily cap, and made).
+    pub acknowledged: bool,
+    /// The urgent-risk check flagged it: the receipt page names the lines that answer now.
+    pub urgent: bool,
+}
+
+/// Opens the ticket, in the caller's transaction.
+pub fn open(
+    state: &AppState,
+    conn: &mut DbConn,
+    o: &Opening<'_>,
+    now: DateTime<Utc>,
+) -> Result<Opened, DeskError> {
+    let reference = free_reference(conn)?;
+    let ticket = tickets::open(conn, &reference, &o.ticket, now)?;
+    let email = o.ticket.consulter_email;
+    let mut message =
+        NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(email), now);
+    if let Some(mail) = &o.mail {
+        message = message.by_mail(mail);
+    }
+    let message = messages::add_with_attachments(conn, &message, o.attachments)?;
+    let due = clock::reply_due_at(&state.rules, now);
+    let mut opened = Opened {
+        ticket_id: ticket,
+        reference,
+        reply_due_at: due,
+        acknowledged: false,
+        urgent: false,
+    };
+    if o.automatic() {
+        return Ok(opened);
+    }
+    clocks::start(conn, ticket, now, due, message)?;
+    let flag = urgent::assess(state, o.message_subject, o.body);
+    if let Some(flag) = &flag {
+        urgent::raise(state, conn, ticket, &opened.reference, message, flag, now)?;
+        opened.urgent = true;
+    }
+    let ack = Acknowledgement {
+        to: email,
+        name: o.ticket.consulter_name,
+        reference: &opened.reference,
+        subject: o.ticket.subject,
+        reply_due_at: due,
+        in_reply_to: o.in_reply_to,
+        urgent: flag.is_some(),
+    };
+    opened.acknowledged =
+        outgoing::acknowledge(conn, &state.mailer, ticket, &ack, now)? == Acknowledged::Queued;
+    Ok(opened)
+}
+
+/// A consultation from the form or `POST /api/v1/consultations`, in a transaction of its own.
+pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<Opened, DeskError> {
+    let now = state.time.now();
+    let opened = write_tx(conn, |conn| open(state, conn, &Opening::from_form(c), now))?;
+    state.metrics.intake(Channel::WebForm.as_str(), "opened");
+    if opened.acknowledged {
+        state.waker.wake();
+    }
+    Ok(opened)
+}
+
+/// A reference no ticket has yet. Checked rather than left to the unique index: a violation
+/// would end the caller's transaction, which may hold other mail of a batch.
+fn free_reference(conn: &mut DbConn) -> Result<String, DeskError> {
+    for _ in 0..5 {
+        let candidate = reference::from_entropy(crate::random::bytes());
+        if !tickets::reference_exists(conn, &candidate)? {
+            return Ok(candidate);
+        }
+    }
+    // Five collisions in 40 random bits: something is wrong with the randomness; try later.
+    Err(DeskError::Db(DbError::Unavailable(
+        "no free reference after five tries".into(),
+    )))
+}

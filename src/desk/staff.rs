@@ -1,0 +1,155 @@
+//! Staff accounts, for the command line and the API alike.
+
+use chrono::{DateTime, Utc};
+
+use super::auth::passwords::{self, PasswordError};
+use super::{Actor, DeskError, audit};
+use crate::db::staff::{self, NewStaff};
+use crate::db::{DbConn, sessions, to_db, write_tx};
+use crate::domain::consultation::normalise_email;
+use crate::domain::vocabulary::{Role, StaffId};
+use crate::state::AppState;
+
+/// Creates an account; every field is checked and each offending one named.
+pub fn create(
+    conn: &mut DbConn,
+    email: &str,
+    name: &str,
+    role: &str,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffId, DeskError> {
+    let mut invalid = Vec::new();
+    let email = normalise_email(email);
+    if email.is_none() {
+        invalid.push(("email", "invalid"));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        invalid.push(("name", "invalid"));
+    }
+    let role: Option<Role> = role.parse().ok();
+    if role.is_none() {
+        invalid.push(("role", "invalid"));
+    }
+    let hash = match passwords::hash(password) {
+        Ok(h) => Some(h),
+        Err(PasswordError::TooShort) => {
+            invalid.push(("password", "too_short"));
+            None
+        }
+        Err(e) => return Err(DeskError::Hashing(e.to_string())),
+    };
+    let (Some(email), Some(hash), Some(role)) = (email, hash, role) else {
+        return Err(DeskError::Invalid(invalid));
+    };
+    if !invalid.is_empty() {
+        return Err(DeskError::Invalid(invalid));
+    }
+    staff::create(
+        conn,
+        &NewStaff {
+            email: &email,
+            name,
+            role,
+            password_hash: &hash,
+            active: true,
+            created_at: to_db(now),
+        },
+    )
+    .map_err(|e| {
+        if e.is_unique_violation() {
+            DeskError::AccountExists
+        } else {
+            DeskError::Db(e)
+        }
+    })
+}
+
+/// A supervisor creates an account; audited with its role.
+pub fn create_by(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    email: &str,
+    name: &str,
+    role: &str,
+    password: &str,
+) -> Result<StaffId, DeskError> {
+    let now = state.time.now();
+    let id = create(conn, email, name, role, password, now)?;
+    let target = format!("staff:{}", id.0);
+    let detail = format!("role={role}");
+    audit(
+        conn,
+        actor,
+        now,
+        "staff.create",
+        None,
+        Some(&target),
+        Some(&detail),
+    )?;
+    Ok(id)
+}
+
+/// Deactivating ends the account's sign-ins at once; nobody may deactivate themselves.
+pub fn set_active(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: StaffId,
+    active: bool,
+) -> Result<(), DeskError> {
+    if !active && id == actor.staff_id {
+        return Err(DeskError::OwnAccount);
+    }
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        if !staff::set_active(conn, id, active, now)? {
+            return Err(DeskError::NotFound("staff account"));
+        }
+        if !active {
+            sessions::revoke_all_of(conn, id, now)?;
+        }
+        let action = if active {
+            "staff.reactivate"
+        } else {
+            "staff.deactivate"
+        };
+        audit_staff(conn, actor, now, action, id)
+    })
+}
+
+/// A new password ends every sign-in of the account.
+pub fn reset_password(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: StaffId,
+    password: &str,
+) -> Result<(), DeskError> {
+    // Hashed before the transaction: argon2 takes a while and must not hold the write lock.
+    let hash = passwords::hash(password).map_err(|e| match e {
+        PasswordError::TooShort => DeskError::Invalid(vec![("password", "too_short")]),
+        other => DeskError::Hashing(other.to_string()),
+    })?;
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        if !staff::set_password(conn, id, &hash)? {
+            return Err(DeskError::NotFound("staff account"));
+        }
+        sessions::revoke_all_of(conn, id, now)?;
+        audit_staff(conn, actor, now, "staff.password_reset", id)
+    })
+}
+
+fn audit_staff(
+    conn: &mut DbConn,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    action: &str,
+    staff_id: StaffId,
+) -> Result<(), DeskError> {
+    let target = format!("staff:{staff_id}");
+    Ok(audit(conn, actor, now, action, None, Some(&target), None)?)
+}

@@ -1,0 +1,218 @@
+//! What staff do to a ticket: assign it, reply, note, change its status, decide on an
+//! urgent-risk flag. Each handler reads the request, calls one desk function, and answers.
+
+use actix_web::{HttpResponse, patch, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::DeliveryOut;
+use crate::desk;
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::{DeliveryStatus, MessageId, StaffId, Status, TicketId};
+use crate::http::blocking;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct AssignRequest {
+    /// A staff id, or null for nobody.
+    #[schema(value_type = Option<i64>)]
+    assignee_id: Option<StaffId>,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = AssignRequest,
+    responses(
+        (status = 204, description = "Assigned"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/tickets/{id}/assign")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+    body: web::Json<AssignRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, assignee) = (id.into_inner(), body.assignee_id);
+    blocking(&state, move |st, conn| {
+        desk::tickets::assign(st, conn, &user.actor, id, assignee)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReplyRequest {
+    /// What the counsellor writes; the greeting and signature are added from the template.
+    body: String,
+    /// Close the ticket with this reply.
+    close: Option<bool>,
+    /// The newest message the counsellor has seen; if the consulter wrote after it, 409.
+    #[schema(value_type = Option<i64>)]
+    last_seen_message_id: Option<MessageId>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplyAccepted {
+    #[schema(value_type = i64)]
+    message_id: MessageId,
+    delivery: DeliveryOut,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = ReplyRequest,
+    responses(
+        (status = 202, description = "The reply is queued for sending; the reply clock stopped", body = ReplyAccepted),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The consulter wrote again after last_seen_message_id", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/tickets/{id}/replies")]
+pub async fn reply(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+    body: web::Json<ReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let ReplyRequest {
+        body,
+        close,
+        last_seen_message_id,
+    } = body.into_inner();
+    let queued = blocking(&state, move |st, conn| {
+        desk::tickets::reply(
+            st,
+            conn,
+            &user.actor,
+            id,
+            &body,
+            close.unwrap_or(false),
+            last_seen_message_id,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(ReplyAccepted {
+        message_id: queued.message_id,
+        delivery: DeliveryOut {
+            status: DeliveryStatus::Queued,
+            attempts: 0,
+            last_error: None,
+        },
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NoteRequest {
+    body: String,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = NoteRequest,
+    responses(
+        (status = 201, description = "The internal note; never mailed"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/tickets/{id}/notes")]
+pub async fn note(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+    body: web::Json<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, text) = (id.into_inner(), body.into_inner().body);
+    let message = blocking(&state, move |st, conn| {
+        desk::tickets::note(st, conn, &user.actor, id, &text)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({"message_id": message.0})))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PatchRequest {
+    status: Option<String>,
+    urgent: Option<bool>,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = PatchRequest,
+    responses(
+        (status = 204, description = "Changed; closing stops a running reply clock"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[patch("/tickets/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+    body: web::Json<PatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let PatchRequest { status, urgent } = body.into_inner();
+    let status = status
+        .map(|s| s.parse::<Status>())
+        .transpose()
+        .map_err(|_| ApiError::field("status", "invalid"))?;
+    blocking(&state, move |st, conn| {
+        desk::tickets::update(st, conn, &user.actor, id, status, urgent)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TriageDecision {
+    /// `confirm` (the danger is real: keep it urgent) or `clear` (a false alarm).
+    decision: String,
+    /// Why; kept with the flag for supervisors.
+    reason: String,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TriageDecision,
+    responses(
+        (status = 204, description = "Recorded; clearing takes the urgency away and the same text will not flag again"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/tickets/{id}/triage")]
+pub async fn triage(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+    body: web::Json<TriageDecision>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let TriageDecision { decision, reason } = body.into_inner();
+    let clear = match decision.as_str() {
+        "clear" => true,
+        "confirm" => false,
+        _ => return Err(ApiError::field("decision", "invalid")),
+    };
+    blocking(&state, move |st, conn| {
+        desk::tickets::decide_triage(st, conn, &user.actor, id, clear, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,232 @@
+//! What staff read: a ticket with its thread, its audit trail, and its attachments. Each read
+//! is audited by the desk.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{DeliveryOut, StaffRef, TicketSummary, summary};
+use crate::db::from_db;
+use crate::desk;
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, TicketId};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::{blocking, local_time};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsulterOut {
+    name: Option<String>,
+    email: String,
+    relationship: Option<String>,
+    age_group: Option<String>,
+    area: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentOut {
+    #[schema(value_type = i64)]
+    id: AttachmentId,
+    filename: String,
+    content_type: String,
+    size_bytes: i64,
+    /// Where staff download it.
+    url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageOut {
+    #[schema(value_type = i64)]
+    id: MessageId,
+    /// `inbound` (the consulter's), `outbound` (mail we sent) or `note` (internal).
+    #[schema(value_type = String)]
+    kind: MessageKind,
+    author: Option<StaffRef>,
+    body_text: String,
+    created_at: String,
+    /// True for mail the system sent by itself, such as the acknowledgement.
+    automatic: bool,
+    /// What the system noted, e.g. an attachment left out for its size.
+    system_note: Option<String>,
+    delivery: Option<DeliveryOut>,
+    attachments: Vec<AttachmentOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    summary: TicketSummary,
+    consulter: ConsulterOut,
+    messages: Vec<MessageOut>,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket with its whole thread, oldest first", body = TicketDetail),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/tickets/{id}")]
+pub async fn detail(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let view = blocking(&state, move |st, conn| {
+        desk::tickets::view(st, conn, &user.actor, id)
+    })
+    .await?;
+    let mut deliveries: HashMap<MessageId, DeliveryOut> = view
+        .deliveries
+        .into_iter()
+        .filter_map(|d| {
+            d.message_id.map(|m| {
+                (
+                    m,
+                    DeliveryOut {
+                        status: d.status,
+                        attempts: d.attempts,
+                        last_error: d.last_error,
+                    },
+                )
+            })
+        })
+        .collect();
+    let mut attachments: HashMap<MessageId, Vec<AttachmentOut>> = HashMap::new();
+    for a in view.attachments {
+        attachments
+            .entry(a.message_id)
+            .or_default()
+            .push(AttachmentOut {
+                url: format!("/api/v1/tickets/{id}/attachments/{}", a.id),
+                id: a.id,
+                filename: a.filename,
+                content_type: a.content_type,
+                size_bytes: a.size_bytes,
+            });
+    }
+    let messages = view
+        .messages
+        .into_iter()
+        .map(|m| MessageOut {
+            delivery: deliveries.remove(&m.id),
+            attachments: attachments.remove(&m.id).unwrap_or_default(),
+            author: StaffRef::of(m.author_id, m.author_name),
+            created_at: local_time(&state, from_db(m.created_at)),
+            id: m.id,
+            kind: m.kind,
+            body_text: m.body_text,
+            automatic: m.automatic,
+            system_note: m.system_note,
+        })
+        .collect();
+    let c = view.consulter;
+    Ok(HttpResponse::Ok().json(TicketDetail {
+        summary: summary(&state, view.summary),
+        consulter: ConsulterOut {
+            name: c.name,
+            email: c.email,
+            relationship: c.relationship,
+            age_group: c.age_group,
+            area: c.area,
+        },
+        messages,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditOut {
+    id: i64,
+    at: String,
+    staff: Option<StaffRef>,
+    action: String,
+    target: Option<String>,
+    client_addr: Option<String>,
+    detail: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "Every read and change of the ticket by staff, oldest first", body = Vec<AuditOut>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/tickets/{id}/audit")]
+pub async fn audit(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let id = id.into_inner();
+    let rows = blocking(&state, move |st, conn| {
+        desk::tickets::audit_trail(st, conn, &user.actor, id)
+    })
+    .await?;
+    let out: Vec<AuditOut> = rows
+        .into_iter()
+        .map(|r| AuditOut {
+            id: r.id,
+            at: local_time(&state, from_db(r.at)),
+            staff: StaffRef::of(r.staff_id, r.staff_name),
+            action: r.action,
+            target: r.target,
+            client_addr: r.client_addr,
+            detail: r.detail,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Ticket id"),
+        ("attachment_id" = i64, Path, description = "Attachment id"),
+    ),
+    responses(
+        (status = 200, description = "The file, with its content type and name"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/tickets/{id}/attachments/{attachment_id}")]
+pub async fn attachment(
+    state: web::Data<AppState>,
+    user: Session,
+    path: web::Path<(TicketId, AttachmentId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, attachment_id) = path.into_inner();
+    let file = blocking(&state, move |st, conn| {
+        desk::tickets::attachment(st, conn, &user.actor, id, attachment_id)
+    })
+    .await?;
+    let mime: actix_web::mime::Mime = file
+        .content_type
+        .parse()
+        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+    // Always a download, never shown inline: a consulter's HTML must not run in staff browsers.
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::FilenameExt(header::ExtendedValue {
+            charset: header::Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: file.filename.into_bytes(),
+        })],
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header(disposition)
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(file.content))
+}

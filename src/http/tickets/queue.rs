@@ -1,0 +1,118 @@
+//! `GET /api/v1/tickets`: the queue, one page at a time.
+
+use actix_web::{HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{TicketSummary, summary};
+use crate::db::queue::{AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
+use crate::desk;
+use crate::desk::auth::Session;
+use crate::domain::vocabulary::{StaffId, Status};
+use crate::http::blocking;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct QueuePage {
+    items: Vec<TicketSummary>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct QueueParams {
+    /// `open` (every status but closed) or one status.
+    status: Option<String>,
+    /// `me`, `none`, or a staff id.
+    assignee: Option<String>,
+    /// `overdue`, `due_soon`, `on_track` or `none`.
+    sla: Option<String>,
+    /// 1–200, default 50; larger is clamped to 200.
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<QueueQuery, ApiError> {
+    let status = match p.status.as_deref() {
+        None => StatusFilter::Any,
+        Some("open") => StatusFilter::Open,
+        Some(s) => StatusFilter::Is(
+            s.parse::<Status>()
+                .map_err(|_| ApiError::field("status", "invalid"))?,
+        ),
+    };
+    let assignee = match p.assignee.as_deref() {
+        None => AssigneeFilter::Any,
+        Some("me") => AssigneeFilter::Staff(user.actor.staff_id),
+        Some("none") => AssigneeFilter::Nobody,
+        Some(id) => AssigneeFilter::Staff(StaffId(
+            id.parse()
+                .map_err(|_| ApiError::field("assignee", "invalid"))?,
+        )),
+    };
+    let sla = match p.sla.as_deref() {
+        None => None,
+        Some("overdue") => Some(SlaFilter::Overdue),
+        Some("due_soon") => Some(SlaFilter::DueSoon),
+        Some("on_track") => Some(SlaFilter::OnTrack),
+        Some("none") => Some(SlaFilter::NoClock),
+        Some(_) => return Err(ApiError::field("sla", "invalid")),
+    };
+    let limit = match p.limit {
+        None => 50,
+        Some(l) if l < 1 => return Err(ApiError::field("limit", "invalid")),
+        Some(l) => l.min(200),
+    };
+    let after = match p.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(Cursor::decode(c).ok_or(ApiError::field("cursor", "invalid"))?),
+    };
+    Ok(QueueQuery {
+        status,
+        assignee,
+        sla,
+        now: state.time.now(),
+        due_soon: state.rules.due_soon,
+        limit,
+        after,
+    })
+}
+
+#[utoipa::path(
+    tag = "tickets",
+    params(QueueParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the queue, urgent first, then by reply-by time", body = QueuePage),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/tickets")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Session,
+    params: web::Query<QueueParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = queue_query(&state, &user, &params)?;
+    let limit = query.limit as usize;
+    let filters = format!(
+        "status={} assignee={} sla={}",
+        params.status.as_deref().unwrap_or("any"),
+        params.assignee.as_deref().unwrap_or("any"),
+        params.sla.as_deref().unwrap_or("any")
+    );
+    let mut rows = blocking(&state, move |st, conn| {
+        desk::tickets::queue_page(st, conn, &user.actor, &query, &filters)
+    })
+    .await?;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| Cursor::after(r).encode())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(QueuePage {
+        items: rows.into_iter().map(|r| summary(&state, r)).collect(),
+        next_cursor,
+    }))
+}
