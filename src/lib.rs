@@ -2,7 +2,6 @@
 //! answer people by mail: web-form and mail intake, a reply clock per unanswered message,
 //! a counsellors' queue, a durable outbox, and supervisors' reports.
 
-pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -3,7 +3,7 @@
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpResponse, get, web};
 
-use crate::assets;
+use crate::templates::assets;
 
 #[utoipa::path(
     tag = "public",

@@ -13,7 +13,7 @@ pub struct Asset {
 
 const STYLESHEET: Asset = Asset {
     content_type: "text/css; charset=utf-8",
-    body: include_str!("../static/madoguchi.css"),
+    body: include_str!("../../static/madoguchi.css"),
 };
 
 /// By the name in `/static/{name}`.

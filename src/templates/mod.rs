@@ -1,6 +1,8 @@
 //! Mail and page templates: built in, and replaceable one file at a time from `templates.dir`
 //! so a centre can change its wording without rebuilding.
 
+pub mod assets;
+
 use std::path::Path;
 
 use minijinja::Environment;
@@ -10,71 +12,71 @@ use serde::Serialize;
 const BUILT_IN: &[(&str, &str)] = &[
     (
         "partials/signature.txt",
-        include_str!("../config/templates/partials/signature.txt"),
+        include_str!("../../config/templates/partials/signature.txt"),
     ),
     (
         "acknowledgement/subject.txt",
-        include_str!("../config/templates/acknowledgement/subject.txt"),
+        include_str!("../../config/templates/acknowledgement/subject.txt"),
     ),
     (
         "acknowledgement/body.txt",
-        include_str!("../config/templates/acknowledgement/body.txt"),
+        include_str!("../../config/templates/acknowledgement/body.txt"),
     ),
     (
         "acknowledgement/urgent.txt",
-        include_str!("../config/templates/acknowledgement/urgent.txt"),
+        include_str!("../../config/templates/acknowledgement/urgent.txt"),
     ),
     (
         "alerts/urgent/subject.txt",
-        include_str!("../config/templates/alerts/urgent/subject.txt"),
+        include_str!("../../config/templates/alerts/urgent/subject.txt"),
     ),
     (
         "alerts/urgent/body.txt",
-        include_str!("../config/templates/alerts/urgent/body.txt"),
+        include_str!("../../config/templates/alerts/urgent/body.txt"),
     ),
     (
         "alerts/due_soon/subject.txt",
-        include_str!("../config/templates/alerts/due_soon/subject.txt"),
+        include_str!("../../config/templates/alerts/due_soon/subject.txt"),
     ),
     (
         "alerts/due_soon/body.txt",
-        include_str!("../config/templates/alerts/due_soon/body.txt"),
+        include_str!("../../config/templates/alerts/due_soon/body.txt"),
     ),
     (
         "alerts/overdue/subject.txt",
-        include_str!("../config/templates/alerts/overdue/subject.txt"),
+        include_str!("../../config/templates/alerts/overdue/subject.txt"),
     ),
     (
         "alerts/overdue/body.txt",
-        include_str!("../config/templates/alerts/overdue/body.txt"),
+        include_str!("../../config/templates/alerts/overdue/body.txt"),
     ),
     (
         "alerts/digest/subject.txt",
-        include_str!("../config/templates/alerts/digest/subject.txt"),
+        include_str!("../../config/templates/alerts/digest/subject.txt"),
     ),
     (
         "alerts/digest/body.txt",
-        include_str!("../config/templates/alerts/digest/body.txt"),
+        include_str!("../../config/templates/alerts/digest/body.txt"),
     ),
     (
         "reply/body.txt",
-        include_str!("../config/templates/reply/body.txt"),
+        include_str!("../../config/templates/reply/body.txt"),
     ),
     (
         "pages/layout.html",
-        include_str!("../config/templates/pages/layout.html"),
+        include_str!("../../config/templates/pages/layout.html"),
     ),
     (
         "pages/consult.html",
-        include_str!("../config/templates/pages/consult.html"),
+        include_str!("../../config/templates/pages/consult.html"),
     ),
     (
         "pages/receipt.html",
-        include_str!("../config/templates/pages/receipt.html"),
+        include_str!("../../config/templates/pages/receipt.html"),
     ),
     (
         "pages/message.html",
-        include_str!("../config/templates/pages/message.html"),
+        include_str!("../../config/templates/pages/message.html"),
     ),
 ];
 
@@ -110,7 +112,7 @@ impl Templates {
         env.add_filter("tel", tel_uri);
         env.add_global(
             "stylesheet",
-            minijinja::Value::from_safe_string(crate::assets::stylesheet_url().to_string()),
+            minijinja::Value::from_safe_string(assets::stylesheet_url().to_string()),
         );
         for (name, text) in BUILT_IN {
             let own = match dir {
