@@ -168,8 +168,8 @@ pub fn parse(raw: &[u8], max_attachment_bytes: u64) -> Result<InboundMail, Parse
         from_name,
         return_path_null: header_value(&message, raw, "Return-Path")
             .is_some_and(|v| v.split_whitespace().collect::<String>() == "<>"),
-        subject: subject(&message, raw),
-        body_text: body.text.join("\n"),
+        subject: without_nul(subject(&message, raw)),
+        body_text: without_nul(body.text.join("\n")),
         date: message.date().map(|d| d.to_timestamp()),
         headers: header_facts(&message, raw),
         attachments: body.attachments,
@@ -206,11 +206,24 @@ fn starts_with_header_field(raw: &[u8]) -> bool {
 }
 
 fn clean_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_owned()
+    without_nul(
+        id.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// PostgreSQL refuses NUL in text, and a mail that cannot be stored is retried for ever
+/// (and holds back its whole batch): NUL, which no text needs, is dropped from every text
+/// field kept. Other control characters are stored as sent.
+fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    }
 }
 
 /// The same bytes give the same id, so a redelivered mail without Message-ID is still
@@ -317,7 +330,11 @@ fn from(message: &Message<'_>, raw: &[u8]) -> (Option<String>, Option<String>) {
     };
     // A split RFC 2047 word in the display name, which is what precedes the last `<`.
     let name = match raw_value.iter().rposition(|&b| b == b'<') {
-        Some(lt) => name.map(|n| repair_split_words(n, &raw_value[..lt]).trim().to_owned()),
+        Some(lt) => name.map(|n| {
+            without_nul(repair_split_words(n, &raw_value[..lt]))
+                .trim()
+                .to_owned()
+        }),
         None => name,
     };
     (address, name.filter(|n| !n.is_empty()))
@@ -328,9 +345,9 @@ fn first_mailbox(address: &Address<'_>) -> (Option<String>, Option<String>) {
         return (None, None);
     };
     let nonempty = |s: Option<&str>| {
-        s.map(str::trim)
+        s.map(|s| without_nul(s.trim().to_owned()))
+            .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
     };
     let (address, name) = match (nonempty(addr.address()), nonempty(addr.name())) {
         // A bare `From: MAILER-DAEMON` is read as a name; it is the sender's address.
@@ -524,12 +541,12 @@ fn content_type(part: &MessagePart<'_>) -> String {
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
         .map(str::trim);
-    match charset {
+    without_nul(match charset {
         Some(cs) if mime.starts_with("text/") && !cs.is_empty() => {
             format!("{mime}; charset={}", cs.to_ascii_lowercase())
         }
         _ => mime,
-    }
+    })
 }
 
 /// The part's filename, decoded; raw JIS or Shift_JIS in the parameter (old mailers) is
@@ -631,14 +648,15 @@ fn dsn(
         }
     }
     let status = status.unwrap_or_default();
+    let kept = |field: Option<String>| field.map(without_nul).filter(|f| !f.is_empty());
     Some(Dsn {
         original_message_id: original
             .or_else(|| in_reply_to.first().cloned())
             .or_else(|| references.last().cloned()),
-        recipient: status.recipient,
-        action: status.action,
-        status: status.status,
-        diagnostic: status.diagnostic,
+        recipient: kept(status.recipient),
+        action: kept(status.action),
+        status: kept(status.status),
+        diagnostic: kept(status.diagnostic),
     })
 }
 
