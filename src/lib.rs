@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod intake;
 pub mod mail;

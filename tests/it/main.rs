@@ -5,6 +5,7 @@ mod support;
 mod api;
 mod cli;
 mod consultations;
+mod fuzz;
 mod intake;
 mod outbox;
 mod reports;
