@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveTime, Offset, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::domain::automatic::Automatic;
@@ -433,7 +433,7 @@ pub fn clock(data: &[u8]) {
 /// the closures leave 400 days in a row without a business day, the calendar-mode due.
 fn check_business_due(rules: &ClockRules, start: DateTime<Utc>, due: DateTime<Utc>) {
     let cal = &rules.calendar;
-    let received = start.with_timezone(&rules.tz).naive_local();
+    let received = received_wall_time(rules.tz, start);
     let open_day = cal.is_business_day(received.date());
     if open_day && received.time() >= OPENING && rules.reply_days == 0 {
         assert_eq!(due, start, "zero days on a business day means now");
@@ -484,6 +484,21 @@ fn check_business_due(rules: &ClockRules, start: DateTime<Utc>, due: DateTime<Ut
             );
         }
     }
+}
+
+/// The local time of receipt; in the second pass of a repeated hour, the first wall time
+/// after the repeat (walked to second by second: repeats are rare and short).
+fn received_wall_time(tz: chrono_tz::Tz, start: DateTime<Utc>) -> chrono::NaiveDateTime {
+    let local = start.with_timezone(&tz);
+    let mut wall = local.naive_local();
+    let second_pass = matches!(
+        tz.from_local_datetime(&wall),
+        LocalResult::Ambiguous(first, _) if first.offset().fix() != local.offset().fix()
+    );
+    while second_pass && matches!(tz.from_local_datetime(&wall), LocalResult::Ambiguous(..)) {
+        wall += Duration::seconds(1);
+    }
+    wall
 }
 
 fn check_sla_state(rules: &ClockRules, due: DateTime<Utc>, at: DateTime<Utc>) {
