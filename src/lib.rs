@@ -7,6 +7,8 @@ pub mod config;
 pub mod db;
 pub mod desk;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod intake;
 pub mod mail;

@@ -1,6 +1,6 @@
 //! The reply clock: when a consultation's reply is due, and how close that is.
 
-use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::calendar::BusinessCalendar;
@@ -40,9 +40,10 @@ const OPENING_TIME: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
 /// Business mode: the same local time of day on the `reply_days`-th business day
 /// after the day of receipt. A message received on a non-business day counts as
 /// received at 09:00 on the next business day, and one received on a business day
-/// before 09:00 as received at 09:00 that day. A calendar with no business day at
-/// all (closures covering the whole year) cannot be counted in; rather than loop
-/// or panic, such rules fall back to calendar mode.
+/// before 09:00 as received at 09:00 that day. In a repeated hour (when DST ends) a
+/// message of the second pass counts as received when the repeat ends. A calendar
+/// with no business day at all (closures covering the whole year) cannot be counted
+/// in; rather than loop or panic, such rules fall back to calendar mode.
 pub fn reply_due_at(rules: &ClockRules, start: DateTime<Utc>) -> DateTime<Utc> {
     match rules.mode {
         SlaMode::Calendar => add_days(start, rules.reply_days),
@@ -60,7 +61,7 @@ fn add_days(start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
 
 fn business_due(rules: &ClockRules, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let calendar = &rules.calendar;
-    let received = start.with_timezone(&rules.tz).naive_local();
+    let received = received_wall_time(rules.tz, start)?;
     let (mut day, time) = if !calendar.is_business_day(received.date()) {
         (
             calendar.next_business_day_after(received.date())?,
@@ -82,6 +83,35 @@ fn business_due(rules: &ClockRules, start: DateTime<Utc>) -> Option<DateTime<Utc
         day = calendar.next_business_day_after(day)?;
     }
     local_to_utc(rules.tz, day.and_time(time))
+}
+
+/// The local time a message counts as received at: the wall clock's, except in the second
+/// pass of a repeated hour, where the clock reads times it already read, and "the same
+/// local time" would make a later message due before an earlier one. There it is the time
+/// the repeat ends: the clock's highest reading so far that day, so due stays monotonic.
+fn received_wall_time(tz: Tz, start: DateTime<Utc>) -> Option<NaiveDateTime> {
+    let wall = start.with_timezone(&tz).naive_local();
+    let LocalResult::Ambiguous(first, _) = tz.from_local_datetime(&wall) else {
+        return Some(wall);
+    };
+    let before = first.offset().fix();
+    if start.with_timezone(&tz).offset().fix() == before {
+        return Some(wall);
+    }
+    // The offset changed in (first, start]: find the whole second it did (tz data has no
+    // finer transitions), then read that instant with the offset before.
+    let (mut lo, mut hi) = (first.timestamp(), start.timestamp());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let at = DateTime::from_timestamp(mid, 0)?;
+        if tz.offset_from_utc_datetime(&at.naive_utc()).fix() == before {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let change = DateTime::from_timestamp(hi, 0)?.naive_utc();
+    change.checked_add_signed(Duration::seconds(before.local_minus_utc().into()))
 }
 
 /// The instant a wall-clock time denotes, never failing on DST transitions. As in
@@ -172,6 +202,36 @@ mod tests {
         let start = jst(2026, 12, 25, 15, 0);
         assert_eq!(start.with_timezone(&Tokyo).weekday(), Weekday::Fri);
         assert_eq!(reply_due_at(&rules, start), jst(2027, 1, 15, 15, 0));
+    }
+
+    /// Found by the clock fuzzer's harness: in a repeated hour that falls in opening
+    /// hours, the second pass read "the same local time" and fell due before the first.
+    #[test]
+    fn the_second_pass_of_a_repeated_hour_counts_from_its_end() {
+        use chrono_tz::Asia::{Pyongyang, Tehran};
+        // Tehran, Tue 2021-09-21: 24:00 (+04:30) went back to 23:00 (+03:30).
+        let rules = rules_in(Tehran, SlaMode::Business, 1, &[]);
+        let first_pass = Utc.with_ymd_and_hms(2021, 9, 21, 19, 0, 0).unwrap(); // 23:30
+        let second_pass = Utc.with_ymd_and_hms(2021, 9, 21, 19, 40, 0).unwrap(); // 23:10
+        let local = |y, mo, d, h, mi| Tehran.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+        assert_eq!(reply_due_at(&rules, first_pass), local(2021, 9, 22, 23, 30));
+        // As if received at Wed 00:00: counts from Wed 09:00; Thu 9/23 is 秋分の日.
+        assert_eq!(reply_due_at(&rules, second_pass), local(2021, 9, 24, 9, 0));
+        // Pyongyang, Fri 2015-08-14: 24:00 (+09:00) went back to 23:30 (+08:30).
+        let rules = rules_in(Pyongyang, SlaMode::Business, 10, &[]);
+        let first_pass = Utc.with_ymd_and_hms(2015, 8, 14, 14, 45, 0).unwrap(); // 23:45
+        let mut last = reply_due_at(&rules, first_pass);
+        for minutes in 1..=60 {
+            let due = reply_due_at(&rules, first_pass + Duration::minutes(minutes));
+            assert!(due >= last, "{minutes} min later due {due}, before {last}");
+            last = due;
+        }
+        // Outside a repeat the wall time is the clock's.
+        let not_repeated = Utc.with_ymd_and_hms(2015, 8, 14, 5, 0, 0).unwrap(); // 14:00
+        assert_eq!(
+            received_wall_time(Pyongyang, not_repeated),
+            Some(not_repeated.with_timezone(&Pyongyang).naive_local())
+        );
     }
 
     #[test]

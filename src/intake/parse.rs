@@ -155,8 +155,8 @@ pub fn parse(raw: &[u8], max_attachment_bytes: u64) -> Result<InboundMail, Parse
         from_name,
         return_path_null: header_value(&message, raw, "Return-Path")
             .is_some_and(|v| v.split_whitespace().collect::<String>() == "<>"),
-        subject: subject(&message, raw),
-        body_text: body.text.join("\n"),
+        subject: without_nul(subject(&message, raw)),
+        body_text: without_nul(body.text.join("\n")),
         date: message.date().map(|d| d.to_timestamp()),
         headers: header_facts(&message, raw),
         attachments: body.attachments,
@@ -193,11 +193,24 @@ fn starts_with_header_field(raw: &[u8]) -> bool {
 }
 
 fn clean_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_owned()
+    without_nul(
+        id.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// PostgreSQL refuses NUL in text, and a mail that cannot be stored is retried for ever
+/// (and holds back its whole batch): NUL, which no text needs, is dropped from every text
+/// field kept. Other control characters are stored as sent.
+pub(crate) fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    }
 }
 
 /// The same bytes give the same id, so a redelivered mail without Message-ID is still
@@ -301,7 +314,11 @@ fn from(message: &Message<'_>, raw: &[u8]) -> (Option<String>, Option<String>) {
     };
     // A split RFC 2047 word in the display name, which is what precedes the last `<`.
     let name = match raw_value.iter().rposition(|&b| b == b'<') {
-        Some(lt) => name.map(|n| repair_split_words(n, &raw_value[..lt]).trim().to_owned()),
+        Some(lt) => name.map(|n| {
+            without_nul(repair_split_words(n, &raw_value[..lt]))
+                .trim()
+                .to_owned()
+        }),
         None => name,
     };
     (address, name.filter(|n| !n.is_empty()))
@@ -312,9 +329,9 @@ fn first_mailbox(address: &Address<'_>) -> (Option<String>, Option<String>) {
         return (None, None);
     };
     let nonempty = |s: Option<&str>| {
-        s.map(str::trim)
+        s.map(|s| without_nul(s.trim().to_owned()))
+            .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
     };
     let (address, name) = match (nonempty(addr.address()), nonempty(addr.name())) {
         // A bare `From: MAILER-DAEMON` is read as a name; it is the sender's address.

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod consultations;
 mod form;
+mod fuzz;
 mod imap_tls;
 mod intake;
 mod outbox;

@@ -173,12 +173,12 @@ fn content_type(part: &MessagePart<'_>) -> String {
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
         .map(str::trim);
-    match charset {
+    super::without_nul(match charset {
         Some(cs) if mime.starts_with("text/") && !cs.is_empty() => {
             format!("{mime}; charset={}", cs.to_ascii_lowercase())
         }
         _ => mime,
-    }
+    })
 }
 
 /// The part's filename, decoded; raw JIS or Shift_JIS in the parameter (old mailers) is

@@ -56,14 +56,15 @@ pub(super) fn report(
         }
     }
     let status = status.unwrap_or_default();
+    let kept = |field: Option<String>| field.map(super::without_nul).filter(|f| !f.is_empty());
     Some(Dsn {
         original_message_id: original
             .or_else(|| in_reply_to.first().cloned())
             .or_else(|| references.last().cloned()),
-        recipient: status.recipient,
-        action: status.action,
-        status: status.status,
-        diagnostic: status.diagnostic,
+        recipient: kept(status.recipient),
+        action: kept(status.action),
+        status: kept(status.status),
+        diagnostic: kept(status.diagnostic),
     })
 }
 

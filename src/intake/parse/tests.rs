@@ -821,3 +821,37 @@ fn charset_labels_mail_parser_misreads() {
         assert_eq!(parsed(&raw).body_text, want, "{label}");
     }
 }
+
+/// Found by the intake fuzzer: PostgreSQL refuses NUL in text, so a mail carrying one
+/// (in a base64 body here) could never be stored and was retried for ever.
+#[test]
+fn nul_is_dropped_from_every_text_kept() {
+    let raw = b"Message-ID: <a\0b@x.jp>\r\nFrom: =?UTF-8?B?5bGx\0?= \0Hanako <ha\0nako@example.jp>\r\n\
+                In-Reply-To: <\0>\r\nReferences: <r\0@x.jp>\r\nSubject: =?UTF-8?B?55u46KuHAA==?= \0x\r\n\
+                Content-Type: text/plain; charset=\"utf\0-8\"\r\n\
+                Content-Transfer-Encoding: base64\r\n\r\n5pys5paHAAAA5paH\r\n";
+    let mail = parsed(raw);
+    assert_eq!(mail.message_id, "ab@x.jp");
+    assert_eq!(
+        mail.in_reply_to,
+        Vec::<String>::new(),
+        "an id of NUL alone is none"
+    );
+    assert_eq!(mail.references, ["r@x.jp"]);
+    assert_eq!(mail.from_address.as_deref(), Some("hanako@example.jp"));
+    assert_eq!(mail.subject, "相談 x");
+    assert_eq!(mail.body_text, "本文文");
+
+    let only_nul = parsed(b"Message-ID: <\0>\r\nFrom: \0 <\0>\r\n\r\n\0\0\r\n");
+    assert!(only_nul.synthetic_id);
+    assert_eq!((only_nul.from_address, only_nul.from_name), (None, None));
+    assert_eq!(only_nul.body_text, "");
+
+    let bounce = String::from_utf8(fixture!("dsn.eml").to_vec())
+        .unwrap()
+        .replace("Status: 5.1.1", "Status: 5.1.1\0")
+        .replace("Action: failed", "Action: \0");
+    let dsn = parsed(bounce.as_bytes()).dsn.expect("still a bounce");
+    assert_eq!(dsn.status.as_deref(), Some("5.1.1"));
+    assert_eq!(dsn.action, None);
+}
