@@ -68,6 +68,47 @@ impl From<r2d2::PoolError> for DbError {
 }
 
 impl DbError {
+    /// Whether the database itself is out of reach or cannot take writes just now (down, a
+    /// lost connection, locked past the busy timeout, a full disk): worth trying again
+    /// later. Any other failure belongs to what was being stored, and trying again would
+    /// fail for ever.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        /// Words of SQLite and PostgreSQL for a database that cannot answer now.
+        const TRANSIENT: &[&str] = &[
+            "database is locked",
+            "database table is locked",
+            "disk i/o error",
+            "database or disk is full",
+            "unable to open database",
+            "readonly database",
+            "closed the connection",
+            "no connection to the server",
+            "terminating connection",
+            "could not connect",
+            "the database system is",
+            "connection refused",
+            "could not extend file",
+            "no space left",
+        ];
+        match self {
+            Self::Unavailable(_) | Self::Migration(_) => true,
+            Self::BadUrl(_) => false,
+            Self::Query(e) => match e {
+                E::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)
+                | E::BrokenTransactionManager
+                | E::RollbackErrorOnCommit { .. }
+                | E::AlreadyInTransaction
+                | E::NotInTransaction => true,
+                E::DatabaseError(_, info) => {
+                    let message = info.message().to_ascii_lowercase();
+                    TRANSIENT.iter().any(|t| message.contains(t))
+                }
+                _ => false,
+            },
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,

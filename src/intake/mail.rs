@@ -13,7 +13,7 @@ use crate::desk::{self, Actor, DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Thread, ThreadFacts};
 use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
-use crate::domain::{clock, reference};
+use crate::domain::{clock, inbound, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
 use crate::state::AppState;
@@ -119,6 +119,8 @@ pub fn take_batch(
                 {
                     out.push(Ok(Outcome::Duplicate));
                 }
+                // The savepoint is gone; this mail alone goes to quarantine.
+                Err(Failure::Db(e)) if !e.is_unavailable() => out.push(Err(unstorable(&e))),
                 Err(failure) => return Err(failure),
             }
         }
@@ -220,12 +222,21 @@ fn attempt(
             if messages::is_stored(conn, &mail.message_id)? {
                 Ok(Ok(Outcome::Duplicate))
             } else {
-                Err(e.into())
+                Ok(Err(unstorable(&e)))
             }
         }
-        Err(Failure::Db(e)) => Err(e.into()),
+        Err(Failure::Db(e)) if e.is_unavailable() => Err(e.into()),
+        // Something in this very mail the database refuses: trying again would fail for
+        // ever and hold back every later mail, so it is kept in quarantine instead.
+        Err(Failure::Db(e)) => Ok(Err(unstorable(&e))),
         Err(Failure::Quarantine(reason)) => Ok(Err(reason)),
     }
+}
+
+/// Why a mail could not be stored, as kept with it in quarantine (no addresses: the reason
+/// is logged too).
+fn unstorable(e: &DbError) -> String {
+    crate::domain::redact::addresses(&format!("the database refused this mail: {e}"))
 }
 
 fn quarantine_now(
@@ -257,8 +268,7 @@ fn decide_and_store(
     if let Some(dsn) = &mail.dsn {
         return bounce(conn, raw, mail, dsn, now);
     }
-    let mut related: Vec<String> = mail.in_reply_to.clone();
-    related.extend(mail.references.iter().cloned());
+    let related = inbound::ids_to_look_up(&mail.in_reply_to, &mail.references);
     let header_match = messages::candidate_by_message_ids(conn, &related)?;
     let subject_match = match reference::find_in_subject(&mail.subject) {
         Some(r) => tickets::candidate_by_reference(conn, &r)?,

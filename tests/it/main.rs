@@ -10,6 +10,7 @@ mod form;
 mod fuzz;
 mod imap_tls;
 mod intake;
+mod intake_guard;
 mod outbox;
 mod reports;
 mod triage;
