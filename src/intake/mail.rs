@@ -291,7 +291,8 @@ fn decide_and_store(
             Ok(Outcome::Joined { ticket_id })
         }
         Thread::New => {
-            let subject = threading::clean_subject(&mail.subject);
+            let subject = inbound::stored_subject(&threading::clean_subject(&mail.subject));
+            let name = inbound::stored_name(mail.from_name.as_deref());
             let opened = consultation::open(
                 state,
                 conn,
@@ -300,7 +301,7 @@ fn decide_and_store(
                         subject: &subject,
                         channel: Channel::Email,
                         consulter_email: from,
-                        consulter_name: mail.from_name.as_deref(),
+                        consulter_name: name.as_deref(),
                         relationship: None,
                         age_group: None,
                         area: None,

@@ -11,6 +11,7 @@ mod fuzz;
 mod imap_tls;
 mod intake;
 mod intake_guard;
+mod mail_out;
 mod outbox;
 mod reports;
 mod triage;

@@ -1,0 +1,116 @@
+//! The mail a consulter gets, as it arrives at a real SMTP server (issue 10, points 7, 12,
+//! 13, 18 and 21): whose name it greets, which addresses it reaches, and its headers.
+
+use std::time::Duration;
+
+use madoguchi::config::MailTransport;
+use madoguchi::intake::Outcome;
+use madoguchi::intake::mail;
+use mail_parser::MessageParser;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::smtp_server::{ReceivedMail, TestSmtpServer};
+use crate::support::{Backend, TestApp, base64, consultation, spawn_app_with};
+
+both_backends!(a_later_submission_with_the_same_address_never_renames_the_consulter,);
+
+fn app_with_smtp(backend: Backend, smtp: &TestSmtpServer) -> TestApp {
+    let port = smtp.port();
+    spawn_app_with(backend, move |s| {
+        s.smtp.transport = MailTransport::Smtp;
+        s.smtp.port = port;
+    })
+}
+
+/// The mails that arrived, waiting until there are `n`.
+fn arrived(smtp: &TestSmtpServer, n: usize) -> Vec<ReceivedMail> {
+    let got = smtp.wait_for(n, Duration::from_secs(30));
+    assert!(got.len() >= n, "only {} of {n} mails arrived", got.len());
+    got
+}
+
+fn text(mail: &ReceivedMail) -> String {
+    MessageParser::default()
+        .parse(&mail.data)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .to_string()
+}
+
+fn a_later_submission_with_the_same_address_never_renames_the_consulter(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    let c = app.staff("c@center.example", "counsellor");
+    let victim = app.new_ticket("victim@example.jp");
+    // Someone else uses the victim's address, with a name of their own over two lines.
+    let mut attack = consultation("victim@example.jp");
+    attack["name"] = json!("攻撃者\r\nBcc: x@evil.example");
+    let r = app.post_json("/api/v1/consultations", &attack);
+    assert_eq!(r.status, 201, "{}", r.body);
+    // And by mail, from the same address with yet another name.
+    let raw = format!(
+        "From: =?UTF-8?B?{}?= <victim@example.jp>\r\nTo: soudan@example.org\r\n\
+         Subject: hello\r\nMessage-ID: <attack@evil.example>\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\r\nhello\r\n",
+        base64("なりすまし".as_bytes())
+    );
+    let mut conn = app.conn();
+    let by_mail = mail::take(&app.state, &mut conn, raw.as_bytes(), "test").unwrap();
+    drop(conn);
+    assert!(matches!(by_mail, Outcome::Opened { .. }), "{by_mail:?}");
+    arrived(&smtp, 3);
+
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{victim}"),
+            Some(&c.token),
+            None,
+        )
+        .json();
+    assert_eq!(detail["consulter"]["name"], "山田 花子");
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{victim}/replies"),
+        Some(&c.token),
+        Some(&json!({"body": "お返事をお送りします。"})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let reply = arrived(&smtp, 4).pop().unwrap();
+    let body = text(&reply);
+    assert!(body.starts_with("山田 花子 様"), "{body}");
+    assert!(
+        !body.contains("攻撃者") && !body.contains("なりすまし"),
+        "{body}"
+    );
+
+    // The other tickets keep the names given with them, on one line.
+    let queue = app
+        .call("GET", "/api/v1/tickets?limit=10", Some(&c.token), None)
+        .json();
+    let mut names: Vec<String> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let id = t["id"].as_i64().unwrap();
+            app.call(
+                "GET",
+                &format!("/api/v1/tickets/{id}"),
+                Some(&c.token),
+                None,
+            )
+            .json()["consulter"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["なりすまし", "山田 花子", "攻撃者 Bcc: x@evil.example"]
+    );
+}
