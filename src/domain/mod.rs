@@ -1,5 +1,6 @@
 //! Pure rules of the consultation desk: no I/O, no clock reads, no database.
 
+pub mod address;
 pub mod automatic;
 pub mod calendar;
 pub mod clock;

@@ -57,7 +57,10 @@ impl Transport {
             Self::Smtp(smtp) => {
                 let envelope = Envelope::new(
                     Some(from.parse().map_err(|_| permanent("bad sender address"))?),
-                    vec![to.parse().map_err(|_| permanent("bad recipient address"))?],
+                    vec![
+                        super::mailer::wire_address(to)
+                            .ok_or_else(|| permanent("bad recipient address"))?,
+                    ],
                 )
                 .map_err(|e| permanent(&e.to_string()))?;
                 smtp.send_raw(&envelope, raw)

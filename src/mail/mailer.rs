@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 use minijinja::context;
 
@@ -182,22 +184,25 @@ impl Mailer {
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
         let message_id = self.message_id();
-        let from = Mailbox::new(
-            Some(self.center.name.clone()),
-            self.center
-                .reply_address
-                .parse()
-                .map_err(|_| ComposeError::Address("center.reply_address".into()))?,
-        );
-        let to_box: Mailbox = to
+        let from_address: Address = self
+            .center
+            .reply_address
             .parse()
-            .map_err(|_| ComposeError::Address("the recipient".into()))?;
+            .map_err(|_| ComposeError::Address("center.reply_address".into()))?;
+        let to_address =
+            wire_address(to).ok_or_else(|| ComposeError::Address("the recipient".into()))?;
+        // Given, not read back from the headers: lettre's header parser refuses a quoted
+        // local part such as `"taro..yamada."` that it writes itself.
+        let envelope = Envelope::new(Some(from_address.clone()), vec![to_address.clone()])
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
         let mut builder = Message::builder()
-            .from(from)
-            .to(to_box)
+            .envelope(envelope)
+            .from(Mailbox::new(Some(self.center.name.clone()), from_address))
+            .to(Mailbox::new(None, to_address))
             .subject(subject.clone())
             .date(date.into())
             .message_id(Some(format!("<{message_id}>")))
+            .header(MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN);
         if let Some(t) = threading {
             builder = builder
@@ -230,6 +235,12 @@ impl Mailer {
     }
 }
 
+/// An address as lettre sends it, in the envelope and in `To:`: a carrier address whose local
+/// part is no Dot-string (`taro..yamada.@docomo.ne.jp`) goes quoted (docs/CONTRACT.md §5).
+pub fn wire_address(address: &str) -> Option<Address> {
+    crate::domain::address::wire_form(address)?.parse().ok()
+}
+
 fn message_id_in(domain: &str, entropy: [u8; 16]) -> String {
     format!("{}.madoguchi@{domain}", crate::random::hex(&entropy))
 }
@@ -248,6 +259,17 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::Settings;
+
+    #[test]
+    fn carrier_addresses_are_quoted_for_lettre() {
+        let a = wire_address("taro..yamada.@docomo.ne.jp").expect("a usable address");
+        assert_eq!(a.to_string(), "\"taro..yamada.\"@docomo.ne.jp");
+        assert_eq!(
+            wire_address("hanako@example.jp").unwrap().to_string(),
+            "hanako@example.jp"
+        );
+        assert!(wire_address("not an address").is_none());
+    }
 
     #[test]
     fn acknowledgement_headers_and_text() {
@@ -284,6 +306,7 @@ mod tests {
         let raw = String::from_utf8(mail.raw).unwrap();
         assert!(raw.contains(&format!("Message-ID: <{}>", mail.rfc_message_id)));
         assert!(raw.contains("Auto-Submitted: auto-replied"));
+        assert!(raw.contains("MIME-Version: 1.0\r\n"));
         assert!(raw.contains("charset=utf-8"));
         assert!(!raw.contains("In-Reply-To"));
     }

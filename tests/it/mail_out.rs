@@ -13,7 +13,152 @@ use crate::both_backends;
 use crate::support::smtp_server::{ReceivedMail, TestSmtpServer};
 use crate::support::{Backend, TestApp, base64, consultation, spawn_app_with};
 
-both_backends!(a_later_submission_with_the_same_address_never_renames_the_consulter,);
+both_backends!(
+    a_later_submission_with_the_same_address_never_renames_the_consulter,
+    a_japanese_carrier_address_is_accepted_and_answered,
+    every_mail_we_send_says_mime_version_1_0,
+);
+
+const CARRIER: &str = "taro..yamada.@docomo.ne.jp";
+
+fn raw_text(mail: &ReceivedMail) -> String {
+    String::from_utf8_lossy(&mail.data).into_owned()
+}
+
+/// The value of the first header `name` in a raw mail, unfolded.
+fn header(mail: &ReceivedMail, name: &str) -> Option<String> {
+    let raw = raw_text(mail);
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default().to_string();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+fn a_japanese_carrier_address_is_accepted_and_answered(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    let c = app.staff("c@center.example", "counsellor");
+    let receipt = app.post_consult(&[
+        ("email", CARRIER),
+        ("relationship", "self"),
+        ("subject", "はじめての相談"),
+        ("body", "話を聞いてほしいです。"),
+        ("consent", "true"),
+    ]);
+    assert_eq!(receipt.status, 200, "{}", receipt.body);
+    let ack = arrived(&smtp, 1).remove(0);
+    // RFC 5321 has no such Dot-string: the local part goes quoted, envelope and header.
+    assert_eq!(ack.to, vec![format!("\"taro..yamada.\"@docomo.ne.jp")]);
+    assert_eq!(
+        header(&ack, "To").as_deref(),
+        Some("\"taro..yamada.\"@docomo.ne.jp")
+    );
+    assert!(text(&ack).contains("受付番号"), "{}", text(&ack));
+
+    let r = app.post_json("/api/v1/consultations", &consultation(CARRIER));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = app.new_ticket(CARRIER);
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&c.token),
+            None,
+        )
+        .json();
+    assert_eq!(detail["consulter"]["email"], CARRIER, "stored as given");
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{id}/replies"),
+        Some(&c.token),
+        Some(&json!({"body": "お返事です。"})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let mails = arrived(&smtp, 4);
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.to == vec!["\"taro..yamada.\"@docomo.ne.jp".to_string()]),
+        "every mail reaches the carrier address"
+    );
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&c.token),
+            None,
+        )
+        .json();
+    let deliveries: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["delivery"]["status"].as_str())
+        .collect();
+    assert!(!deliveries.contains(&"failed"), "{deliveries:?}");
+
+    // By mail too (another such address: this one had its three acknowledgements today).
+    let raw = "From: .hanako..@ezweb.ne.jp\r\nTo: soudan@example.org\r\nSubject: soudan\r\n\
+               Message-ID: <carrier@docomo.ne.jp>\r\nContent-Type: text/plain; charset=UTF-8\r\n\
+               \r\nhello\r\n";
+    let mut conn = app.conn();
+    let outcome = mail::take(&app.state, &mut conn, raw.as_bytes(), "test").unwrap();
+    drop(conn);
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Opened {
+                acknowledged: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let last = arrived(&smtp, 5).pop().unwrap();
+    assert_eq!(last.to, vec!["\".hanako..\"@ezweb.ne.jp".to_string()]);
+}
+
+fn every_mail_we_send_says_mime_version_1_0(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    let c = app.staff("c@center.example", "counsellor");
+    app.add_staff("s@center.example", "supervisor");
+    let mut urgent = consultation("hanako@example.jp");
+    urgent["body"] = json!("もう死にたいと毎日思っています。");
+    let r = app.post_json("/api/v1/consultations", &urgent);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = app.new_ticket("jiro@example.jp");
+    app.call(
+        "POST",
+        &format!("/api/v1/tickets/{id}/replies"),
+        Some(&c.token),
+        Some(&json!({"body": "お返事です。"})),
+    );
+    let mails = arrived(&smtp, 4);
+    let mut kinds: Vec<String> = Vec::new();
+    for m in &mails {
+        assert_eq!(
+            header(m, "MIME-Version").as_deref(),
+            Some("1.0"),
+            "{}",
+            raw_text(m)
+        );
+        kinds.push(m.to[0].clone());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            "hanako@example.jp",
+            "jiro@example.jp",
+            "jiro@example.jp",
+            "s@center.example"
+        ],
+        "acknowledgements, the alert and the reply"
+    );
+}
 
 fn app_with_smtp(backend: Backend, smtp: &TestSmtpServer) -> TestApp {
     let port = smtp.port();
