@@ -28,7 +28,8 @@ pub fn wire_form(address: &str) -> Option<String> {
 /// The key under which addresses share the acknowledgement cap: letter case does not make
 /// another mailbox for this purpose (`Victim@` and `vIctim@` share one cap).
 pub fn cap_key(address: &str) -> String {
-    address.trim().to_lowercase()
+    // ASCII only, as SQL `lower` does on SQLite; addresses the form takes are ASCII.
+    address.trim().to_ascii_lowercase()
 }
 
 /// RFC 5321 Dot-string: atoms of atext joined by single dots.

@@ -17,6 +17,7 @@ both_backends!(
     a_later_submission_with_the_same_address_never_renames_the_consulter,
     a_japanese_carrier_address_is_accepted_and_answered,
     every_mail_we_send_says_mime_version_1_0,
+    the_acknowledgement_cap_ignores_letter_case,
 );
 
 const CARRIER: &str = "taro..yamada.@docomo.ne.jp";
@@ -257,5 +258,39 @@ fn a_later_submission_with_the_same_address_never_renames_the_consulter(backend:
     assert_eq!(
         names,
         vec!["なりすまし", "山田 花子", "攻撃者 Bcc: x@evil.example"]
+    );
+}
+
+fn the_acknowledgement_cap_ignores_letter_case(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    for to in [
+        "Victim@example.jp",
+        "vIctim@example.jp",
+        "viCtim@EXAMPLE.jp",
+        "VICTIM@example.jp",
+        "victim@example.jp",
+        "other@example.jp",
+    ] {
+        let r = app.post_json("/api/v1/consultations", &consultation(to));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    arrived(&smtp, 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut to: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| m.to[0].to_ascii_lowercase())
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec![
+            "other@example.jp",
+            "victim@example.jp",
+            "victim@example.jp",
+            "victim@example.jp"
+        ],
+        "one cap of 3 a day for every spelling of the address"
     );
 }
