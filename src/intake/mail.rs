@@ -306,7 +306,7 @@ fn decide_and_store(
                         age_group: None,
                         area: None,
                     },
-                    message_subject: &mail.subject,
+                    message_subject: &kept.subject,
                     body: &mail.body_text,
                     mail: Some(kept.facts(raw, mail, kind.is_automatic())),
                     attachments: &kept.attachments,
@@ -325,6 +325,8 @@ fn decide_and_store(
 /// What of a mail is kept with its message besides the text: headers as stored, a note on
 /// attachments left out, and the attachments.
 struct Kept<'m> {
+    /// One line and capped: a 30 MB subject stays in the raw mail, not in every queue page.
+    subject: String,
     references: Option<String>,
     note: Option<String>,
     attachments: Vec<NewAttachment<'m>>,
@@ -333,6 +335,7 @@ struct Kept<'m> {
 impl<'m> Kept<'m> {
     fn of(mail: &'m InboundMail) -> Self {
         Self {
+            subject: inbound::stored_subject(&mail.subject),
             references: (!mail.references.is_empty()).then(|| mail.references.join(" ")),
             note: skipped_note(mail),
             attachments: mail
@@ -370,7 +373,7 @@ impl<'m> Kept<'m> {
     ) -> Result<MessageId, DbError> {
         let message = NewMessage::inbound(
             ticket,
-            Some(&mail.subject),
+            Some(&self.subject),
             &mail.body_text,
             mail.from_address.as_deref(),
             now,
@@ -413,7 +416,7 @@ fn follow_up(
         return Ok(());
     }
     let target = tickets::join_target(conn, ticket)?;
-    if let Some(flag) = urgent::assess(state, &mail.subject, &mail.body_text) {
+    if let Some(flag) = urgent::assess(state, &kept.subject, &mail.body_text) {
         urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
     }
     if matches!(target.status, Status::Waiting | Status::Closed) {

@@ -10,12 +10,16 @@ use madoguchi::db::schema::{messages, quarantine, tickets};
 
 use crate::both_backends;
 use crate::support::dovecot::{self, Dovecot};
-use crate::support::{Backend, TestApp, TestDb, base64, eventually, spawn_on, test_settings};
+use crate::support::{
+    Backend, TestApp, TestDb, base64, eventually, spawn_app, spawn_on, test_settings,
+};
 
 both_backends!(
     a_mail_naming_70000_references_is_threaded_and_intake_goes_on,
     a_mail_the_database_refuses_is_quarantined_and_intake_goes_on,
     the_imap_poller_goes_past_a_poison_mail,
+    a_30_mb_subject_stays_in_the_raw_mail_not_in_the_queue,
+    a_mail_over_the_size_limit_is_refused_by_ingest,
 );
 
 /// A plain mail from `from` with `id`; `extra` headers and `body` as given.
@@ -42,9 +46,23 @@ fn references(n: usize, last: &str) -> String {
 }
 
 fn ingest(url: &str, stdin: &[u8]) -> (Option<i32>, String, String) {
+    ingest_with(url, &[], stdin, 25 << 20)
+}
+
+fn ingest_with(
+    url: &str,
+    files: &[&str],
+    stdin: &[u8],
+    max_message_bytes: usize,
+) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
         .arg("ingest")
+        .args(files)
         .env("MADOGUCHI_DATABASE__URL", url)
+        .env(
+            "MADOGUCHI_INTAKE__MAX_MESSAGE_BYTES",
+            max_message_bytes.to_string(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -220,4 +238,81 @@ fn the_imap_poller_goes_past_a_poison_mail(backend: Backend) {
         (imap.seen_uids() == vec![1, 2, 3]).then_some(())
     });
     assert!(seen.is_some(), "seen: {:?}", imap.seen_uids());
+}
+
+fn a_30_mb_subject_stays_in_the_raw_mail_not_in_the_queue(backend: Backend) {
+    let app = spawn_app(backend);
+    let c = app.staff("c@center.example", "counsellor");
+    let subject = "soudan ".repeat(30_000_000 / 7);
+    let raw = format!(
+        "From: Big <big@example.jp>\r\nTo: soudan@example.org\r\nSubject: {subject}\r\n\
+         Message-ID: <big@example.jp>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello\r\n"
+    )
+    .into_bytes();
+    let (code, out, err) = ingest_with(&app.db_url(), &[], &raw, 40 << 20);
+    assert_eq!((code, out.as_str()), (Some(0), "opened 1"), "{err}");
+    let queue = app.call("GET", "/api/v1/tickets", Some(&c.token), None);
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.len() < 5_000,
+        "the queue page is {} bytes",
+        queue.body.len()
+    );
+    let item = &queue.json()["items"][0];
+    let shown = item["subject"].as_str().unwrap();
+    assert_eq!(shown.chars().count(), 200);
+    assert!(
+        shown.starts_with("soudan soudan") && shown.ends_with('…'),
+        "{shown}"
+    );
+    let id = item["id"].as_i64().unwrap();
+    let detail = app.call(
+        "GET",
+        &format!("/api/v1/tickets/{id}"),
+        Some(&c.token),
+        None,
+    );
+    assert!(
+        detail.body.len() < 10_000,
+        "the ticket page is {} bytes",
+        detail.body.len()
+    );
+    let mut conn = app.conn();
+    let kept: Option<Vec<u8>> = messages::table
+        .filter(messages::ticket_id.eq(id))
+        .filter(messages::kind.eq("inbound"))
+        .select(messages::raw_mime)
+        .first(&mut *conn)
+        .unwrap();
+    assert_eq!(
+        kept.map(|r| r.len()),
+        Some(raw.len()),
+        "the raw mail is kept whole"
+    );
+}
+
+fn a_mail_over_the_size_limit_is_refused_by_ingest(backend: Backend) {
+    let db = TestDb::new(backend);
+    let big = mail(
+        "big@example.jp",
+        "big@example.jp",
+        "",
+        &"本文".repeat(1 << 19),
+    );
+    assert!(big.len() > 3 << 20);
+    let (code, out, err) = ingest_with(&db.url, &[], &big, 1 << 20);
+    assert_eq!(code, Some(65), "refused for good, not 'try again' ({out})");
+    assert!(err.contains("intake.max_message_bytes"), "{err}");
+    let path = db.dir.join("big.eml");
+    std::fs::write(&path, &big).unwrap();
+    let (code, _, err) = ingest_with(&db.url, &[path.to_str().unwrap()], &[], 1 << 20);
+    assert_eq!(code, Some(65), "{err}");
+    let pool = pool(&db);
+    assert_eq!(inbound(&pool), 0);
+    let mut conn = pool.get().unwrap();
+    let kept: i64 = quarantine::table.count().get_result(&mut *conn).unwrap();
+    assert_eq!(kept, 0, "nothing of it held");
+    drop(conn);
+    let small = mail("s@example.jp", "small@example.jp", "", &"本文".repeat(1000));
+    assert_eq!(ingest_with(&db.url, &[], &small, 1 << 20).1, "opened 1");
 }
