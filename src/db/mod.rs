@@ -189,13 +189,17 @@ impl ManageConnection for DbManager {
 /// Builds the pool and applies pending migrations.
 pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     let target = DbTarget::parse(&settings.url)?;
-    if let DbTarget::Sqlite(path) = &target
-        && let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-        })?;
+    if let DbTarget::Sqlite(path) = &target {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            crate::private_files::create_dir_all(parent).map_err(|e| {
+                DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        // Made 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode.
+        crate::private_files::ensure_file(path)
+            .map_err(|e| DbError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
     }
     let manager = DbManager {
         target,

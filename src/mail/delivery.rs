@@ -87,9 +87,9 @@ fn permanent(message: &str) -> SendError {
 
 /// Written beside, then renamed, so a reader never sees half a mail.
 fn write_eml(dir: &std::path::Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::private_files::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, raw)?;
+    crate::private_files::write(&tmp, raw)?;
     std::fs::rename(tmp, dir.join(format!("{name}.eml")))
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod cli;
 mod consultations;
+mod file_modes;
 mod form;
 mod fuzz;
 mod imap_tls;
