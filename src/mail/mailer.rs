@@ -11,8 +11,8 @@ use lettre::message::{Mailbox, Message};
 use minijinja::context;
 
 use crate::config::{CenterSettings, Settings};
-use crate::domain::jpdate;
 use crate::domain::vocabulary::TicketId;
+use crate::domain::{inbound, jpdate};
 use crate::templates::{TemplateError, Templates};
 
 /// A mail rendered once, so every retry sends the very same bytes with the same Message-ID.
@@ -204,7 +204,7 @@ impl Mailer {
             .message_id(Some(format!("<{message_id}>")))
             .header(MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN);
-        if let Some(t) = threading {
+        if let Some(t) = threading.and_then(Threading::without_odd_ids) {
             builder = builder
                 .in_reply_to(format!("<{}>", t.in_reply_to))
                 .references(
@@ -251,6 +251,27 @@ pub struct Threading {
     pub references: Vec<String>,
 }
 
+impl Threading {
+    /// Only ids safe to write into our own headers: a sender's `<odd id@x>` is left out
+    /// (and In-Reply-To falls back to the newest safe reference), never copied as it came.
+    fn without_odd_ids(self) -> Option<Self> {
+        let references: Vec<String> = self
+            .references
+            .into_iter()
+            .filter(|id| inbound::safe_message_id(id))
+            .collect();
+        let in_reply_to = if inbound::safe_message_id(&self.in_reply_to) {
+            self.in_reply_to
+        } else {
+            references.last()?.clone()
+        };
+        Some(Self {
+            in_reply_to,
+            references,
+        })
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -259,6 +280,26 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::Settings;
+
+    #[test]
+    fn odd_ids_are_left_out_of_our_threading_headers() {
+        let t = Threading {
+            in_reply_to: "a b@x.jp".into(),
+            references: vec!["root@x.jp".into(), "a b@x.jp".into(), "r@x.jp".into()],
+        }
+        .without_odd_ids()
+        .unwrap();
+        assert_eq!(t.in_reply_to, "r@x.jp");
+        assert_eq!(t.references, vec!["root@x.jp", "r@x.jp"]);
+        let none = Threading {
+            in_reply_to: "a b@x.jp".into(),
+            references: vec!["a b@x.jp".into()],
+        };
+        assert!(
+            none.without_odd_ids().is_none(),
+            "no threading rather than an odd one"
+        );
+    }
 
     #[test]
     fn carrier_addresses_are_quoted_for_lettre() {

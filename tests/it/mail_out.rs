@@ -18,6 +18,7 @@ both_backends!(
     a_japanese_carrier_address_is_accepted_and_answered,
     every_mail_we_send_says_mime_version_1_0,
     the_acknowledgement_cap_ignores_letter_case,
+    odd_inbound_message_ids_are_not_copied_into_our_headers,
 );
 
 const CARRIER: &str = "taro..yamada.@docomo.ne.jp";
@@ -293,4 +294,42 @@ fn the_acknowledgement_cap_ignores_letter_case(backend: Backend) {
         ],
         "one cap of 3 a day for every spelling of the address"
     );
+}
+
+fn odd_inbound_message_ids_are_not_copied_into_our_headers(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    let c = app.staff("c@center.example", "counsellor");
+    let first = "From: hanako@example.jp\r\nTo: soudan@example.org\r\nSubject: soudan\r\n\
+                 Message-ID: <odd id with spaces@example.jp>\r\n\
+                 Content-Type: text/plain; charset=UTF-8\r\n\r\nhello\r\n";
+    let mut conn = app.conn();
+    let outcome = mail::take(&app.state, &mut conn, first.as_bytes(), "test").unwrap();
+    drop(conn);
+    let Outcome::Opened { ticket_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let ack = arrived(&smtp, 1).remove(0);
+    for name in ["In-Reply-To", "References"] {
+        let value = header(&ack, name).unwrap_or_default();
+        assert!(!value.contains("odd"), "{name}: {value}");
+    }
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{}/replies", ticket_id.0),
+        Some(&c.token),
+        Some(&json!({"body": "お返事です。"})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let reply = arrived(&smtp, 2).pop().unwrap();
+    let in_reply_to = header(&reply, "In-Reply-To").unwrap_or_default();
+    let references = header(&reply, "References").unwrap_or_default();
+    assert!(
+        !in_reply_to.contains("odd") && !references.contains("odd"),
+        "{references}"
+    );
+    // Still threaded: to the acknowledgement, the one id of the thread safe to name.
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    assert_eq!(in_reply_to, ack_id);
+    assert!(references.contains(&ack_id), "{references}");
 }
