@@ -239,6 +239,26 @@ fn unstorable(e: &DbError) -> String {
     crate::domain::redact::addresses(&format!("the database refused this mail: {e}"))
 }
 
+/// A mail over `intake.max_message_bytes` that stays where it is (the IMAP mailbox): a
+/// quarantine entry says where, so a person looks at it; none of its bytes are read.
+pub fn too_large(
+    state: &AppState,
+    conn: &mut DbConn,
+    source: &str,
+    mailbox: &str,
+    uid: u32,
+    size: u64,
+) -> Result<Outcome, TakeError> {
+    let reason = format!(
+        "{size} bytes, larger than intake.max_message_bytes ({}): left unread in mailbox \
+         {mailbox} (UID {uid}); nothing of it is stored here",
+        state.settings.intake.max_message_bytes
+    );
+    let outcome = quarantine_now(conn, &[], source, &reason, state.time.now())?;
+    state.metrics.intake(source, outcome.as_str());
+    Ok(outcome)
+}
+
 fn quarantine_now(
     conn: &mut DbConn,
     raw: &[u8],

@@ -20,6 +20,7 @@ both_backends!(
     the_imap_poller_goes_past_a_poison_mail,
     a_30_mb_subject_stays_in_the_raw_mail_not_in_the_queue,
     a_mail_over_the_size_limit_is_refused_by_ingest,
+    the_imap_poller_leaves_a_mail_over_the_size_limit_unread,
 );
 
 /// A plain mail from `from` with `id`; `extra` headers and `body` as given.
@@ -315,4 +316,47 @@ fn a_mail_over_the_size_limit_is_refused_by_ingest(backend: Backend) {
     drop(conn);
     let small = mail("s@example.jp", "small@example.jp", "", &"本文".repeat(1000));
     assert_eq!(ingest_with(&db.url, &[], &small, 1 << 20).1, "opened 1");
+}
+
+fn the_imap_poller_leaves_a_mail_over_the_size_limit_unread(backend: Backend) {
+    let imap = Dovecot::start();
+    let db = std::sync::Arc::new(TestDb::new(backend));
+    let mut settings = test_settings(&db);
+    settings.imap.enabled = true;
+    settings.imap.port = imap.port;
+    settings.imap.username = dovecot::USER.into();
+    settings.imap.password = dovecot::PASSWORD.into();
+    settings.imap.poll_seconds = 1;
+    settings.intake.max_message_bytes = 100 << 10;
+    imap.append(&mail(
+        "big@example.jp",
+        "big@example.jp",
+        "",
+        &"本文".repeat(60_000),
+    ));
+    imap.append(&mail("s@example.jp", "small@example.jp", "", "相談です。"));
+    let app: TestApp = spawn_on(db.clone(), settings);
+    let taken = eventually(Duration::from_secs(60), || {
+        (inbound(&app.state.pool) == 1).then_some(())
+    });
+    assert!(taken.is_some(), "the small mail after the big one is taken");
+    let reasons: Vec<(String, Vec<u8>)> = {
+        let mut conn = app.conn();
+        quarantine::table
+            .select((quarantine::reason, quarantine::raw))
+            .load(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(reasons.len(), 1, "a person is told of the big one");
+    assert!(
+        reasons[0].0.contains("max_message_bytes"),
+        "{}",
+        reasons[0].0
+    );
+    assert!(reasons[0].1.is_empty(), "none of its bytes read");
+    let seen = eventually(Duration::from_secs(10), || {
+        (imap.seen_uids() == vec![2]).then_some(())
+    });
+    assert!(seen.is_some(), "seen: {:?}", imap.seen_uids());
+    assert_eq!(imap.unseen_uids(), vec![1], "left unread in the mailbox");
 }
