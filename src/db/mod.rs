@@ -287,6 +287,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_an_unreachable_database_is_worth_trying_again() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        let db = |kind, message: &str| {
+            DbError::Query(E::DatabaseError(kind, Box::new(message.to_string())))
+        };
+        for transient in [
+            DbError::Unavailable("timed out waiting for connection".into()),
+            db(
+                Kind::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+            db(Kind::Unknown, "database is locked"),
+            db(Kind::Unknown, "database or disk is full"),
+            db(
+                Kind::Unknown,
+                "FATAL: terminating connection due to administrator command",
+            ),
+            DbError::Query(E::BrokenTransactionManager),
+        ] {
+            assert!(transient.is_unavailable(), "{transient}");
+        }
+        for poison in [
+            db(Kind::Unknown, "too many SQL variables"),
+            db(
+                Kind::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            ),
+            db(
+                Kind::UnableToSendCommand,
+                "number of parameters must be between 0 and 65535",
+            ),
+            db(Kind::CheckViolation, "CHECK constraint failed"),
+            db(Kind::UniqueViolation, "duplicate key value"),
+            DbError::Query(E::NotFound),
+        ] {
+            assert!(!poison.is_unavailable(), "{poison}");
+        }
+    }
+
+    #[test]
     fn url_schemes_pick_the_backend() {
         assert_eq!(
             DbTarget::parse("sqlite://data/m.db").unwrap(),
