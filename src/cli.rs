@@ -183,10 +183,19 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
         Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
     };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let max = state.settings.intake.max_message_bytes;
     let outcomes = if files.is_empty() {
         let mut raw = Vec::new();
-        if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
+        // Read no further than the limit: a mail of any size must not fill the memory.
+        if let Err(e) = std::io::stdin()
+            .lock()
+            .take(max.saturating_add(1))
+            .read_to_end(&mut raw)
+        {
             return fail(EX_NOINPUT, &format!("cannot read stdin: {e}"));
+        }
+        if raw.len() as u64 > max {
+            return fail(EX_DATAERR, &too_large(max));
         }
         mail::take(&state, &mut conn, &raw, "ingest")
             .map(|o| vec![o])
@@ -201,6 +210,9 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
             }
         }
         Err(IngestError::Read(e)) => return fail(EX_NOINPUT, &e),
+        Err(IngestError::TooLarge(path)) => {
+            return fail(EX_DATAERR, &format!("{path}: {}", too_large(max)));
+        }
         // The MTA keeps the message and tries again; what was stored before stays stored.
         Err(IngestError::Take(e)) => return fail(EX_TEMPFAIL, &e),
     }
@@ -212,8 +224,15 @@ fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
 /// Mails per transaction for `ingest FILE...`: one commit pays for many.
 const INGEST_BATCH: usize = 64;
 
+/// Said to the MTA, which returns the mail to its sender with these words.
+fn too_large(max: u64) -> String {
+    format!("the mail is larger than intake.max_message_bytes ({max} bytes) and was not taken")
+}
+
 enum IngestError {
     Read(String),
+    /// A file over `intake.max_message_bytes`; nothing of its batch was taken.
+    TooLarge(String),
     Take(mail::TakeError),
 }
 
@@ -228,6 +247,13 @@ fn ingest_files(
     conn: &mut db::PooledConn,
     files: &[PathBuf],
 ) -> Result<Vec<Outcome>, IngestError> {
+    let max = state.settings.intake.max_message_bytes;
+    // Checked before anything is read or stored, so a rerun without the file takes the rest.
+    for path in files {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > max) {
+            return Err(IngestError::TooLarge(path.display().to_string()));
+        }
+    }
     let mut outcomes = Vec::with_capacity(files.len());
     for chunk in files.chunks(INGEST_BATCH) {
         let raws = chunk

@@ -135,6 +135,8 @@ pub struct SlaSettings {
 #[serde(deny_unknown_fields)]
 pub struct IntakeSettings {
     pub max_attachment_bytes: u64,
+    /// A whole mail larger than this is refused by `ingest` (exit 65), read no further.
+    pub max_message_bytes: u64,
     pub rate_limit_per_hour: u32,
     pub max_body_chars: usize,
     /// Signs the consultation form's token; empty: a random secret for each start.

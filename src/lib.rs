@@ -13,6 +13,7 @@ pub mod http;
 pub mod intake;
 pub mod mail;
 pub mod metrics;
+pub mod private_files;
 pub mod random;
 pub mod ratelimit;
 pub mod signal;

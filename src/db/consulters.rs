@@ -1,4 +1,6 @@
-//! The consulters table: one row per address that wrote to the centre.
+//! The consulters table: one row per address that wrote to the centre. The name kept here is
+//! the first one given; each ticket keeps the name given with it (`tickets.consulter_name`),
+//! so a later submission from the same address never renames the person on earlier tickets.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -15,32 +17,22 @@ struct NewConsulter<'a> {
     created_at: NaiveDateTime,
 }
 
-#[derive(Queryable)]
-struct Known {
-    id: ConsulterId,
-    name: Option<String>,
-}
-
 /// Finds the consulter by address or adds them. A savepoint keeps a concurrent insert of the
-/// same address (a unique violation) from spoiling the caller's transaction.
+/// same address (a unique violation) from spoiling the caller's transaction. A known
+/// consulter's row is never changed: anyone can write with anyone's address.
 pub fn find_or_add(
     conn: &mut DbConn,
     email: &str,
     name: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ConsulterId, DbError> {
-    let found: Option<Known> = consulters::table
+    let found: Option<ConsulterId> = consulters::table
         .filter(consulters::email.eq(email))
-        .select((consulters::id, consulters::name))
+        .select(consulters::id)
         .first(conn)
         .optional()?;
     if let Some(known) = found {
-        if name.is_some() && known.name.as_deref() != name {
-            diesel::update(consulters::table.find(known.id))
-                .set(consulters::name.eq(name))
-                .execute(conn)?;
-        }
-        return Ok(known.id);
+        return Ok(known);
     }
     let inserted = conn.transaction(|c| {
         diesel::insert_into(consulters::table)

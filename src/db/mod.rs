@@ -68,6 +68,47 @@ impl From<r2d2::PoolError> for DbError {
 }
 
 impl DbError {
+    /// Whether the database itself is out of reach or cannot take writes just now (down, a
+    /// lost connection, locked past the busy timeout, a full disk): worth trying again
+    /// later. Any other failure belongs to what was being stored, and trying again would
+    /// fail for ever.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        /// Words of SQLite and PostgreSQL for a database that cannot answer now.
+        const TRANSIENT: &[&str] = &[
+            "database is locked",
+            "database table is locked",
+            "disk i/o error",
+            "database or disk is full",
+            "unable to open database",
+            "readonly database",
+            "closed the connection",
+            "no connection to the server",
+            "terminating connection",
+            "could not connect",
+            "the database system is",
+            "connection refused",
+            "could not extend file",
+            "no space left",
+        ];
+        match self {
+            Self::Unavailable(_) | Self::Migration(_) => true,
+            Self::BadUrl(_) => false,
+            Self::Query(e) => match e {
+                E::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)
+                | E::BrokenTransactionManager
+                | E::RollbackErrorOnCommit { .. }
+                | E::AlreadyInTransaction
+                | E::NotInTransaction => true,
+                E::DatabaseError(_, info) => {
+                    let message = info.message().to_ascii_lowercase();
+                    TRANSIENT.iter().any(|t| message.contains(t))
+                }
+                _ => false,
+            },
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
@@ -148,13 +189,17 @@ impl ManageConnection for DbManager {
 /// Builds the pool and applies pending migrations.
 pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     let target = DbTarget::parse(&settings.url)?;
-    if let DbTarget::Sqlite(path) = &target
-        && let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-        })?;
+    if let DbTarget::Sqlite(path) = &target {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            crate::private_files::create_dir_all(parent).map_err(|e| {
+                DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        // Made 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode.
+        crate::private_files::ensure_file(path)
+            .map_err(|e| DbError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
     }
     let manager = DbManager {
         target,
@@ -240,6 +285,46 @@ pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_unreachable_database_is_worth_trying_again() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        let db = |kind, message: &str| {
+            DbError::Query(E::DatabaseError(kind, Box::new(message.to_string())))
+        };
+        for transient in [
+            DbError::Unavailable("timed out waiting for connection".into()),
+            db(
+                Kind::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+            db(Kind::Unknown, "database is locked"),
+            db(Kind::Unknown, "database or disk is full"),
+            db(
+                Kind::Unknown,
+                "FATAL: terminating connection due to administrator command",
+            ),
+            DbError::Query(E::BrokenTransactionManager),
+        ] {
+            assert!(transient.is_unavailable(), "{transient}");
+        }
+        for poison in [
+            db(Kind::Unknown, "too many SQL variables"),
+            db(
+                Kind::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            ),
+            db(
+                Kind::UnableToSendCommand,
+                "number of parameters must be between 0 and 65535",
+            ),
+            db(Kind::CheckViolation, "CHECK constraint failed"),
+            db(Kind::UniqueViolation, "duplicate key value"),
+            DbError::Query(E::NotFound),
+        ] {
+            assert!(!poison.is_unavailable(), "{poison}");
+        }
+    }
 
     #[test]
     fn url_schemes_pick_the_backend() {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::outbound_mail;
 use super::{DbConn, DbError, from_db, to_db, write_tx};
+use crate::domain::address;
 use crate::domain::vocabulary::{DeliveryStatus, MessageId, OutboxId, TicketId};
 
 #[derive(Insertable)]
@@ -63,12 +64,19 @@ pub fn acknowledgements_since(
     to: &str,
     since: DateTime<Utc>,
 ) -> Result<i64, DbError> {
+    // `Victim@` and `vIctim@` share one cap (docs/CONTRACT.md §5); the index
+    // outbound_mail_ack_cap is on the same expression.
     Ok(outbound_mail::table
-        .filter(outbound_mail::to_address.eq(to))
+        .filter(lower(outbound_mail::to_address).eq(address::cap_key(to)))
         .filter(outbound_mail::kind.eq("acknowledgement"))
         .filter(outbound_mail::created_at.gt(to_db(since)))
         .count()
         .get_result(conn)?)
+}
+
+diesel::define_sql_function! {
+    /// ASCII letters in lower case on both backends, for addresses (SQLite's `lower`).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 /// A mail claimed for one delivery attempt.

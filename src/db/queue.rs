@@ -223,7 +223,7 @@ pub fn ticket(conn: &mut DbConn, id: TicketId) -> Result<Option<TicketHead>, DbE
         .select((
             summary_columns(),
             (
-                consulters::name,
+                tickets::consulter_name,
                 consulters::email,
                 tickets::relationship,
                 tickets::age_group,

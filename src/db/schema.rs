@@ -63,6 +63,7 @@ diesel::table! {
         clock_started_at -> Nullable<Timestamp>,
         reply_due_at -> Nullable<Timestamp>,
         queue_due_at -> Timestamp,
+        consulter_name -> Nullable<Text>,
     }
 }
 

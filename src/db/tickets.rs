@@ -23,9 +23,11 @@ struct NewTicket<'a> {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     queue_due_at: NaiveDateTime,
+    consulter_name: Option<&'a str>,
 }
 
 /// What a new consultation says of itself and of who wrote it, from the form or a first mail.
+/// The name, area and age group are the ticket's own, as given with it (docs/CONTRACT.md §6).
 #[derive(Debug, Clone, Copy)]
 pub struct TicketDetails<'a> {
     pub subject: &'a str,
@@ -62,6 +64,7 @@ pub fn open(
             created_at: now,
             updated_at: now,
             queue_due_at: clocks::no_clock(),
+            consulter_name: t.consulter_name,
         })
         .returning(tickets::id)
         .get_result(conn)?)

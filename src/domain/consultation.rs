@@ -82,6 +82,12 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
                     max: usize,
                     required: Option<&'static str>| {
         let cleaned = value.as_deref().map(clean_text).unwrap_or_default();
+        // Only the text runs over lines; a name or subject is one line (it heads mails).
+        let cleaned = if field == "body" {
+            cleaned
+        } else {
+            crate::domain::inbound::one_line(&cleaned)
+        };
         if cleaned.is_empty() {
             if let Some(message_ja) = required {
                 errors.push(FieldError {
@@ -300,6 +306,21 @@ mod tests {
         assert_eq!(c.relationship, Relationship::Family);
         assert_eq!(c.body, "はじめて相談します。\nよろしくお願いします。");
         assert_eq!(c.area, None);
+    }
+
+    #[test]
+    fn names_and_subjects_are_one_line() {
+        let raw = RawConsultation {
+            name: Some("山田\r\n花子\n\n様".into()),
+            subject: Some("息子の\nこと".into()),
+            area: Some("白石区\t\n".into()),
+            ..good()
+        };
+        let c = validate(&raw, &LIMITS).unwrap();
+        assert_eq!(c.name.as_deref(), Some("山田 花子 様"));
+        assert_eq!(c.subject, "息子の こと");
+        assert_eq!(c.area.as_deref(), Some("白石区"));
+        assert_eq!(c.body, "はじめて相談します。\nよろしくお願いします。");
     }
 
     #[test]

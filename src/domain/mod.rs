@@ -1,11 +1,13 @@
 //! Pure rules of the consultation desk: no I/O, no clock reads, no database.
 
+pub mod address;
 pub mod automatic;
 pub mod calendar;
 pub mod clock;
 pub mod consultation;
 pub mod csv;
 pub mod form_token;
+pub mod inbound;
 pub mod jpdate;
 pub mod redact;
 pub mod reference;

@@ -179,6 +179,12 @@ async fn poll<S: Stream>(
     }
 }
 
+/// A message as fetched: whole, or only its size when it is over the limit.
+enum Fetched {
+    Whole(Vec<u8>),
+    TooLarge(u32),
+}
+
 /// Takes every message above the last UID taken, oldest first.
 async fn take_new<S: Stream>(
     state: &web::Data<AppState>,
@@ -207,21 +213,53 @@ async fn take_new<S: Stream>(
         .filter(|uid| i64::from(*uid) > last_uid)
         .collect();
     uids.sort_unstable();
+    let max = state.settings.intake.max_message_bytes;
     for chunk in uids.chunks(BATCH) {
         let set: Vec<String> = chunk.iter().map(u32::to_string).collect();
-        let mut fetched: Vec<(u32, Vec<u8>)> = session
-            .uid_fetch(set.join(","), "(UID BODY.PEEK[])")
+        // Sizes first: a mail over intake.max_message_bytes is never fetched into memory.
+        let oversized: Vec<(u32, u32)> = session
+            .uid_fetch(set.join(","), "(UID RFC822.SIZE)")
             .await?
-            .try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) })
+            .try_filter_map(|f| async move {
+                Ok(f.uid.zip(f.size).filter(|(_, size)| u64::from(*size) > max))
+            })
             .try_collect()
             .await?;
+        let wanted: Vec<String> = chunk
+            .iter()
+            .filter(|uid| !oversized.iter().any(|(big, _)| big == *uid))
+            .map(u32::to_string)
+            .collect();
+        let mut fetched: Vec<(u32, Fetched)> = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            session
+                .uid_fetch(wanted.join(","), "(UID BODY.PEEK[])")
+                .await?
+                .try_filter_map(|f| async move {
+                    Ok(f.uid.zip(f.body().map(|b| Fetched::Whole(b.to_vec()))))
+                })
+                .try_collect()
+                .await?
+        };
+        fetched.extend(
+            oversized
+                .iter()
+                .map(|&(uid, size)| (uid, Fetched::TooLarge(size))),
+        );
         fetched.sort_unstable_by_key(|(uid, _)| *uid);
-        for (uid, raw) in fetched {
+        for (uid, item) in fetched {
             let st = state.clone();
             let mb = mailbox.clone();
+            let too_large = matches!(item, Fetched::TooLarge(_));
             let taken = web::block(move || {
                 let mut conn = st.pool.get().map_err(DbError::from)?;
-                let outcome = mail::take(&st, &mut conn, &raw, "imap")?;
+                let outcome = match item {
+                    Fetched::Whole(raw) => mail::take(&st, &mut conn, &raw, "imap")?,
+                    Fetched::TooLarge(size) => {
+                        mail::too_large(&st, &mut conn, "imap", &mb, uid, u64::from(size))?
+                    }
+                };
                 // Committed before the server hears of it: a crash here means the mail is
                 // fetched again and recognised as a duplicate, never lost.
                 db::set_imap_position(&mut conn, &mb, uidvalidity, i64::from(uid), st.time.now())?;
@@ -231,6 +269,10 @@ async fn take_new<S: Stream>(
             .map_err(|e| ImapError::Intake(e.to_string()))?
             .map_err(|e| ImapError::Intake(e.to_string()))?;
             tracing::info!(uid, outcome = taken.as_str(), "mail taken from IMAP");
+            if too_large {
+                // Left unseen in the mailbox, where a person can still read it.
+                continue;
+            }
             session
                 .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
                 .await?

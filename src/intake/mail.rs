@@ -13,7 +13,7 @@ use crate::desk::{self, Actor, DeskError, urgent};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Thread, ThreadFacts};
 use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
-use crate::domain::{clock, reference};
+use crate::domain::{clock, inbound, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
 use crate::state::AppState;
@@ -119,6 +119,8 @@ pub fn take_batch(
                 {
                     out.push(Ok(Outcome::Duplicate));
                 }
+                // The savepoint is gone; this mail alone goes to quarantine.
+                Err(Failure::Db(e)) if !e.is_unavailable() => out.push(Err(unstorable(&e))),
                 Err(failure) => return Err(failure),
             }
         }
@@ -220,12 +222,41 @@ fn attempt(
             if messages::is_stored(conn, &mail.message_id)? {
                 Ok(Ok(Outcome::Duplicate))
             } else {
-                Err(e.into())
+                Ok(Err(unstorable(&e)))
             }
         }
-        Err(Failure::Db(e)) => Err(e.into()),
+        Err(Failure::Db(e)) if e.is_unavailable() => Err(e.into()),
+        // Something in this very mail the database refuses: trying again would fail for
+        // ever and hold back every later mail, so it is kept in quarantine instead.
+        Err(Failure::Db(e)) => Ok(Err(unstorable(&e))),
         Err(Failure::Quarantine(reason)) => Ok(Err(reason)),
     }
+}
+
+/// Why a mail could not be stored, as kept with it in quarantine (no addresses: the reason
+/// is logged too).
+fn unstorable(e: &DbError) -> String {
+    crate::domain::redact::addresses(&format!("the database refused this mail: {e}"))
+}
+
+/// A mail over `intake.max_message_bytes` that stays where it is (the IMAP mailbox): a
+/// quarantine entry says where, so a person looks at it; none of its bytes are read.
+pub fn too_large(
+    state: &AppState,
+    conn: &mut DbConn,
+    source: &str,
+    mailbox: &str,
+    uid: u32,
+    size: u64,
+) -> Result<Outcome, TakeError> {
+    let reason = format!(
+        "{size} bytes, larger than intake.max_message_bytes ({}): left unread in mailbox \
+         {mailbox} (UID {uid}); nothing of it is stored here",
+        state.settings.intake.max_message_bytes
+    );
+    let outcome = quarantine_now(conn, &[], source, &reason, state.time.now())?;
+    state.metrics.intake(source, outcome.as_str());
+    Ok(outcome)
 }
 
 fn quarantine_now(
@@ -257,8 +288,7 @@ fn decide_and_store(
     if let Some(dsn) = &mail.dsn {
         return bounce(conn, raw, mail, dsn, now);
     }
-    let mut related: Vec<String> = mail.in_reply_to.clone();
-    related.extend(mail.references.iter().cloned());
+    let related = inbound::ids_to_look_up(&mail.in_reply_to, &mail.references);
     let header_match = messages::candidate_by_message_ids(conn, &related)?;
     let subject_match = match reference::find_in_subject(&mail.subject) {
         Some(r) => tickets::candidate_by_reference(conn, &r)?,
@@ -281,7 +311,8 @@ fn decide_and_store(
             Ok(Outcome::Joined { ticket_id })
         }
         Thread::New => {
-            let subject = threading::clean_subject(&mail.subject);
+            let subject = inbound::stored_subject(&threading::clean_subject(&mail.subject));
+            let name = inbound::stored_name(mail.from_name.as_deref());
             let opened = consultation::open(
                 state,
                 conn,
@@ -290,12 +321,12 @@ fn decide_and_store(
                         subject: &subject,
                         channel: Channel::Email,
                         consulter_email: from,
-                        consulter_name: mail.from_name.as_deref(),
+                        consulter_name: name.as_deref(),
                         relationship: None,
                         age_group: None,
                         area: None,
                     },
-                    message_subject: &mail.subject,
+                    message_subject: &kept.subject,
                     body: &mail.body_text,
                     mail: Some(kept.facts(raw, mail, kind.is_automatic())),
                     attachments: &kept.attachments,
@@ -314,6 +345,8 @@ fn decide_and_store(
 /// What of a mail is kept with its message besides the text: headers as stored, a note on
 /// attachments left out, and the attachments.
 struct Kept<'m> {
+    /// One line and capped: a 30 MB subject stays in the raw mail, not in every queue page.
+    subject: String,
     references: Option<String>,
     note: Option<String>,
     attachments: Vec<NewAttachment<'m>>,
@@ -322,6 +355,7 @@ struct Kept<'m> {
 impl<'m> Kept<'m> {
     fn of(mail: &'m InboundMail) -> Self {
         Self {
+            subject: inbound::stored_subject(&mail.subject),
             references: (!mail.references.is_empty()).then(|| mail.references.join(" ")),
             note: skipped_note(mail),
             attachments: mail
@@ -359,7 +393,7 @@ impl<'m> Kept<'m> {
     ) -> Result<MessageId, DbError> {
         let message = NewMessage::inbound(
             ticket,
-            Some(&mail.subject),
+            Some(&self.subject),
             &mail.body_text,
             mail.from_address.as_deref(),
             now,
@@ -402,7 +436,7 @@ fn follow_up(
         return Ok(());
     }
     let target = tickets::join_target(conn, ticket)?;
-    if let Some(flag) = urgent::assess(state, &mail.subject, &mail.body_text) {
+    if let Some(flag) = urgent::assess(state, &kept.subject, &mail.body_text) {
         urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
     }
     if matches!(target.status, Status::Waiting | Status::Closed) {

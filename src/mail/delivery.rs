@@ -57,7 +57,10 @@ impl Transport {
             Self::Smtp(smtp) => {
                 let envelope = Envelope::new(
                     Some(from.parse().map_err(|_| permanent("bad sender address"))?),
-                    vec![to.parse().map_err(|_| permanent("bad recipient address"))?],
+                    vec![
+                        super::mailer::wire_address(to)
+                            .ok_or_else(|| permanent("bad recipient address"))?,
+                    ],
                 )
                 .map_err(|e| permanent(&e.to_string()))?;
                 smtp.send_raw(&envelope, raw)
@@ -84,9 +87,9 @@ fn permanent(message: &str) -> SendError {
 
 /// Written beside, then renamed, so a reader never sees half a mail.
 fn write_eml(dir: &std::path::Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::private_files::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, raw)?;
+    crate::private_files::write(&tmp, raw)?;
     std::fs::rename(tmp, dir.join(format!("{name}.eml")))
 }
 

@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
 use lettre::message::{Mailbox, Message};
 use minijinja::context;
 
 use crate::config::{CenterSettings, Settings};
-use crate::domain::jpdate;
 use crate::domain::vocabulary::TicketId;
+use crate::domain::{inbound, jpdate};
 use crate::templates::{TemplateError, Templates};
 
 /// A mail rendered once, so every retry sends the very same bytes with the same Message-ID.
@@ -182,24 +184,27 @@ impl Mailer {
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
         let message_id = self.message_id();
-        let from = Mailbox::new(
-            Some(self.center.name.clone()),
-            self.center
-                .reply_address
-                .parse()
-                .map_err(|_| ComposeError::Address("center.reply_address".into()))?,
-        );
-        let to_box: Mailbox = to
+        let from_address: Address = self
+            .center
+            .reply_address
             .parse()
-            .map_err(|_| ComposeError::Address("the recipient".into()))?;
+            .map_err(|_| ComposeError::Address("center.reply_address".into()))?;
+        let to_address =
+            wire_address(to).ok_or_else(|| ComposeError::Address("the recipient".into()))?;
+        // Given, not read back from the headers: lettre's header parser refuses a quoted
+        // local part such as `"taro..yamada."` that it writes itself.
+        let envelope = Envelope::new(Some(from_address.clone()), vec![to_address.clone()])
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
         let mut builder = Message::builder()
-            .from(from)
-            .to(to_box)
+            .envelope(envelope)
+            .from(Mailbox::new(Some(self.center.name.clone()), from_address))
+            .to(Mailbox::new(None, to_address))
             .subject(subject.clone())
             .date(date.into())
             .message_id(Some(format!("<{message_id}>")))
+            .header(MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN);
-        if let Some(t) = threading {
+        if let Some(t) = threading.and_then(Threading::without_odd_ids) {
             builder = builder
                 .in_reply_to(format!("<{}>", t.in_reply_to))
                 .references(
@@ -230,6 +235,12 @@ impl Mailer {
     }
 }
 
+/// An address as lettre sends it, in the envelope and in `To:`: a carrier address whose local
+/// part is no Dot-string (`taro..yamada.@docomo.ne.jp`) goes quoted (docs/CONTRACT.md §5).
+pub fn wire_address(address: &str) -> Option<Address> {
+    crate::domain::address::wire_form(address)?.parse().ok()
+}
+
 fn message_id_in(domain: &str, entropy: [u8; 16]) -> String {
     format!("{}.madoguchi@{domain}", crate::random::hex(&entropy))
 }
@@ -240,6 +251,27 @@ pub struct Threading {
     pub references: Vec<String>,
 }
 
+impl Threading {
+    /// Only ids safe to write into our own headers: a sender's `<odd id@x>` is left out
+    /// (and In-Reply-To falls back to the newest safe reference), never copied as it came.
+    fn without_odd_ids(self) -> Option<Self> {
+        let references: Vec<String> = self
+            .references
+            .into_iter()
+            .filter(|id| inbound::safe_message_id(id))
+            .collect();
+        let in_reply_to = if inbound::safe_message_id(&self.in_reply_to) {
+            self.in_reply_to
+        } else {
+            references.last()?.clone()
+        };
+        Some(Self {
+            in_reply_to,
+            references,
+        })
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -248,6 +280,37 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::Settings;
+
+    #[test]
+    fn odd_ids_are_left_out_of_our_threading_headers() {
+        let t = Threading {
+            in_reply_to: "a b@x.jp".into(),
+            references: vec!["root@x.jp".into(), "a b@x.jp".into(), "r@x.jp".into()],
+        }
+        .without_odd_ids()
+        .unwrap();
+        assert_eq!(t.in_reply_to, "r@x.jp");
+        assert_eq!(t.references, vec!["root@x.jp", "r@x.jp"]);
+        let none = Threading {
+            in_reply_to: "a b@x.jp".into(),
+            references: vec!["a b@x.jp".into()],
+        };
+        assert!(
+            none.without_odd_ids().is_none(),
+            "no threading rather than an odd one"
+        );
+    }
+
+    #[test]
+    fn carrier_addresses_are_quoted_for_lettre() {
+        let a = wire_address("taro..yamada.@docomo.ne.jp").expect("a usable address");
+        assert_eq!(a.to_string(), "\"taro..yamada.\"@docomo.ne.jp");
+        assert_eq!(
+            wire_address("hanako@example.jp").unwrap().to_string(),
+            "hanako@example.jp"
+        );
+        assert!(wire_address("not an address").is_none());
+    }
 
     #[test]
     fn acknowledgement_headers_and_text() {
@@ -284,6 +347,7 @@ mod tests {
         let raw = String::from_utf8(mail.raw).unwrap();
         assert!(raw.contains(&format!("Message-ID: <{}>", mail.rfc_message_id)));
         assert!(raw.contains("Auto-Submitted: auto-replied"));
+        assert!(raw.contains("MIME-Version: 1.0\r\n"));
         assert!(raw.contains("charset=utf-8"));
         assert!(!raw.contains("In-Reply-To"));
     }

@@ -1,0 +1,1 @@
+DROP INDEX outbound_mail_ack_cap;
