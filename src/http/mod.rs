@@ -3,6 +3,7 @@
 //! so a route cannot be served without being documented.
 
 pub mod auth;
+pub mod desk;
 pub mod error;
 pub mod form_guard;
 pub mod headers;
@@ -58,6 +59,16 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(metrics::metrics)
         .service(public::consult_form)
         .service(public::consult_submit)
+        .service(desk::sign_in::home)
+        .service(desk::sign_in::login)
+        .service(desk::sign_in::logout)
+        .service(desk::ticket::show)
+        .service(desk::ticket::attachment)
+        .service(desk::actions::reply)
+        .service(desk::actions::note)
+        .service(desk::actions::assign)
+        .service(desk::actions::status)
+        .service(desk::actions::triage)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)

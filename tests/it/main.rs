@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod cli;
 mod consultations;
+mod desk;
 mod form;
 mod fuzz;
 mod imap_tls;

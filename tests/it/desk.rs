@@ -1,0 +1,466 @@
+//! The staff console (issue 12): signed in from an alert link, the queue, the ticket worked end
+//! to end. In Chromium where what a person sees is the point, over HTTP where the answer is.
+
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use madoguchi::timesource::TimeSource;
+use mail_parser::MessageParser;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::browser::{Browser, browser};
+use crate::support::smtp_server::TestSmtpServer;
+use crate::support::{Backend, STAFF_PASSWORD, TestApp, hidden_value, spawn_app_with};
+
+both_backends!(
+    an_alert_link_leads_through_sign_in_to_its_ticket,
+    the_session_cookie_is_strict_and_changes_need_the_form_token,
+    sign_in_is_throttled_and_sessions_end_idle_or_at_their_age,
+    the_queue_puts_urgent_first_in_words_and_finds_by_reference,
+    a_counsellor_answers_the_urgent_consultation_and_leaves_a_note,
+    a_reply_written_while_the_consulter_wrote_again_is_not_sent,
+);
+
+const SUPERVISOR: &str = "s@center.example";
+const URGENT_TEXT: &str = "もう消えてしまいたい。死にたいです。";
+
+fn app_with(backend: Backend, smtp: Option<&TestSmtpServer>) -> TestApp {
+    let port = smtp.map(TestSmtpServer::port);
+    spawn_app_with(backend, move |s| {
+        s.intake.rate_limit_per_hour = 0;
+        s.alerts.enabled = false;
+        if let Some(port) = port {
+            s.smtp.transport = madoguchi::config::MailTransport::Smtp;
+            s.smtp.port = port;
+        }
+    })
+}
+
+fn ticket_with(app: &TestApp, email: &str, subject: &str, body: &str) -> (i64, String) {
+    let mut c = crate::support::consultation(email);
+    c["subject"] = json!(subject);
+    c["body"] = json!(body);
+    let r = app.post_json("/api/v1/consultations", &c);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let reference = r.json()["reference"].as_str().unwrap().to_string();
+    let mut conn = app.conn();
+    let id = madoguchi::db::tickets::by_reference(&mut conn, &reference)
+        .unwrap()
+        .unwrap()
+        .id
+        .0;
+    (id, reference)
+}
+
+fn sign_in(b: &Browser, email: &str) {
+    b.fill("メールアドレス", email);
+    b.fill("パスワード", STAFF_PASSWORD);
+    b.press("ログイン");
+}
+
+/// Screenshots at both widths and axe-core at both, for a page that is open now.
+fn look_at(b: &mut Browser, name: &str) {
+    for width in [1280, 390] {
+        b.set_width(width);
+        b.screenshot(name);
+        b.assert_accessible(name);
+    }
+    b.set_width(1280);
+}
+
+fn an_alert_link_leads_through_sign_in_to_its_ticket(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (id, reference) = ticket_with(&app, "a@example.jp", "つらいです", URGENT_TEXT);
+    let link = app
+        .state
+        .mailer
+        .ticket_link(madoguchi::domain::vocabulary::TicketId(id));
+    assert!(link.ends_with(&format!("/desk/tickets/{id}")), "{link}");
+    let mut b = browser();
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    assert!(b.path().starts_with("/desk?next="), "{}", b.path());
+    assert!(b.text().contains("職員ログイン"));
+    look_at(&mut b, "desk-sign-in");
+    b.fill("メールアドレス", SUPERVISOR);
+    b.fill("パスワード", "not the password");
+    b.press("ログイン");
+    assert!(
+        b.text()
+            .contains("メールアドレスまたはパスワードが違います")
+    );
+    look_at(&mut b, "desk-sign-in-error");
+    sign_in(&b, SUPERVISOR);
+    assert_eq!(
+        b.path(),
+        format!("/desk/tickets/{id}"),
+        "back to the alert's page"
+    );
+    let text = b.text();
+    assert!(
+        text.contains(&reference) && text.contains(URGENT_TEXT),
+        "{text}"
+    );
+    b.press("ログアウト");
+    assert!(b.text().contains("ログアウトしました"));
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    assert!(
+        b.path().starts_with("/desk?next="),
+        "signed out: {}",
+        b.path()
+    );
+}
+
+/// An HTTP client that keeps no cookies and follows no redirects, to read each answer.
+fn raw_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    set_cookie: String,
+    body: String,
+}
+
+fn send(req: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut r = req.expect("the server answers");
+    let header = |name: &str| {
+        r.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (location, set_cookie) = (header("location"), header("set-cookie"));
+    Answer {
+        status: r.status().as_u16(),
+        location,
+        set_cookie,
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+/// Signs in over HTTP as the sign-in page does; the session cookie's `name=value`, and the
+/// whole `Set-Cookie`.
+fn http_sign_in(app: &TestApp, email: &str, password: &str) -> (Answer, String) {
+    let agent = raw_agent();
+    let page = send(agent.get(app.url("/desk")).call());
+    let token = hidden_value(&page.body, "login_token").expect("the sign-in form's token");
+    let a = send(agent.post(app.url("/desk/login")).send_form([
+        ("email", email),
+        ("password", password),
+        ("next", "/desk"),
+        ("login_token", token.as_str()),
+    ]));
+    let cookie = a.set_cookie.split(';').next().unwrap_or("").to_string();
+    (a, cookie)
+}
+
+fn get_with(app: &TestApp, path: &str, cookie: &str) -> Answer {
+    send(
+        raw_agent()
+            .get(app.url(path))
+            .header("cookie", cookie)
+            .call(),
+    )
+}
+
+fn post_with(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    send(
+        raw_agent()
+            .post(app.url(path))
+            .header("cookie", cookie)
+            .send_form(fields.iter().copied()),
+    )
+}
+
+fn note_count(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use madoguchi::db::schema::messages;
+    use madoguchi::domain::vocabulary::MessageKind;
+    let mut conn = app.conn();
+    messages::table
+        .filter(messages::kind.eq(MessageKind::Note))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
+fn the_session_cookie_is_strict_and_changes_need_the_form_token(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (id, _) = ticket_with(&app, "a@example.jp", "相談", "部屋から出られません。");
+    let (signed_in, cookie) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.location, "/desk");
+    let c = signed_in.set_cookie.to_ascii_lowercase();
+    assert!(c.starts_with("madoguchi_desk="), "{c}");
+    for part in ["httponly", "samesite=strict", "path=/desk"] {
+        assert!(c.contains(part), "{part} in {c}");
+    }
+    assert!(!c.contains("secure"), "not Secure over plain http: {c}");
+    let (_, again) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    assert_ne!(cookie, again, "every sign-in gets a new session");
+
+    let page = get_with(&app, &format!("/desk/tickets/{id}"), &cookie);
+    assert_eq!(page.status, 200);
+    let csrf = hidden_value(&page.body, "csrf").expect("the forms carry a token");
+    let path = format!("/desk/tickets/{id}/note");
+    let refused = post_with(&app, &path, &cookie, &[("body", "メモです")]);
+    assert_eq!(refused.status, 403, "no token");
+    let wrong = post_with(&app, &path, &cookie, &[("body", "メモ"), ("csrf", "00")]);
+    assert_eq!(wrong.status, 403, "a wrong token");
+    let other = post_with(&app, &path, &again, &[("body", "メモ"), ("csrf", &csrf)]);
+    assert_eq!(other.status, 403, "another session's token");
+    assert_eq!(note_count(&app), 0, "nothing was kept");
+    let taken = post_with(
+        &app,
+        &path,
+        &cookie,
+        &[("body", "メモです"), ("csrf", &csrf)],
+    );
+    assert_eq!(taken.status, 303);
+    assert_eq!(note_count(&app), 1);
+    let forged_login = send(
+        raw_agent()
+            .post(app.url("/desk/login"))
+            .send_form([("email", SUPERVISOR), ("password", STAFF_PASSWORD)]),
+    );
+    assert_eq!(
+        forged_login.status, 403,
+        "a sign-in without the page's token"
+    );
+    assert!(forged_login.set_cookie.is_empty());
+
+    let out = post_with(&app, "/desk/logout", &cookie, &[]);
+    assert_eq!(out.status, 403, "sign-out without the token");
+    let out = post_with(&app, "/desk/logout", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert!(
+        out.set_cookie.contains("madoguchi_desk=;"),
+        "{}",
+        out.set_cookie
+    );
+    let after = get_with(&app, &format!("/desk/tickets/{id}"), &cookie);
+    assert_eq!(after.status, 303, "the old cookie opens nothing");
+
+    let https = spawn_app_with(backend, |s| {
+        s.server.public_base_url = "https://soudan.example.org".into();
+    });
+    https.add_staff(SUPERVISOR, "supervisor");
+    let (a, _) = http_sign_in(&https, SUPERVISOR, STAFF_PASSWORD);
+    assert!(a.set_cookie.contains("Secure"), "{}", a.set_cookie);
+}
+
+fn sign_in_is_throttled_and_sessions_end_idle_or_at_their_age(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    for _ in 0..5 {
+        let (a, _) = http_sign_in(&app, SUPERVISOR, "wrong");
+        assert_eq!(a.status, 401);
+        assert!(a.body.contains("メールアドレスまたはパスワードが違います"));
+    }
+    let (a, _) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    assert_eq!(a.status, 429, "the API's cooling-off");
+    assert!(a.body.contains("しばらくログインできません"), "{}", a.body);
+    app.time.advance(ChronoDuration::minutes(16));
+
+    let (_, cookie) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    assert_eq!(get_with(&app, "/desk", &cookie).status, 200);
+    app.time.advance(ChronoDuration::hours(12));
+    let idle = get_with(&app, "/desk", &cookie);
+    assert_eq!(idle.status, 200);
+    assert!(
+        idle.body.contains("ログインの有効期限が切れました"),
+        "{}",
+        idle.body
+    );
+
+    let (_, cookie) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    for _ in 0..2 {
+        app.time.advance(ChronoDuration::hours(11));
+        let used = get_with(&app, "/desk", &cookie);
+        assert!(used.body.contains("相談一覧"), "used within the idle time");
+    }
+    app.time.advance(ChronoDuration::hours(2));
+    let aged = get_with(&app, "/desk/tickets/1", &cookie);
+    assert_eq!(aged.status, 303, "24 hours after sign-in, however used");
+    assert!(aged.location.contains("expired=1"), "{}", aged.location);
+}
+
+/// The queue's lines as shown: reference, urgency, SLA state.
+fn queue_lines(b: &Browser) -> Vec<Vec<String>> {
+    let rows = b.js_value(
+        "return [...document.querySelectorAll('table.queue tbody tr')]\
+         .map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()));",
+    );
+    serde_json::from_value(rows).unwrap()
+}
+
+fn the_queue_puts_urgent_first_in_words_and_finds_by_reference(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (_, early) = ticket_with(&app, "a@example.jp", "早い相談", "部屋から出られません。");
+    app.time.advance(ChronoDuration::days(8));
+    let (_, late) = ticket_with(
+        &app,
+        "b@example.jp",
+        "遅い相談",
+        "仕事のことで悩んでいます。",
+    );
+    let (_, urgent) = ticket_with(&app, "c@example.jp", "つらい", URGENT_TEXT);
+    let mut b = browser();
+    b.goto(&app.url("/desk"));
+    sign_in(&b, SUPERVISOR);
+    assert_eq!(b.path(), "/desk");
+    let lines = queue_lines(&b);
+    let refs: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
+    assert_eq!(
+        refs,
+        vec![&urgent, &early, &late],
+        "urgent first, then by reply-by"
+    );
+    assert_eq!(lines[0][2], "緊急");
+    assert_eq!(lines[1][4], "期限間近", "two days left of ten");
+    assert_eq!(lines[2][4], "期限内");
+    look_at(&mut b, "desk-queue");
+    b.select("返信の期限", "期限間近");
+    b.press("絞り込む");
+    let refs: Vec<String> = queue_lines(&b).into_iter().map(|l| l[0].clone()).collect();
+    assert_eq!(refs, vec![early.clone()]);
+    b.fill("受付番号", &late.to_lowercase().replace('-', ""));
+    b.press("検索");
+    let refs: Vec<String> = queue_lines(&b).into_iter().map(|l| l[0].clone()).collect();
+    assert_eq!(
+        refs,
+        vec![late.clone()],
+        "letter case and the hyphen do not matter"
+    );
+    b.fill("受付番号", "ZZZZ-ZZZZ");
+    b.press("検索");
+    assert!(b.text().contains("見つかりませんでした"));
+
+    // A page holds fifty; the next page follows by cursor.
+    for i in 0..49 {
+        ticket_with(
+            &app,
+            &format!("m{i}@example.jp"),
+            "相談",
+            "話を聞いてください。",
+        );
+    }
+    b.goto(&app.url("/desk"));
+    assert_eq!(queue_lines(&b).len(), 50);
+    b.follow("次のページへ");
+    let rest = queue_lines(&b);
+    assert_eq!(rest.len(), 2, "52 tickets in all");
+    assert!(b.text().contains("最初のページへ"));
+}
+
+fn text_of(mail: &[u8]) -> String {
+    MessageParser::default()
+        .parse(mail)
+        .and_then(|m| m.body_text(0).map(|t| t.to_string()))
+        .expect("a readable mail")
+}
+
+fn a_counsellor_answers_the_urgent_consultation_and_leaves_a_note(backend: Backend) {
+    let smtp = TestSmtpServer::start();
+    let app = app_with(backend, Some(&smtp));
+    app.add_staff("c@center.example", "counsellor");
+    ticket_with(&app, "quiet@example.jp", "相談", "部屋から出られません。");
+    let (id, _) = ticket_with(&app, "help@example.jp", "つらい", URGENT_TEXT);
+    smtp.wait_for(2, Duration::from_secs(10));
+    let mut b = browser();
+    b.goto(&app.url("/desk"));
+    sign_in(&b, "c@center.example");
+    let first = queue_lines(&b)[0][0].clone();
+    b.follow(&first);
+    assert_eq!(
+        b.path(),
+        format!("/desk/tickets/{id}"),
+        "the urgent one first"
+    );
+    assert!(b.text().contains(URGENT_TEXT));
+    look_at(&mut b, "desk-ticket");
+    b.type_into(
+        "返信",
+        "お便りありがとうございます。つらい気持ちを書いてくださって、ありがとうございます。",
+    );
+    b.press("送信");
+    assert_eq!(b.path(), format!("/desk/tickets/{id}?done=reply"));
+    assert!(b.text().contains("返信を送信しました"));
+    let mails = smtp.wait_for(3, Duration::from_secs(10));
+    let reply = mails
+        .iter()
+        .find(|m| {
+            m.to == vec!["help@example.jp".to_string()]
+                && text_of(&m.data).contains("つらい気持ちを書いて")
+        })
+        .expect("the reply arrives at the consulter's address");
+    assert!(text_of(&reply.data).contains("つらい気持ちを書いてくださって"));
+    b.type_into("メモ", "電話相談も案内した。");
+    b.press("保存");
+    assert!(b.text().contains("メモを保存しました"));
+    assert!(b.text().contains("電話相談も案内した。"));
+    let delivered = crate::support::eventually(Duration::from_secs(10), || {
+        b.goto(&app.url(&format!("/desk/tickets/{id}")));
+        b.text().contains("送信状況：送信済み").then_some(())
+    });
+    assert!(delivered.is_some(), "the page shows the mail as sent");
+    assert_eq!(smtp.received().len(), 3, "the note was never mailed");
+    look_at(&mut b, "desk-ticket-answered");
+}
+
+fn a_reply_written_while_the_consulter_wrote_again_is_not_sent(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (id, _) = ticket_with(&app, "a@example.jp", "相談", "部屋から出られません。");
+    let mut b = browser();
+    b.without_script();
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    sign_in(&b, SUPERVISOR);
+    b.type_into("返信", "お返事です。");
+    app.time.advance(ChronoDuration::minutes(5));
+    {
+        use madoguchi::db::messages::{self, NewMessage};
+        use madoguchi::domain::vocabulary::TicketId;
+        let mut conn = app.conn();
+        messages::add(
+            &mut conn,
+            &NewMessage::inbound(
+                TicketId(id),
+                None,
+                "やっぱり電話したいです",
+                None,
+                app.time.now(),
+            ),
+        )
+        .unwrap();
+    }
+    b.press("送信");
+    let text = b.text();
+    assert!(text.contains("返信はまだ送っていません"), "{text}");
+    assert!(
+        text.contains("やっぱり電話したいです"),
+        "the new message is shown"
+    );
+    assert_eq!(b.value_of("返信"), "お返事です。", "what was typed is kept");
+    for width in [1280, 390] {
+        b.set_width(width);
+        b.screenshot("desk-ticket-collision-noscript");
+    }
+    b.set_width(1280);
+    b.press("送信");
+    assert!(
+        b.text().contains("返信を送信しました"),
+        "sent once the new message was seen"
+    );
+}
