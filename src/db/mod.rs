@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod audit;
 pub mod clocks;
 pub mod consulters;
+pub mod drafts;
 pub mod imap_state;
 pub mod login_failures;
 pub mod messages;

@@ -188,6 +188,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    drafts (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        staff_id -> BigInt,
+        body_text -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -218,4 +228,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     imap_state,
     alerts_sent,
     triage_flags,
+    drafts,
 );

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod consultation;
+pub mod drafts;
 pub mod staff;
 pub mod tickets;
 pub mod urgent;

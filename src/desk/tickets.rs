@@ -183,6 +183,8 @@ pub fn reply(
             now,
         )?;
         clocks::stop(conn, ticket, now, actor.staff_id, Some(message))?;
+        // The draft of this reply has done its work.
+        crate::db::drafts::discard(conn, ticket, actor.staff_id)?;
         let status = if close {
             Status::Closed
         } else {

@@ -65,6 +65,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::ticket::show)
         .service(desk::ticket::attachment)
         .service(desk::actions::reply)
+        .service(desk::drafts::autosave)
         .service(desk::actions::note)
         .service(desk::actions::assign)
         .service(desk::actions::status)

@@ -865,6 +865,7 @@ fn the_openapi_document_covers_every_route() {
         "GET /desk/tickets/{id}",
         "GET /desk/tickets/{id}/attachments/{attachment_id}",
         "POST /desk/tickets/{id}/reply",
+        "POST /desk/tickets/{id}/draft",
         "POST /desk/tickets/{id}/note",
         "POST /desk/tickets/{id}/assign",
         "POST /desk/tickets/{id}/status",

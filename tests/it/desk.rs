@@ -22,10 +22,10 @@ both_backends!(
     a_reply_written_while_the_consulter_wrote_again_is_not_sent,
 );
 
-const SUPERVISOR: &str = "s@center.example";
-const URGENT_TEXT: &str = "もう消えてしまいたい。死にたいです。";
+pub(crate) const SUPERVISOR: &str = "s@center.example";
+pub(crate) const URGENT_TEXT: &str = "もう消えてしまいたい。死にたいです。";
 
-fn app_with(backend: Backend, smtp: Option<&TestSmtpServer>) -> TestApp {
+pub(crate) fn app_with(backend: Backend, smtp: Option<&TestSmtpServer>) -> TestApp {
     let port = smtp.map(TestSmtpServer::port);
     spawn_app_with(backend, move |s| {
         s.intake.rate_limit_per_hour = 0;
@@ -37,7 +37,7 @@ fn app_with(backend: Backend, smtp: Option<&TestSmtpServer>) -> TestApp {
     })
 }
 
-fn ticket_with(app: &TestApp, email: &str, subject: &str, body: &str) -> (i64, String) {
+pub(crate) fn ticket_with(app: &TestApp, email: &str, subject: &str, body: &str) -> (i64, String) {
     let mut c = crate::support::consultation(email);
     c["subject"] = json!(subject);
     c["body"] = json!(body);
@@ -53,14 +53,14 @@ fn ticket_with(app: &TestApp, email: &str, subject: &str, body: &str) -> (i64, S
     (id, reference)
 }
 
-fn sign_in(b: &Browser, email: &str) {
+pub(crate) fn sign_in(b: &Browser, email: &str) {
     b.fill("メールアドレス", email);
     b.fill("パスワード", STAFF_PASSWORD);
     b.press("ログイン");
 }
 
 /// Screenshots at both widths and axe-core at both, for a page that is open now.
-fn look_at(b: &mut Browser, name: &str) {
+pub(crate) fn look_at(b: &mut Browser, name: &str) {
     for width in [1280, 390] {
         b.set_width(width);
         b.screenshot(name);

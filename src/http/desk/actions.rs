@@ -38,7 +38,7 @@ pub struct ReplyForm {
     csrf: Option<String>,
     body: Option<String>,
     last_seen_message_id: Option<i64>,
-    /// Which button: `send`, `close`.
+    /// Which button: `send`, `close`, or `draft` (keep it, send nothing).
     action: Option<String>,
 }
 
@@ -65,6 +65,9 @@ pub async fn reply(
         return refused(&state, &user, &format!("/desk/tickets/{id}"));
     }
     let body = form.body.unwrap_or_default();
+    if form.action.as_deref() == Some("draft") {
+        return draft(&state, &user, id, body).await;
+    }
     let close = form.action.as_deref() == Some("close");
     let seen = form.last_seen_message_id.map(MessageId);
     let actor = user.session.actor.clone();
@@ -93,6 +96,35 @@ pub async fn reply(
                 ticket::page(&state, &user, id, again, StatusCode::UNPROCESSABLE_ENTITY).await
             }
             None => failed(&state, &user, &e, &format!("/desk/tickets/{id}")),
+        },
+    }
+}
+
+/// The reply form's 下書き保存: keeps the text on the server and shows the page again.
+async fn draft(
+    state: &web::Data<AppState>,
+    user: &DeskUser,
+    id: TicketId,
+    body: String,
+) -> HttpResponse {
+    let actor = user.session.actor.clone();
+    let text = body.clone();
+    match blocking(state, move |st, conn| {
+        desk::drafts::save(st, conn, &actor, id, &text)
+    })
+    .await
+    {
+        Ok(()) => back(id, "draft"),
+        Err(e) => match invalid_code(&e) {
+            Some(code) => {
+                let again = Again {
+                    reply: Some(body),
+                    reply_error: Some(field_error(code)),
+                    ..Again::default()
+                };
+                ticket::page(state, user, id, again, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            None => failed(state, user, &e, &format!("/desk/tickets/{id}")),
         },
     }
 }

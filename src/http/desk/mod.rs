@@ -3,6 +3,7 @@
 //! session is the API's sign-in, carried in a cookie instead of a bearer header.
 
 pub mod actions;
+pub mod drafts;
 pub mod queue;
 pub mod sign_in;
 pub mod ticket;

@@ -122,10 +122,11 @@ pub async fn page(
     let read = blocking(state, move |st, conn| {
         let view = desk::tickets::view(st, conn, &actor, id)?;
         let colleagues = desk::staff::colleagues(conn)?;
-        Ok::<_, desk::DeskError>((view, colleagues))
+        let draft = desk::drafts::mine(conn, &actor, id)?;
+        Ok::<_, desk::DeskError>((view, colleagues, draft))
     })
     .await;
-    let (view, colleagues) = match read {
+    let (view, colleagues, draft) = match read {
         Ok(v) => v,
         Err(e) => return failed(state, user, &e, "/desk"),
     };
@@ -221,7 +222,9 @@ pub async fn page(
             },
             messages,
             last_seen,
-            reply => again.reply,
+            draft_saved => draft.as_ref().map(|d| words::when(state, d.saved_at)),
+            // What a form sent back wins over the kept draft; otherwise the draft is shown.
+            reply => again.reply.or(draft.map(|d| d.body)),
             reply_error => again.reply_error,
             note => again.note,
             note_error => again.note_error,
