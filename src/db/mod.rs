@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod schema;
 pub mod sessions;
 pub mod staff;
+pub mod text_modules;
 pub mod tickets;
 pub mod triage_flags;
 mod vocabulary;

@@ -198,6 +198,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    text_modules (id) {
+        id -> BigInt,
+        title -> Text,
+        body -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -229,4 +240,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     alerts_sent,
     triage_flags,
     drafts,
+    text_modules,
 );

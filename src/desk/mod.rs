@@ -7,6 +7,7 @@ pub mod auth;
 pub mod consultation;
 pub mod drafts;
 pub mod staff;
+pub mod text_modules;
 pub mod tickets;
 pub mod urgent;
 

@@ -14,6 +14,7 @@ pub mod quarantine;
 pub mod reports;
 pub mod site;
 pub mod staff;
+pub mod text_modules;
 pub mod tickets;
 
 use actix_web::http::StatusCode;
@@ -67,6 +68,10 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::actions::reply)
         .service(desk::drafts::autosave)
         .service(desk::actions::note)
+        .service(desk::text_modules::list)
+        .service(desk::text_modules::edit)
+        .service(desk::text_modules::create)
+        .service(desk::text_modules::change)
         .service(desk::actions::assign)
         .service(desk::actions::status)
         .service(desk::actions::triage)
@@ -94,6 +99,10 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(staff::deactivate)
                 .service(staff::reactivate)
                 .service(staff::reset_password)
+                .service(text_modules::list)
+                .service(text_modules::create)
+                .service(text_modules::update)
+                .service(text_modules::remove)
                 .service(quarantine::list)
                 .service(quarantine::retry)
                 .route("/openapi.json", web::get().to(openapi_json)),

@@ -95,6 +95,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../config/templates/desk/ticket.html"),
     ),
     (
+        "desk/text_modules.html",
+        include_str!("../../config/templates/desk/text_modules.html"),
+    ),
+    (
         "desk/message.html",
         include_str!("../../config/templates/desk/message.html"),
     ),

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::both_backends;
 use crate::desk::{SUPERVISOR, app_with, look_at, sign_in, ticket_with};
 use crate::support::Backend;
@@ -11,6 +13,8 @@ use crate::support::browser::browser;
 both_backends!(
     a_draft_is_kept_by_its_button_without_script_and_gone_once_sent,
     with_script_the_draft_saves_itself_while_typing,
+    supervisors_keep_text_modules_over_the_api,
+    text_modules_go_into_a_reply_filled_in_with_and_without_script,
 );
 
 fn kept_draft(app: &crate::support::TestApp, ticket: i64) -> Option<String> {
@@ -85,4 +89,137 @@ fn with_script_the_draft_saves_itself_while_typing(backend: Backend) {
     look_at(&mut b, "desk-ticket-draft");
     b.goto(&app.url(&format!("/desk/tickets/{id}")));
     assert_eq!(b.value_of("返信"), "少しずつ書いています。");
+}
+
+fn supervisors_keep_text_modules_over_the_api(backend: Backend) {
+    let app = app_with(backend, None);
+    let s = app.staff(SUPERVISOR, "supervisor");
+    let c = app.staff("c@center.example", "counsellor");
+    let module = json!({"title": "あいさつ", "body": "{{consulter_name}}様"});
+    let r = app.call(
+        "POST",
+        "/api/v1/text-modules",
+        Some(&c.token),
+        Some(&module),
+    );
+    assert_eq!(r.status, 403, "counsellors read, supervisors keep");
+    let r = app.call(
+        "POST",
+        "/api/v1/text-modules",
+        Some(&s.token),
+        Some(&json!({"title": " ", "body": "x"})),
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"]["fields"]["title"], "required");
+    let r = app.call(
+        "POST",
+        "/api/v1/text-modules",
+        Some(&s.token),
+        Some(&module),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().expect("its id");
+    let path = format!("/api/v1/text-modules/{id}");
+    let r = app.call("PATCH", &path, Some(&c.token), Some(&json!({"title": "x"})));
+    assert_eq!(r.status, 403);
+    let r = app.call(
+        "PATCH",
+        &path,
+        Some(&s.token),
+        Some(&json!({"title": "はじめのあいさつ"})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let list = app
+        .call("GET", "/api/v1/text-modules", Some(&c.token), None)
+        .json();
+    assert_eq!(
+        list["items"],
+        json!([{"id": id, "title": "はじめのあいさつ", "body": "{{consulter_name}}様"}])
+    );
+    let delete = |token: &str| {
+        app.http
+            .delete(app.url(&path))
+            .header("authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(delete(&c.token), 403);
+    assert_eq!(delete(&s.token), 204);
+    assert_eq!(delete(&s.token), 404);
+    let list = app
+        .call("GET", "/api/v1/text-modules", Some(&c.token), None)
+        .json();
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(
+        app.call("GET", "/api/v1/text-modules", None, None).status,
+        401
+    );
+}
+
+fn text_modules_go_into_a_reply_filled_in_with_and_without_script(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (id, _) = ticket_with(&app, "a@example.jp", "相談", "部屋から出られません。");
+    let centre = app.state.settings.center.name.clone();
+    let mut b = browser();
+    b.without_script();
+    b.goto(&app.url("/desk/text-modules"));
+    sign_in(&b, SUPERVISOR);
+    assert_eq!(b.path(), "/desk/text-modules");
+    b.press("追加");
+    assert!(
+        b.text().contains("タイトル：入力してください"),
+        "errors summarised at the top"
+    );
+    b.fill("タイトル", "はじめのあいさつ");
+    b.fill("本文", "{{consulter_name}}様\n{{center_name}}です。");
+    b.press("追加");
+    assert!(b.text().contains("定型文を追加しました"));
+    b.fill("タイトル", "電話のご案内");
+    b.fill("本文", "お電話でもどうぞ。{{center_phone}}");
+    b.press("追加");
+    for width in [1280, 390] {
+        b.set_width(width);
+        b.screenshot("desk-text-modules-noscript");
+    }
+    b.set_width(1280);
+
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    b.type_into("返信", "お便りありがとうございます。");
+    b.select("定型文", "はじめのあいさつ");
+    b.press("挿入");
+    assert_eq!(
+        b.value_of("返信"),
+        format!("お便りありがとうございます。\n\n山田 花子様\n{centre}です。"),
+        "the consulter's name and the centre's filled in, after what was written"
+    );
+    b.select("定型文", "電話のご案内");
+    b.press("挿入");
+    assert!(b.value_of("返信").ends_with(&format!(
+        "です。\n\nお電話でもどうぞ。{}",
+        app.state.settings.center.phone
+    )));
+    drop(b);
+
+    let mut b = browser();
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    sign_in(&b, SUPERVISOR);
+    b.fill("返信", "はい。");
+    b.select("定型文", "はじめのあいさつ");
+    b.js_value("document.querySelector('button[value=insert]').click(); return true;");
+    assert_eq!(
+        b.value_of("返信"),
+        format!("はい。\n\n山田 花子様\n{centre}です。"),
+        "put in without a round trip"
+    );
+    assert_eq!(
+        b.path(),
+        format!("/desk/tickets/{id}"),
+        "no page was loaded"
+    );
+    look_at(&mut b, "desk-ticket-modules");
+    b.goto(&app.url("/desk/text-modules"));
+    look_at(&mut b, "desk-text-modules");
 }

@@ -38,8 +38,10 @@ pub struct ReplyForm {
     csrf: Option<String>,
     body: Option<String>,
     last_seen_message_id: Option<i64>,
-    /// Which button: `send`, `close`, or `draft` (keep it, send nothing).
+    /// Which button: `send`, `close`, `draft` (keep it, send nothing), or `insert` (add the
+    /// chosen text module, without script).
     action: Option<String>,
+    text_module: Option<String>,
 }
 
 #[utoipa::path(
@@ -67,6 +69,10 @@ pub async fn reply(
     let body = form.body.unwrap_or_default();
     if form.action.as_deref() == Some("draft") {
         return draft(&state, &user, id, body).await;
+    }
+    if form.action.as_deref() == Some("insert") {
+        let module = form.text_module.as_deref().and_then(|m| m.parse().ok());
+        return insert(&state, &user, id, body, module).await;
     }
     let close = form.action.as_deref() == Some("close");
     let seen = form.last_seen_message_id.map(MessageId);
@@ -126,6 +132,34 @@ async fn draft(
             }
             None => failed(state, user, &e, &format!("/desk/tickets/{id}")),
         },
+    }
+}
+
+/// The no-script 挿入 button: the chosen module is added to the reply, kept as the draft,
+/// and the page shows the reply with it.
+async fn insert(
+    state: &web::Data<AppState>,
+    user: &DeskUser,
+    id: TicketId,
+    body: String,
+    module: Option<i64>,
+) -> HttpResponse {
+    let Some(module) = module else {
+        let again = Again {
+            reply: Some(body),
+            module_error: Some("入れる定型文を選んでください。"),
+            ..Again::default()
+        };
+        return ticket::page(state, user, id, again, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let actor = user.session.actor.clone();
+    match blocking(state, move |st, conn| {
+        desk::text_modules::insert_into_reply(st, conn, &actor, id, &body, module)
+    })
+    .await
+    {
+        Ok(_) => see_other(&format!("/desk/tickets/{id}?done=insert#reply")),
+        Err(e) => failed(state, user, &e, &format!("/desk/tickets/{id}")),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod drafts;
 pub mod queue;
 pub mod sign_in;
+pub mod text_modules;
 pub mod ticket;
 pub mod words;
 

@@ -25,6 +25,7 @@ pub struct Again {
     pub note: Option<String>,
     pub note_error: Option<&'static str>,
     pub reason_error: Option<&'static str>,
+    pub module_error: Option<&'static str>,
     /// The consulter's message that arrived while the reply was written.
     pub newer: Option<MessageId>,
     pub notice: Option<&'static str>,
@@ -78,6 +79,7 @@ fn done_words(done: &str) -> Option<&'static str> {
         "status" => "状態を変更しました。",
         "triage" => "緊急の判断を記録しました。",
         "draft" => "下書きを保存しました。",
+        "insert" => "定型文を返信に入れました。必要に応じて書き直してください。",
         _ => return None,
     })
 }
@@ -123,10 +125,11 @@ pub async fn page(
         let view = desk::tickets::view(st, conn, &actor, id)?;
         let colleagues = desk::staff::colleagues(conn)?;
         let draft = desk::drafts::mine(conn, &actor, id)?;
-        Ok::<_, desk::DeskError>((view, colleagues, draft))
+        let modules = desk::text_modules::list(conn)?;
+        Ok::<_, desk::DeskError>((view, colleagues, draft, modules))
     })
     .await;
-    let (view, colleagues, draft) = match read {
+    let (view, colleagues, draft, modules) = match read {
         Ok(v) => v,
         Err(e) => return failed(state, user, &e, "/desk"),
     };
@@ -195,6 +198,14 @@ pub async fn page(
         .map(|(sid, name): (StaffId, String)| (sid.0.to_string(), name))
         .collect();
     let c = view.consulter;
+    // Each module as it will read in this reply: the consulter's name and the centre's details in.
+    let modules: Vec<(i64, String, String)> = modules
+        .into_iter()
+        .map(|m| {
+            let text = desk::text_modules::fill_for(state, c.name.as_deref(), &m.body);
+            (m.id, m.title, text)
+        })
+        .collect();
     render(
         state,
         "desk/ticket.html",
@@ -229,6 +240,8 @@ pub async fn page(
             note => again.note,
             note_error => again.note_error,
             reason_error => again.reason_error,
+            module_error => again.module_error,
+            modules,
             collision => again.newer.map(|m| m.0),
             notice => again.notice,
             assignable,
