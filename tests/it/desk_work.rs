@@ -15,6 +15,7 @@ both_backends!(
     with_script_the_draft_saves_itself_while_typing,
     supervisors_keep_text_modules_over_the_api,
     text_modules_go_into_a_reply_filled_in_with_and_without_script,
+    the_console_works_by_keyboard_with_the_focus_shown,
 );
 
 fn kept_draft(app: &crate::support::TestApp, ticket: i64) -> Option<String> {
@@ -222,4 +223,47 @@ fn text_modules_go_into_a_reply_filled_in_with_and_without_script(backend: Backe
     look_at(&mut b, "desk-ticket-modules");
     b.goto(&app.url("/desk/text-modules"));
     look_at(&mut b, "desk-text-modules");
+}
+
+/// The focused control's outline as drawn: style and width.
+fn focus_ring(b: &crate::support::browser::Browser) -> (String, String) {
+    let v = b.js_value(
+        "const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth];",
+    );
+    (
+        v[0].as_str().unwrap_or("").into(),
+        v[1].as_str().unwrap_or("").into(),
+    )
+}
+
+fn the_console_works_by_keyboard_with_the_focus_shown(backend: Backend) {
+    let app = app_with(backend, None);
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (id, _) = ticket_with(&app, "a@example.jp", "相談", "部屋から出られません。");
+    let mut b = browser();
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    b.press_tab_to("メールアドレス");
+    assert_eq!(
+        focus_ring(&b),
+        ("solid".into(), "3px".into()),
+        "the focus is shown"
+    );
+    b.type_into("メールアドレス", SUPERVISOR);
+    b.press_tab_to("パスワード");
+    // Enter in the password field sends the form, as a keyboard user signs in.
+    b.type_into(
+        "パスワード",
+        &format!("{}\u{E007}", crate::support::STAFF_PASSWORD),
+    );
+    let there = crate::support::eventually(Duration::from_secs(10), || {
+        (b.path() == format!("/desk/tickets/{id}")).then_some(())
+    });
+    assert!(there.is_some(), "signed in by keyboard: {}", b.path());
+    for label in ["返信", "メモ", "担当者", "状態を選ぶ"] {
+        b.press_tab_to(label);
+        assert_eq!(focus_ring(&b).0, "solid", "focus shown on 「{label}」");
+    }
+    b.goto(&app.url("/desk/tickets/999999"));
+    assert!(b.text().contains("見つかりませんでした"));
+    look_at(&mut b, "desk-not-found");
 }

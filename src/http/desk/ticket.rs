@@ -57,6 +57,8 @@ struct Message {
     delivery: Option<Delivery>,
     attachments: Vec<Attachment>,
     newer: bool,
+    /// Sent by the system itself (the acknowledgement): folded away, it is the same each time.
+    automatic: bool,
 }
 
 fn size_words(bytes: i64) -> String {
@@ -182,6 +184,7 @@ pub async fn page(
             delivery: deliveries.remove(&m.id),
             attachments: attachments.remove(&m.id).unwrap_or_default(),
             newer: again.newer == Some(m.id),
+            automatic: m.automatic,
             id: m.id.0,
             body: m.body_text,
             system_note: m.system_note,
