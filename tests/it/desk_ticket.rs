@@ -32,6 +32,11 @@ fn urgency_is_decided_with_a_reason_and_the_ticket_assigned_and_closed(backend: 
     b.goto(&app.url(&format!("/desk/tickets/{id}")));
     sign_in(&b, SUPERVISOR);
     assert_eq!(fact(&b, "緊急度"), "緊急");
+    assert!(
+        b.text().contains("（区分：希死念慮）"),
+        "why, in words: {}",
+        b.text()
+    );
     b.press("緊急と確認する");
     assert!(
         b.text().contains("判断の理由：入力してください"),

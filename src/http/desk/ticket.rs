@@ -221,6 +221,7 @@ pub async fn page(
                 status_code => s.status.as_str(),
                 sla => words::sla(sla),
                 urgent => s.urgent,
+                reasons => words::urgent_reasons(s.urgent_reasons.as_deref()),
                 assignee_id => s.assignee_id.map(|a| a.0.to_string()),
                 assignee => s.assignee_name,
                 reply_by => due.map(|d| words::when(state, d)),

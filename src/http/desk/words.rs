@@ -57,3 +57,13 @@ pub const STATUSES: [Status; 4] = [Status::New, Status::Open, Status::Waiting, S
 pub fn when(state: &AppState, t: DateTime<Utc>) -> String {
     jpdate::datetime_ja(&t.with_timezone(&state.rules.tz))
 }
+
+/// The urgent reasons stored with a ticket (`suicidal_ideation,self_harm`), as staff read them.
+pub fn urgent_reasons(codes: Option<&str>) -> Vec<&'static str> {
+    codes
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|c| c.trim().parse::<crate::domain::triage::Category>().ok())
+        .map(crate::domain::triage::Category::label_ja)
+        .collect()
+}
