@@ -265,5 +265,8 @@ fn the_console_works_by_keyboard_with_the_focus_shown(backend: Backend) {
     }
     b.goto(&app.url("/desk/tickets/999999"));
     assert!(b.text().contains("見つかりませんでした"));
+    b.follow("相談一覧に戻る");
+    assert_eq!(b.path(), "/desk");
+    b.goto(&app.url("/desk/tickets/999999"));
     look_at(&mut b, "desk-not-found");
 }

@@ -190,10 +190,18 @@ pub fn message(
     back: &str,
     status: StatusCode,
 ) -> HttpResponse {
+    // The link says where it leads.
+    let back_words = if back.starts_with("/desk/tickets/") {
+        "相談のページに戻る"
+    } else if back.starts_with("/desk/text-modules") {
+        "定型文の一覧に戻る"
+    } else {
+        "相談一覧に戻る"
+    };
     render(
         state,
         "desk/message.html",
-        context! { title, text, back, ..base(state, user) },
+        context! { title, text, back, back_words, ..base(state, user) },
         status,
     )
 }
