@@ -56,9 +56,12 @@
     var body = new URLSearchParams();
     body.set("csrf", token.value);
     body.set("body", text);
-    fetch(url, { method: "POST", body: body, credentials: "same-origin" })
+    // A sign-in that has ended answers with a redirect to the sign-in page: not a save.
+    fetch(url, { method: "POST", body: body, credentials: "same-origin", redirect: "manual" })
       .then(function (r) {
-        if (r.ok) {
+        if (r.type === "opaqueredirect") {
+          status.textContent = "ログインの有効期限が切れたため、下書きを保存できませんでした。書いた内容をコピーしてから、ログインし直してください。";
+        } else if (r.ok) {
           kept = text;
           status.textContent = "下書きを自動で保存しました（" + now() + "）。";
         } else {

@@ -283,6 +283,22 @@ fn sign_in_is_throttled_and_sessions_end_idle_or_at_their_age(backend: Backend) 
         "{}",
         idle.body
     );
+    // A reply being written when the sign-in ended is not lost: shown to be copied.
+    let reply = [
+        ("body", "書きかけの返信です"),
+        ("csrf", "x"),
+        ("action", "send"),
+    ];
+    let lost = post_with(&app, "/desk/tickets/1/reply", &cookie, &reply);
+    assert_eq!(lost.status, 401);
+    assert!(
+        lost.body.contains("まだ何も送っていません") && lost.body.contains("書きかけの返信です")
+    );
+    assert!(
+        lost.body.contains("next=%2Fdesk%2Ftickets%2F1"),
+        "{}",
+        lost.body
+    );
 
     let (_, cookie) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
     for _ in 0..2 {

@@ -269,4 +269,28 @@ fn the_console_works_by_keyboard_with_the_focus_shown(backend: Backend) {
     assert_eq!(b.path(), "/desk");
     b.goto(&app.url("/desk/tickets/999999"));
     look_at(&mut b, "desk-not-found");
+
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    app.time.advance(chrono::Duration::hours(13));
+    b.type_into("返信", "長く考えて書いた返信です。");
+    let warned = crate::support::eventually(Duration::from_secs(12), || {
+        b.text()
+            .contains("下書きを保存できませんでした")
+            .then_some(())
+    });
+    assert!(
+        warned.is_some(),
+        "the script never claims a save the server refused"
+    );
+    b.press("送信");
+    assert!(b.text().contains("まだ何も送っていません"));
+    assert_eq!(b.value_of("書いた内容"), "長く考えて書いた返信です。");
+    look_at(&mut b, "desk-signed-out-while-writing");
+    b.follow("もう一度ログインする");
+    sign_in(&b, SUPERVISOR);
+    assert_eq!(
+        b.path(),
+        format!("/desk/tickets/{id}"),
+        "back at the ticket"
+    );
 }

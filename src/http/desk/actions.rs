@@ -33,6 +33,25 @@ fn invalid_code(e: &ApiError) -> Option<&'static str> {
     }
 }
 
+/// The sign-in ended while a reply or note was being written: nothing is sent, and what was
+/// typed is shown to be copied, with the way to sign in again and come back.
+fn signed_out_while_writing(state: &AppState, id: TicketId, typed: Option<&str>) -> HttpResponse {
+    let next = format!("/desk/tickets/{id}");
+    super::render(
+        state,
+        "desk/message.html",
+        minijinja::context! {
+            title => "ログインの有効期限が切れていました",
+            text => "このため、まだ何も送っていません（保存もしていません）。書いた内容は下に残しています。コピーしてから、もう一度ログインして、相談のページで送り直してください。",
+            kept => typed.map(str::trim).filter(|t| !t.is_empty()),
+            back => format!("/desk?next={}", super::percent_encode(&next)),
+            back_words => "もう一度ログインする",
+            ..super::base(state, None)
+        },
+        StatusCode::UNAUTHORIZED,
+    )
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReplyForm {
     csrf: Option<String>,
@@ -57,12 +76,15 @@ pub struct ReplyForm {
 #[post("/desk/tickets/{id}/reply")]
 pub async fn reply(
     state: web::Data<AppState>,
-    user: DeskUser,
+    user: Option<DeskUser>,
     id: web::Path<TicketId>,
     form: web::Form<ReplyForm>,
 ) -> HttpResponse {
     let id = id.into_inner();
     let form = form.into_inner();
+    let Some(user) = user else {
+        return signed_out_while_writing(&state, id, form.body.as_deref());
+    };
     if !user.form_is_ours(form.csrf.as_deref()) {
         return refused(&state, &user, &format!("/desk/tickets/{id}"));
     }
@@ -181,12 +203,15 @@ pub struct NoteForm {
 #[post("/desk/tickets/{id}/note")]
 pub async fn note(
     state: web::Data<AppState>,
-    user: DeskUser,
+    user: Option<DeskUser>,
     id: web::Path<TicketId>,
     form: web::Form<NoteForm>,
 ) -> HttpResponse {
     let id = id.into_inner();
     let form = form.into_inner();
+    let Some(user) = user else {
+        return signed_out_while_writing(&state, id, form.body.as_deref());
+    };
     if !user.form_is_ours(form.csrf.as_deref()) {
         return refused(&state, &user, &format!("/desk/tickets/{id}"));
     }
