@@ -209,6 +209,28 @@ fn the_session_cookie_is_strict_and_changes_need_the_form_token(backend: Backend
     assert!(!c.contains("secure"), "not Secure over plain http: {c}");
     let (_, again) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
     assert_ne!(cookie, again, "every sign-in gets a new session");
+    {
+        // Signing in again in the same browser ends the session it had.
+        let (_, third) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+        let page = send(raw_agent().get(app.url("/desk")).call());
+        let token = hidden_value(&page.body, "login_token").unwrap();
+        let a = send(
+            raw_agent()
+                .post(app.url("/desk/login"))
+                .header("cookie", &third)
+                .send_form([
+                    ("email", SUPERVISOR),
+                    ("password", STAFF_PASSWORD),
+                    ("login_token", token.as_str()),
+                ]),
+        );
+        assert_eq!(a.status, 303);
+        assert_eq!(
+            get_with(&app, "/desk/tickets/1", &third).status,
+            303,
+            "replaced"
+        );
+    }
 
     let page = get_with(&app, &format!("/desk/tickets/{id}"), &cookie);
     assert_eq!(page.status, 200);

@@ -137,8 +137,16 @@ pub async fn login(
     let addr = client_addr(&req);
     let password = form.password.unwrap_or_default();
     let typed = email.clone();
+    // The session this browser had before is ended: a sign-in always starts a new one.
+    let before = req.cookie(super::COOKIE).map(|c| c.value().to_string());
     let result = blocking(&state, move |st, conn| {
-        auth::sign_in(st, conn, &typed, &password, &addr)
+        let signed_in = auth::sign_in(st, conn, &typed, &password, &addr)?;
+        if let Some(old) = before
+            && let Ok(session) = auth::authenticate(st, conn, &old, addr.clone())
+        {
+            auth::sign_out(st, conn, &session)?;
+        }
+        Ok::<_, DeskError>(signed_in)
     })
     .await;
     let (status, error) = match result {
