@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod consultations;
 mod desk;
+mod desk_session;
 mod desk_ticket;
 mod desk_work;
 mod form;
