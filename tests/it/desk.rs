@@ -163,6 +163,50 @@ fn the_queue_puts_urgent_first_in_words_and_finds_by_reference(backend: Backend)
     b.press("検索");
     assert!(b.text().contains("見つかりませんでした"));
 
+    // The assignee filter, as the API's: mine, then nobody's.
+    let token = app.login(SUPERVISOR, STAFF_PASSWORD).json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let late_id = app
+        .call("GET", "/api/v1/tickets", Some(&token), None)
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["reference"] == late.as_str())
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let s_id = {
+        let mut conn = app.conn();
+        madoguchi::db::staff::by_email(&mut conn, SUPERVISOR)
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{late_id}/assign"),
+        Some(&token),
+        Some(&json!({"assignee_id": s_id.0})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    b.goto(&app.url("/desk"));
+    b.select("担当", "自分");
+    b.press("絞り込む");
+    let refs: Vec<String> = queue_lines(&b).into_iter().map(|l| l[0].clone()).collect();
+    assert_eq!(refs, vec![late.clone()], "mine");
+    assert_eq!(
+        queue_lines(&b)[0][6],
+        "テスト 職員",
+        "the assignee is named"
+    );
+    b.select("担当", "担当なし");
+    b.press("絞り込む");
+    let refs: Vec<String> = queue_lines(&b).into_iter().map(|l| l[0].clone()).collect();
+    assert_eq!(refs, vec![urgent.clone(), early.clone()], "nobody's");
+
     // A page holds fifty; the next page follows by cursor.
     for i in 0..49 {
         ticket_with(
