@@ -217,8 +217,16 @@ impl ImapSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub session_idle_hours: u32,
+    /// Hours after sign-in when a session ends however it is used; a centre's own config
+    /// written before this key keeps working.
+    #[serde(default = "default_session_absolute_hours")]
+    pub session_absolute_hours: u32,
     pub max_failed_logins: u32,
     pub cooling_off_minutes: u32,
+}
+
+fn default_session_absolute_hours() -> u32 {
+    24
 }
 
 #[derive(Debug, Clone, Deserialize)]

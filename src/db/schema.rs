@@ -189,6 +189,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    drafts (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        staff_id -> BigInt,
+        body_text -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    text_modules (id) {
+        id -> BigInt,
+        title -> Text,
+        body -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -219,4 +240,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     imap_state,
     alerts_sent,
     triage_flags,
+    drafts,
+    text_modules,
 );

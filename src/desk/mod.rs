@@ -5,7 +5,9 @@
 pub mod alerts;
 pub mod auth;
 pub mod consultation;
+pub mod drafts;
 pub mod staff;
+pub mod text_modules;
 pub mod tickets;
 pub mod urgent;
 

@@ -153,3 +153,12 @@ fn audit_staff(
     let target = format!("staff:{staff_id}");
     Ok(audit(conn, actor, now, action, None, Some(&target), None)?)
 }
+
+/// The active staff, by id, for the console's assignee choices: names only.
+pub fn colleagues(conn: &mut DbConn) -> Result<Vec<(StaffId, String)>, DeskError> {
+    Ok(staff::list(conn)?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(|s| (s.id, s.name))
+        .collect())
+}

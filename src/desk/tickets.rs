@@ -83,6 +83,33 @@ pub fn queue_page(
     Ok(rows)
 }
 
+/// The ticket a typed reference names (letter case and the hyphen do not matter), as a queue
+/// line; the search is audited like a queue read.
+pub fn find_by_reference(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    typed: &str,
+) -> Result<Option<SummaryRow>, DeskError> {
+    let found = match crate::domain::reference::normalise(typed) {
+        Some(reference) => match tickets::by_reference(conn, &reference)? {
+            Some(t) => queue::ticket(conn, t.id)?.map(|h| h.summary),
+            None => None,
+        },
+        None => None,
+    };
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "queue.search",
+        found.as_ref().map(|s| s.id),
+        None,
+        Some(if found.is_some() { "found" } else { "none" }),
+    )?;
+    Ok(found)
+}
+
 pub struct Queued {
     pub message_id: MessageId,
 }
@@ -156,6 +183,8 @@ pub fn reply(
             now,
         )?;
         clocks::stop(conn, ticket, now, actor.staff_id, Some(message))?;
+        // The draft of this reply has done its work.
+        crate::db::drafts::discard(conn, ticket, actor.staff_id)?;
         let status = if close {
             Status::Closed
         } else {

@@ -13,6 +13,7 @@ pub mod redact;
 pub mod reference;
 pub mod sla;
 pub mod stats;
+pub mod text_module;
 pub mod threading;
 pub mod triage;
 pub mod vocabulary;

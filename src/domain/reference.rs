@@ -51,10 +51,48 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
     None
 }
 
+/// A reference as a person types it (any letter case, with or without the hyphen, full-width
+/// letters from a Japanese keyboard, spaces around) written as we write it; `None` when it
+/// cannot be one of ours.
+pub fn normalise(typed: &str) -> Option<String> {
+    let symbols: String = typed
+        .chars()
+        .map(|c| match c {
+            // Full-width ASCII (ＡＢ１２－) to ASCII.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            'ー' | '−' | '‐' => '-',
+            c => c,
+        })
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if symbols.len() != 8 || !symbols.is_ascii() {
+        return None;
+    }
+    let written = format!("{}-{}", &symbols[..4], &symbols[4..]);
+    is_reference(&written).then_some(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn typed_references_are_read_as_we_write_them() {
+        for typed in [
+            "K7QM-4WXZ",
+            "k7qm4wxz",
+            " k7qm-4wxz ",
+            "ｋ７ｑｍ－４ｗｘｚ",
+            "K7QM 4WXZ",
+        ] {
+            assert_eq!(normalise(typed).as_deref(), Some("K7QM-4WXZ"), "{typed}");
+        }
+        for bad in ["", "K7QM-4WX", "K7QM-4WXZZ", "K0QM-4WXZ", "息子のこと"] {
+            assert_eq!(normalise(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn known_values() {

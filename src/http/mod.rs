@@ -3,6 +3,7 @@
 //! so a route cannot be served without being documented.
 
 pub mod auth;
+pub mod desk;
 pub mod error;
 pub mod form_guard;
 pub mod headers;
@@ -13,6 +14,7 @@ pub mod quarantine;
 pub mod reports;
 pub mod site;
 pub mod staff;
+pub mod text_modules;
 pub mod tickets;
 
 use actix_web::http::StatusCode;
@@ -58,6 +60,21 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(metrics::metrics)
         .service(public::consult_form)
         .service(public::consult_submit)
+        .service(desk::sign_in::home)
+        .service(desk::sign_in::login)
+        .service(desk::sign_in::logout)
+        .service(desk::ticket::show)
+        .service(desk::ticket::attachment)
+        .service(desk::actions::reply)
+        .service(desk::drafts::autosave)
+        .service(desk::actions::note)
+        .service(desk::text_modules::list)
+        .service(desk::text_modules::edit)
+        .service(desk::text_modules::create)
+        .service(desk::text_modules::change)
+        .service(desk::actions::assign)
+        .service(desk::actions::status)
+        .service(desk::actions::triage)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)
@@ -82,6 +99,10 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(staff::deactivate)
                 .service(staff::reactivate)
                 .service(staff::reset_password)
+                .service(text_modules::list)
+                .service(text_modules::create)
+                .service(text_modules::update)
+                .service(text_modules::remove)
                 .service(quarantine::list)
                 .service(quarantine::retry)
                 .route("/openapi.json", web::get().to(openapi_json)),

@@ -104,7 +104,7 @@ impl Mailer {
 
     /// Where staff open a ticket.
     pub fn ticket_link(&self, ticket_id: TicketId) -> String {
-        format!("{}/api/v1/tickets/{ticket_id}", self.base_url)
+        format!("{}/desk/tickets/{ticket_id}", self.base_url)
     }
 
     /// The first answer to a new consultation: received, its reference, the reply time.

@@ -78,6 +78,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         "pages/message.html",
         include_str!("../../config/templates/pages/message.html"),
     ),
+    (
+        "desk/layout.html",
+        include_str!("../../config/templates/desk/layout.html"),
+    ),
+    (
+        "desk/sign_in.html",
+        include_str!("../../config/templates/desk/sign_in.html"),
+    ),
+    (
+        "desk/queue.html",
+        include_str!("../../config/templates/desk/queue.html"),
+    ),
+    (
+        "desk/ticket.html",
+        include_str!("../../config/templates/desk/ticket.html"),
+    ),
+    (
+        "desk/text_modules.html",
+        include_str!("../../config/templates/desk/text_modules.html"),
+    ),
+    (
+        "desk/message.html",
+        include_str!("../../config/templates/desk/message.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +134,14 @@ impl Templates {
             }
         });
         env.add_filter("tel", tel_uri);
+        env.add_global(
+            "desk_stylesheet",
+            minijinja::Value::from_safe_string(assets::desk_stylesheet_url().to_string()),
+        );
+        env.add_global(
+            "desk_script",
+            minijinja::Value::from_safe_string(assets::desk_script_url().to_string()),
+        );
         env.add_global(
             "stylesheet",
             minijinja::Value::from_safe_string(assets::stylesheet_url().to_string()),

@@ -24,6 +24,7 @@ fn app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
         s.intake.rate_limit_per_hour = 0;
         s.auth.session_idle_hours = 24 * 90;
+        s.auth.session_absolute_hours = 24 * 90;
         s.alerts.digest_time = "08:30".into();
         // The tests run alert rounds themselves, at the times they choose.
         s.alerts.enabled = false;
@@ -418,7 +419,11 @@ fn alerts_go_out_once_before_and_after_the_due_time(backend: Backend) {
             "c1@center.example"
         ]
     );
-    assert!(soon[0].1.contains(&format!("/api/v1/tickets/{unassigned}")));
+    assert!(
+        link_on_own_line(&soon[0].1, &app, unassigned),
+        "the console's page, on a line of its own: {}",
+        soon[0].1
+    );
     assert!(
         !soon.iter().any(|(_, body)| body.contains("息子")),
         "never the consultation's text"
@@ -434,6 +439,11 @@ fn alerts_go_out_once_before_and_after_the_due_time(backend: Backend) {
     let digest = &alert_mails(&app, "alert_digest")[0];
     assert_eq!(digest.0, "s@center.example");
     assert!(digest.1.contains("期限間近：2件"), "{}", digest.1);
+    assert!(
+        link_on_own_line(&digest.1, &app, unassigned),
+        "{}",
+        digest.1
+    );
 
     app.time.set(at("2026-11-30T07:00:01+09:00"));
     app.call(
@@ -451,14 +461,20 @@ fn alerts_go_out_once_before_and_after_the_due_time(backend: Backend) {
     assert_eq!(run(&app).overdue, 0);
     let overdue = alert_mails(&app, "alert_overdue");
     assert_eq!(overdue[0].0, "s@center.example");
-    assert!(
-        overdue[0]
-            .1
-            .contains(&format!("/api/v1/tickets/{unassigned}"))
-    );
+    assert!(link_on_own_line(&overdue[0].1, &app, unassigned));
     app.time.set(at("2026-12-01T09:00:00+09:00"));
     assert_eq!(run(&app).digests, 1, "the next day's digest");
     let _ = s;
+}
+
+/// Alert links open the console's ticket page (CONTRACT §7), alone on their line so that a
+/// mail program makes the whole line a link.
+fn link_on_own_line(body: &str, app: &TestApp, ticket: i64) -> bool {
+    let link = format!(
+        "{}/desk/tickets/{ticket}",
+        app.state.settings.server.public_base_url
+    );
+    body.lines().any(|l| l.trim() == link)
 }
 
 fn test_settings_for(app: &TestApp) -> madoguchi::config::Settings {

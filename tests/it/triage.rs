@@ -99,7 +99,14 @@ fn a_consultation_speaking_of_dying_is_urgent_at_once(backend: Backend) {
     let reference = queue["items"][0]["reference"].as_str().unwrap();
     assert!(alert.subject().unwrap().contains(reference));
     assert!(text.contains("希死念慮"), "{text}");
-    assert!(text.contains(&format!("/api/v1/tickets/{urgent}")));
+    let link = format!(
+        "{}/desk/tickets/{urgent}",
+        app.state.settings.server.public_base_url
+    );
+    assert!(
+        text.lines().any(|l| l.trim() == link),
+        "the console's page, on a line of its own: {text}"
+    );
     assert!(
         !text.contains("しにたい") && !text.contains("つらくて"),
         "never the text"

@@ -43,6 +43,11 @@ pub fn idle(state: &AppState) -> Duration {
     Duration::hours(i64::from(state.settings.auth.session_idle_hours))
 }
 
+/// How long a sign-in lasts at most, however much it is used.
+pub fn absolute(state: &AppState) -> Duration {
+    Duration::hours(i64::from(state.settings.auth.session_absolute_hours))
+}
+
 /// Checks the password, cooling off an account or address after repeated failures.
 pub fn sign_in(
     state: &AppState,
@@ -81,7 +86,8 @@ pub fn sign_in(
     audit(conn, &actor, now, "auth.login", None, None, None)?;
     Ok(SignedIn {
         token,
-        expires_at: now + idle(state),
+        // Idle expiry comes first unless the absolute limit is the shorter.
+        expires_at: now + idle(state).min(absolute(state)),
         staff_id: actor.staff_id,
         name: actor.name,
         role,
@@ -102,7 +108,7 @@ pub fn authenticate(
     if session.revoked_at.is_some() || !staff.active {
         return Err(DeskError::InvalidToken);
     }
-    if last_seen + idle(state) <= now {
+    if last_seen + idle(state) <= now || from_db(session.created_at) + absolute(state) <= now {
         return Err(DeskError::Expired);
     }
     if now - last_seen > Duration::seconds(TOUCH_EVERY) {

@@ -22,17 +22,21 @@ pub struct QueuePage {
 #[derive(Deserialize, IntoParams)]
 pub struct QueueParams {
     /// `open` (every status but closed) or one status.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// `me`, `none`, or a staff id.
-    assignee: Option<String>,
+    pub(crate) assignee: Option<String>,
     /// `overdue`, `due_soon`, `on_track` or `none`.
-    sla: Option<String>,
+    pub(crate) sla: Option<String>,
     /// 1–200, default 50; larger is clamped to 200.
-    limit: Option<i64>,
-    cursor: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) cursor: Option<String>,
 }
 
-fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<QueueQuery, ApiError> {
+pub(crate) fn queue_query(
+    state: &AppState,
+    user: &Session,
+    p: &QueueParams,
+) -> Result<QueueQuery, ApiError> {
     let status = match p.status.as_deref() {
         None => StatusFilter::Any,
         Some("open") => StatusFilter::Open,

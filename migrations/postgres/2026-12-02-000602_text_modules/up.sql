@@ -1,0 +1,10 @@
+-- Text modules (定型文) supervisors keep for counsellors' replies; placeholders such as
+-- {{consulter_name}} are filled in when one is put into a reply.
+CREATE TABLE text_modules (
+    id BIGSERIAL PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_by BIGINT NOT NULL REFERENCES staff (id),
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,304 @@
+//! `GET /desk/tickets/{id}`: the whole thread with the consulter's details and the forms a
+//! counsellor works it with; every showing is the desk's audited read. The attachment download.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, get, web};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{DeskUser, base, failed, render, words};
+use crate::db::from_db;
+use crate::desk;
+use crate::domain::clock;
+use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, StaffId, TicketId};
+use crate::http::blocking;
+use crate::state::AppState;
+
+/// What a form sent back shows again: the typed text, and why it was not taken.
+#[derive(Default)]
+pub struct Again {
+    pub reply: Option<String>,
+    pub reply_error: Option<&'static str>,
+    pub note: Option<String>,
+    pub note_error: Option<&'static str>,
+    pub reason_error: Option<&'static str>,
+    pub module_error: Option<&'static str>,
+    /// The consulter's message that arrived while the reply was written.
+    pub newer: Option<MessageId>,
+    pub notice: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Delivery {
+    word: &'static str,
+    failed: bool,
+    attempts: i32,
+    last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Attachment {
+    filename: String,
+    url: String,
+    size: String,
+}
+
+#[derive(Serialize)]
+struct Message {
+    id: i64,
+    kind: &'static str,
+    who: String,
+    when: String,
+    body: String,
+    system_note: Option<String>,
+    delivery: Option<Delivery>,
+    attachments: Vec<Attachment>,
+    newer: bool,
+    /// Sent by the system itself (the acknowledgement): folded away, it is the same each time.
+    automatic: bool,
+}
+
+fn size_words(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} バイト")
+    } else if bytes < 1024 * 1024 {
+        format!("{} KB", (bytes + 1023) / 1024)
+    } else {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// What the flash in `?done=` says once a form has done its work.
+fn done_words(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "reply" => "返信を送信しました（送信待ちに入りました）。",
+        "close" => "返信を送信し、相談を終了にしました。",
+        "note" => "メモを保存しました。",
+        "assign" => "担当を変更しました。",
+        "status" => "状態を変更しました。",
+        "triage" => "緊急の判断を記録しました。",
+        "draft" => "下書きを保存しました。",
+        "insert" => "定型文を返信に入れました。必要に応じて書き直してください。",
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Shown {
+    done: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "desk",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket page: thread, consulter, and the forms", content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, which returns here"),
+        (status = 404, description = "No such ticket", content_type = "text/html"),
+    )
+)]
+#[get("/desk/tickets/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    id: web::Path<TicketId>,
+    shown: web::Query<Shown>,
+) -> HttpResponse {
+    let again = Again {
+        notice: shown.done.as_deref().and_then(done_words),
+        ..Again::default()
+    };
+    page(&state, &user, id.into_inner(), again, StatusCode::OK).await
+}
+
+/// The ticket page, read through the desk (an audited read), with what a form left behind.
+pub async fn page(
+    state: &web::Data<AppState>,
+    user: &DeskUser,
+    id: TicketId,
+    again: Again,
+    status: StatusCode,
+) -> HttpResponse {
+    let actor = user.session.actor.clone();
+    let read = blocking(state, move |st, conn| {
+        let view = desk::tickets::view(st, conn, &actor, id)?;
+        let colleagues = desk::staff::colleagues(conn)?;
+        let draft = desk::drafts::mine(conn, &actor, id)?;
+        let modules = desk::text_modules::list(conn)?;
+        Ok::<_, desk::DeskError>((view, colleagues, draft, modules))
+    })
+    .await;
+    let (view, colleagues, draft, modules) = match read {
+        Ok(v) => v,
+        Err(e) => return failed(state, user, &e, "/desk"),
+    };
+    let mut deliveries: HashMap<MessageId, Delivery> = view
+        .deliveries
+        .into_iter()
+        .filter_map(|d| {
+            d.message_id.map(|m| {
+                (
+                    m,
+                    Delivery {
+                        word: words::delivery(d.status),
+                        failed: d.status == crate::domain::vocabulary::DeliveryStatus::Failed,
+                        attempts: d.attempts,
+                        last_error: d.last_error,
+                    },
+                )
+            })
+        })
+        .collect();
+    let mut attachments: HashMap<MessageId, Vec<Attachment>> = HashMap::new();
+    for a in view.attachments {
+        attachments
+            .entry(a.message_id)
+            .or_default()
+            .push(Attachment {
+                url: format!("/desk/tickets/{id}/attachments/{}", a.id),
+                filename: a.filename,
+                size: size_words(a.size_bytes),
+            });
+    }
+    let last_seen = view.messages.iter().map(|m| m.id.0).max().unwrap_or(0);
+    let messages: Vec<Message> = view
+        .messages
+        .into_iter()
+        .map(|m| Message {
+            who: match (m.kind, m.automatic) {
+                (MessageKind::Inbound, _) => "相談者から".to_string(),
+                (MessageKind::Outbound, true) => "自動送信（受付のお知らせなど）".to_string(),
+                (MessageKind::Outbound, false) => {
+                    format!("{} の返信", m.author_name.as_deref().unwrap_or("相談員"))
+                }
+                (MessageKind::Note, _) => format!(
+                    "内部メモ（{}）",
+                    m.author_name.as_deref().unwrap_or("相談員")
+                ),
+            },
+            kind: m.kind.as_str(),
+            when: words::when(state, from_db(m.created_at)),
+            delivery: deliveries.remove(&m.id),
+            attachments: attachments.remove(&m.id).unwrap_or_default(),
+            newer: again.newer == Some(m.id),
+            automatic: m.automatic,
+            id: m.id.0,
+            body: m.body_text,
+            system_note: m.system_note,
+        })
+        .collect();
+    let s = view.summary;
+    let due = s.reply_due_at.map(from_db);
+    let sla = clock::sla_state(&state.rules, due, state.time.now());
+    let me = user.session.actor.staff_id;
+    // Counsellors may take a ticket or let it go; supervisors may give it to anyone.
+    let assignable: Vec<(String, String)> = colleagues
+        .into_iter()
+        .filter(|(sid, _)| user.session.actor.is_supervisor() || *sid == me)
+        .map(|(sid, name): (StaffId, String)| (sid.0.to_string(), name))
+        .collect();
+    let c = view.consulter;
+    // Each module as it will read in this reply: the consulter's name and the centre's details in.
+    let modules: Vec<(i64, String, String)> = modules
+        .into_iter()
+        .map(|m| {
+            let text = desk::text_modules::fill_for(state, c.name.as_deref(), &m.body);
+            (m.id, m.title, text)
+        })
+        .collect();
+    render(
+        state,
+        "desk/ticket.html",
+        context! {
+            ticket => context! {
+                id => id.0,
+                reference => s.reference,
+                subject => s.subject,
+                status => words::status(s.status),
+                status_code => s.status.as_str(),
+                sla => words::sla(sla),
+                urgent => s.urgent,
+                reasons => words::urgent_reasons(s.urgent_reasons.as_deref()),
+                assignee_id => s.assignee_id.map(|a| a.0.to_string()),
+                assignee => s.assignee_name,
+                reply_by => due.map(|d| words::when(state, d)),
+                channel => words::channel(s.channel),
+                created => words::when(state, from_db(s.created_at)),
+            },
+            consulter => context! {
+                name => c.name,
+                email => c.email,
+                relationship => c.relationship.as_deref().map(words::relationship),
+                age_group => c.age_group,
+                area => c.area,
+            },
+            messages,
+            last_seen,
+            draft_saved => draft.as_ref().map(|d| words::when(state, d.saved_at)),
+            // What a form sent back wins over the kept draft; otherwise the draft is shown.
+            reply => again.reply.or(draft.map(|d| d.body)),
+            reply_error => again.reply_error,
+            note => again.note,
+            note_error => again.note_error,
+            reason_error => again.reason_error,
+            module_error => again.module_error,
+            modules,
+            collision => again.newer.map(|m| m.0),
+            notice => again.notice,
+            assignable,
+            statuses => words::STATUSES.iter().map(|st| (st.as_str(), words::status(*st))).collect::<Vec<_>>(),
+            ..base(state, Some(user))
+        },
+        status,
+    )
+}
+
+#[utoipa::path(
+    tag = "desk",
+    params(
+        ("id" = i64, Path, description = "Ticket id"),
+        ("attachment_id" = i64, Path, description = "Attachment id"),
+    ),
+    responses(
+        (status = 200, description = "The file, always as a download"),
+        (status = 303, description = "Not signed in: to the sign-in page"),
+        (status = 404, description = "No such attachment on this ticket", content_type = "text/html"),
+    )
+)]
+#[get("/desk/tickets/{id}/attachments/{attachment_id}")]
+pub async fn attachment(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    path: web::Path<(TicketId, AttachmentId)>,
+) -> HttpResponse {
+    let (id, attachment_id) = path.into_inner();
+    let actor = user.session.actor.clone();
+    let file = match blocking(&state, move |st, conn| {
+        desk::tickets::attachment(st, conn, &actor, id, attachment_id)
+    })
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return failed(&state, &user, &e, &format!("/desk/tickets/{id}")),
+    };
+    let mime: actix_web::mime::Mime = file
+        .content_type
+        .parse()
+        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+    // Always a download, never shown inline: a consulter's HTML must not run in staff browsers.
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::FilenameExt(header::ExtendedValue {
+            charset: header::Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: file.filename.into_bytes(),
+        })],
+    };
+    HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header(disposition)
+        .body(file.content)
+}
