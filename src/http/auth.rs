@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::gate::TokenCheck;
 use super::{blocking, client_addr, local_time};
 use crate::desk::auth::{self, Session};
 use crate::domain::vocabulary::{Role, StaffId};
@@ -32,13 +33,19 @@ impl FromRequest for Session {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let addr = client_addr(req);
+        let check = TokenCheck::begin(req);
         Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthenticated)?;
-            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            blocking(&state, move |st, conn| {
-                auth::authenticate(st, conn, &token, addr)
-            })
-            .await
+            let session = async {
+                let token = token.ok_or(ApiError::Unauthenticated)?;
+                let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+                blocking(&state, move |st, conn| {
+                    auth::authenticate(st, conn, &token, addr)
+                })
+                .await
+            }
+            .await;
+            check.finish(session.is_ok());
+            session
         })
     }
 }

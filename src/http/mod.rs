@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod form_guard;
+pub mod gate;
 pub mod headers;
 pub mod health;
 pub mod metrics;
@@ -112,12 +113,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::JsonConfig::default()
             .limit(256 * 1024)
             .error_handler(|err, _req| {
-                let message = format!("the request body is not valid JSON: {err}");
-                actix_web::error::InternalError::from_response(
-                    err,
-                    json_error(StatusCode::BAD_REQUEST, "invalid_json", &message),
-                )
-                .into()
+                let response = if too_large(&err) {
+                    json_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is larger than this endpoint accepts",
+                    )
+                } else {
+                    let message = format!("the request body is not valid JSON: {err}");
+                    json_error(StatusCode::BAD_REQUEST, "invalid_json", &message)
+                };
+                actix_web::error::InternalError::from_response(err, response).into()
             }),
     )
     .app_data(
@@ -144,6 +150,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .into()
     }));
+}
+
+/// A body refused for its size, whether it said so in `Content-Length` or only ran over.
+fn too_large(err: &actix_web::error::JsonPayloadError) -> bool {
+    use actix_web::error::{JsonPayloadError, PayloadError};
+    matches!(
+        err,
+        JsonPayloadError::Overflow { .. }
+            | JsonPayloadError::OverflowKnownLength { .. }
+            | JsonPayloadError::Payload(PayloadError::Overflow)
+    )
 }
 
 pub async fn not_found() -> HttpResponse {

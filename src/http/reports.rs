@@ -13,6 +13,7 @@ use crate::db::{from_db, messages, triage_flags};
 use crate::desk::auth::Session;
 use crate::domain::vocabulary::{StaffId, Status, TicketId};
 use crate::domain::{clock, sla};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -80,7 +81,7 @@ pub struct UrgentReport {
 pub async fn urgent(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<WindowParams>,
+    params: AfterAuth<web::Query<WindowParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
@@ -226,7 +227,7 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
 pub async fn overdue(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<OverdueParams>,
+    params: AfterAuth<web::Query<OverdueParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let csv = match params.format.as_deref() {
@@ -294,7 +295,7 @@ pub struct DueByItem {
 pub async fn due_by(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<DueByParams>,
+    params: AfterAuth<web::Query<DueByParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let now = state.time.now();
@@ -364,7 +365,7 @@ pub struct SlaReport {
 pub async fn sla_report(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<SlaParams>,
+    params: AfterAuth<web::Query<SlaParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let group_by = match params.group_by.as_deref() {

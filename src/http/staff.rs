@@ -10,6 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::desk;
 use crate::desk::auth::Session;
 use crate::domain::vocabulary::{Role, StaffId};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -36,7 +37,7 @@ pub struct NewStaffRequest {
 pub async fn create(
     state: web::Data<AppState>,
     user: Session,
-    body: web::Json<NewStaffRequest>,
+    body: AfterAuth<web::Json<NewStaffRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let NewStaffRequest {
@@ -164,7 +165,7 @@ pub async fn reset_password(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<StaffId>,
-    body: web::Json<PasswordRequest>,
+    body: AfterAuth<web::Json<PasswordRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let (id, password) = (id.into_inner(), body.into_inner().password);

@@ -8,6 +8,7 @@ mod cli;
 mod consultations;
 mod form;
 mod fuzz;
+mod hardening;
 mod imap_tls;
 mod intake;
 mod outbox;

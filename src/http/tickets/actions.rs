@@ -12,6 +12,7 @@ use crate::desk::auth::Session;
 use crate::domain::vocabulary::{DeliveryStatus, MessageId, StaffId, Status, TicketId};
 use crate::http::blocking;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -37,7 +38,7 @@ pub async fn assign(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<AssignRequest>,
+    body: AfterAuth<web::Json<AssignRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, assignee) = (id.into_inner(), body.assignee_id);
     blocking(&state, move |st, conn| {
@@ -82,7 +83,7 @@ pub async fn reply(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<ReplyRequest>,
+    body: AfterAuth<web::Json<ReplyRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let ReplyRequest {
@@ -132,7 +133,7 @@ pub async fn note(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<NoteRequest>,
+    body: AfterAuth<web::Json<NoteRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, text) = (id.into_inner(), body.into_inner().body);
     let message = blocking(&state, move |st, conn| {
@@ -163,7 +164,7 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<PatchRequest>,
+    body: AfterAuth<web::Json<PatchRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let PatchRequest { status, urgent } = body.into_inner();
@@ -201,7 +202,7 @@ pub async fn triage(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<TriageDecision>,
+    body: AfterAuth<web::Json<TriageDecision>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let TriageDecision { decision, reason } = body.into_inner();

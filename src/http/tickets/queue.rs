@@ -11,6 +11,7 @@ use crate::desk::auth::Session;
 use crate::domain::vocabulary::{StaffId, Status};
 use crate::http::blocking;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -91,7 +92,7 @@ fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<Queu
 pub async fn list(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<QueueParams>,
+    params: AfterAuth<web::Query<QueueParams>>,
 ) -> Result<HttpResponse, ApiError> {
     let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
