@@ -83,6 +83,31 @@ pub fn queue_page(
     Ok(rows)
 }
 
+/// The ticket a person asked for by its reference, read out on the phone: none when the text
+/// cannot be a reference or names no ticket. The search is audited like a queue read.
+pub fn find_by_reference(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    typed: &str,
+) -> Result<Vec<SummaryRow>, DeskError> {
+    let found = match crate::domain::reference::normalise(typed) {
+        Some(reference) => queue::by_reference(conn, &reference)?,
+        None => None,
+    };
+    let detail = format!("reference search, found={}", found.is_some());
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "queue.read",
+        found.as_ref().map(|r| r.id),
+        None,
+        Some(&detail),
+    )?;
+    Ok(found.into_iter().collect())
+}
+
 pub struct Queued {
     pub message_id: MessageId,
 }

@@ -34,6 +34,28 @@ pub fn is_reference(s: &str) -> bool {
             .all(|(i, c)| i == 4 || ALPHABET.contains(c))
 }
 
+/// A reference as a person typed it after hearing it on the phone: any letter case, with or
+/// without the hyphen, with spaces or other dashes between the groups, in full-width
+/// characters from a Japanese input method. Returned as we write it, or `None` when it cannot
+/// be one of ours.
+pub fn normalise(typed: &str) -> Option<String> {
+    let symbols: String = typed
+        .chars()
+        .map(|c| match c {
+            // Full-width ASCII (Ｋ７ＱＭ) sits at a fixed distance from ASCII.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if symbols.len() != 8 {
+        return None;
+    }
+    let candidate = format!("{}-{}", &symbols[..4], &symbols[4..]);
+    is_reference(&candidate).then_some(candidate)
+}
+
 /// The reference in a subject's `[#REFERENCE]` tag, if any. A consulter's mail client may
 /// change its case, so it is read case-insensitively and returned as we write it.
 pub fn find_in_subject(subject: &str) -> Option<String> {
@@ -55,6 +77,31 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_reference_is_found_however_it_was_typed() {
+        for typed in [
+            "K7QM-4WXZ",
+            "k7qm-4wxz",
+            "K7QM4WXZ",
+            " k7qm 4wxz ",
+            "K7QM－4WXZ",
+            "Ｋ７ＱＭ－４ＷＸＺ",
+            "k7qm―4wxz",
+        ] {
+            assert_eq!(normalise(typed).as_deref(), Some("K7QM-4WXZ"), "{typed:?}");
+        }
+        for not_ours in [
+            "",
+            "K7QM-4WX",
+            "K7QM-4WXZZ",
+            "K0QM-4WXZ",
+            "K7QM-4WXI",
+            "'; drop",
+        ] {
+            assert_eq!(normalise(not_ours), None, "{not_ours:?}");
+        }
+    }
 
     #[test]
     fn known_values() {

@@ -3,6 +3,7 @@
 mod support;
 
 mod api;
+mod api_details;
 mod browser;
 mod cli;
 mod consultations;

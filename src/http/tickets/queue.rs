@@ -31,6 +31,9 @@ pub struct QueueParams {
     /// 1–200, default 50; larger is clamped to 200.
     limit: Option<i64>,
     cursor: Option<String>,
+    /// A ticket's reference, as read out on the phone: letter case, spaces and the hyphen do
+    /// not matter. Returns that ticket alone, or no items; the other filters are ignored.
+    reference: Option<String>,
 }
 
 fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<QueueQuery, ApiError> {
@@ -94,6 +97,16 @@ pub async fn list(
     user: Session,
     params: AfterAuth<web::Query<QueueParams>>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(typed) = params.reference.clone() {
+        let rows = blocking(&state, move |st, conn| {
+            desk::tickets::find_by_reference(st, conn, &user.actor, &typed)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(QueuePage {
+            items: rows.into_iter().map(|r| summary(&state, r)).collect(),
+            next_cursor: None,
+        }));
+    }
     let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
     let filters = format!(
