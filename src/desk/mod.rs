@@ -81,7 +81,8 @@ pub enum DeskError {
     Collision {
         message_id: MessageId,
         body_text: String,
-        created_at: DateTime<Utc>,
+        /// In the centre's zone, as every time the API answers.
+        created_at: DateTime<chrono::FixedOffset>,
     },
     #[error("a staff account with that email exists already")]
     AccountExists,

@@ -132,7 +132,9 @@ pub fn reply(
             return Err(DeskError::Collision {
                 message_id: newer.id,
                 body_text: newer.body_text,
-                created_at: crate::db::from_db(newer.created_at),
+                created_at: crate::db::from_db(newer.created_at)
+                    .with_timezone(&state.rules.tz)
+                    .fixed_offset(),
             });
         }
         let thread = queue::thread(conn, ticket)?;
@@ -143,7 +145,7 @@ pub fn reply(
         let newest_inbound = thread
             .iter()
             .rev()
-            .find(|m| m.kind == MessageKind::Inbound)
+            .find(|m| m.kind == MessageKind::Inbound && !m.automatic)
             .and_then(|m| m.rfc_message_id.as_deref());
         let ack = thread
             .iter()

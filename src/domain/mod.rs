@@ -6,6 +6,7 @@ pub mod clock;
 pub mod consultation;
 pub mod csv;
 pub mod form_token;
+pub mod instant;
 pub mod jpdate;
 pub mod redact;
 pub mod reference;

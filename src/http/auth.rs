@@ -62,7 +62,6 @@ pub struct StaffOut {
     pub id: StaffId,
     pub name: String,
     /// `counsellor` or `supervisor`.
-    #[schema(value_type = String)]
     pub role: Role,
 }
 

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod public;
 pub mod quarantine;
 pub mod reports;
+pub mod schema;
 pub mod site;
 pub mod staff;
 pub mod tickets;

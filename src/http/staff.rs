@@ -60,7 +60,6 @@ pub struct StaffListItem {
     id: StaffId,
     email: String,
     name: String,
-    #[schema(value_type = String)]
     role: Role,
     active: bool,
     created_at: String,

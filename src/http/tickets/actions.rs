@@ -17,9 +17,27 @@ use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct AssignRequest {
-    /// A staff id, or null for nobody.
-    #[schema(value_type = Option<i64>)]
-    assignee_id: Option<StaffId>,
+    /// A staff id, `"me"` for the caller, or null for nobody.
+    assignee_id: Option<AssigneeRef>,
+}
+
+/// Who a ticket goes to, as a client names them.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AssigneeRef {
+    Id(i64),
+    /// Only `"me"`.
+    Word(String),
+}
+
+impl AssigneeRef {
+    fn staff_id(&self, user: &Session) -> Result<StaffId, ApiError> {
+        match self {
+            Self::Id(id) => Ok(StaffId(*id)),
+            Self::Word(w) if w == "me" => Ok(user.actor.staff_id),
+            Self::Word(_) => Err(ApiError::field("assignee_id", "invalid")),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -40,7 +58,12 @@ pub async fn assign(
     id: web::Path<TicketId>,
     body: AfterAuth<web::Json<AssignRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, assignee) = (id.into_inner(), body.assignee_id);
+    let id = id.into_inner();
+    let assignee = body
+        .assignee_id
+        .as_ref()
+        .map(|a| a.staff_id(&user))
+        .transpose()?;
     blocking(&state, move |st, conn| {
         desk::tickets::assign(st, conn, &user.actor, id, assignee)
     })
@@ -145,6 +168,7 @@ pub async fn note(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PatchRequest {
+    #[schema(value_type = Option<Status>)]
     status: Option<String>,
     urgent: Option<bool>,
 }
@@ -171,7 +195,7 @@ pub async fn update(
     let status = status
         .map(|s| s.parse::<Status>())
         .transpose()
-        .map_err(|_| ApiError::field("status", "invalid"))?;
+        .map_err(|_| ApiError::not_one_of("status", Status::ALL, Status::as_str))?;
     blocking(&state, move |st, conn| {
         desk::tickets::update(st, conn, &user.actor, id, status, urgent)
     })

@@ -42,7 +42,6 @@ pub struct MessageOut {
     #[schema(value_type = i64)]
     id: MessageId,
     /// `inbound` (the consulter's), `outbound` (mail we sent) or `note` (internal).
-    #[schema(value_type = String)]
     kind: MessageKind,
     author: Option<StaffRef>,
     body_text: String,

@@ -8,6 +8,7 @@ use super::{TicketSummary, summary};
 use crate::db::queue::{AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
 use crate::desk;
 use crate::desk::auth::Session;
+use crate::domain::clock::SlaState;
 use crate::domain::vocabulary::{StaffId, Status};
 use crate::http::blocking;
 use crate::http::error::{ApiError, ErrorBody};
@@ -23,10 +24,12 @@ pub struct QueuePage {
 #[derive(Deserialize, IntoParams)]
 pub struct QueueParams {
     /// `open` (every status but closed) or one status.
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
     /// `me`, `none`, or a staff id.
     assignee: Option<String>,
     /// `overdue`, `due_soon`, `on_track` or `none`.
+    #[param(value_type = Option<SlaState>)]
     sla: Option<String>,
     /// 1–200, default 50; larger is clamped to 200.
     limit: Option<i64>,
@@ -42,7 +45,7 @@ fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<Queu
         Some("open") => StatusFilter::Open,
         Some(s) => StatusFilter::Is(
             s.parse::<Status>()
-                .map_err(|_| ApiError::field("status", "invalid"))?,
+                .map_err(|_| ApiError::not_one_of("status", Status::ALL, Status::as_str))?,
         ),
     };
     let assignee = match p.assignee.as_deref() {
@@ -60,7 +63,9 @@ fn queue_query(state: &AppState, user: &Session, p: &QueueParams) -> Result<Queu
         Some("due_soon") => Some(SlaFilter::DueSoon),
         Some("on_track") => Some(SlaFilter::OnTrack),
         Some("none") => Some(SlaFilter::NoClock),
-        Some(_) => return Err(ApiError::field("sla", "invalid")),
+        Some(_) => {
+            return Err(ApiError::not_one_of("sla", SlaState::ALL, SlaState::as_str));
+        }
     };
     let limit = match p.limit {
         None => 50,
