@@ -113,6 +113,24 @@ pub struct CenterSettings {
     pub crisis_lines: Vec<CrisisLine>,
 }
 
+impl CenterSettings {
+    /// Whether `reply_address` is still an address of the domains kept for examples (RFC
+    /// 2606: example.org and its kin, `.example`): every mail would go out from a mailbox
+    /// nobody reads, and consulters' answers would be lost.
+    pub fn reply_address_is_example(&self) -> bool {
+        let domain = self
+            .reply_address
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        ["example.org", "example.com", "example.net", "example"]
+            .iter()
+            .any(|e| domain == *e || domain.ends_with(&format!(".{e}")))
+    }
+}
+
 /// A telephone line shown to a person who may be in danger now.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -432,6 +450,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_example_reply_address_is_recognised() {
+        let mut center = Settings::defaults().unwrap().center;
+        assert!(center.reply_address_is_example(), "the shipped default");
+        for example in [
+            "a@EXAMPLE.com",
+            "x@mail.example.net",
+            "x@desk.example",
+            "x@example.org.",
+        ] {
+            center.reply_address = example.into();
+            assert!(center.reply_address_is_example(), "{example}");
+        }
+        for own in [
+            "soudan@kokoro-recovery.org",
+            "x@notexample.org",
+            "x@example.org.jp",
+        ] {
+            center.reply_address = own.into();
+            assert!(!center.reply_address_is_example(), "{own}");
+        }
     }
 
     #[test]

@@ -178,6 +178,13 @@ impl Application {
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then stops every
     /// worker with the one token and lets each finish what it has in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if self.state.settings.center.reply_address_is_example() {
+            // The address itself is not logged: logs hold no addresses.
+            tracing::warn!(
+                "center.reply_address is still an example address: mail goes out from, and \
+                 consulters answer to, a mailbox nobody reads; set it to the centre's own"
+            );
+        }
         self.warn_without_staff().await;
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())

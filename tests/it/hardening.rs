@@ -1,12 +1,43 @@
 //! What an attacker tries against the HTTP edge (issue 10): bodies before tokens, oversized
 //! and slow bodies, forged forwarded addresses, floods of wrong passwords, odd methods.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::support::{Backend, TestApp, spawn_app};
+use crate::support::process::ServeProcess;
+use crate::support::{Backend, TestApp, TestDb, spawn_app};
 
 both_backends!(a_staff_endpoint_checks_the_token_before_the_body,);
+
+#[test]
+fn serve_warns_while_the_reply_address_is_the_example_one() {
+    let db = TestDb::new(Backend::Sqlite);
+    let example = ServeProcess::start(&db.url, &[]);
+    let warning = example
+        .wait_for_line(Duration::from_secs(20), |l| l.contains("reply_address"))
+        .unwrap_or_else(|| panic!("no warning: {:?}", example.lines()));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(!warning.contains('@'), "no address in the log: {warning}");
+    drop(example);
+
+    let own = ServeProcess::start(
+        &db.url,
+        &[(
+            "MADOGUCHI_CENTER__REPLY_ADDRESS",
+            "soudan@kokoro-recovery.org",
+        )],
+    );
+    // The staff hint comes after the address check: once it is there, the check has run.
+    own.wait_for_line(Duration::from_secs(20), |l| l.contains("no staff account"))
+        .unwrap_or_else(|| panic!("serve did not get past its start checks: {:?}", own.lines()));
+    let lines = own.lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("reply_address")),
+        "no warning for the centre's own address: {lines:?}"
+    );
+}
 
 /// A POST with any headers and a body as given, answered as status and JSON.
 fn post(
