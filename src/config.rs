@@ -233,6 +233,9 @@ impl ImapSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub session_idle_hours: u32,
+    /// However busy, a sign-in ends this long after it began (a token copied once does not
+    /// stay good for ever by being used).
+    pub session_max_hours: u32,
     pub max_failed_logins: u32,
     pub cooling_off_minutes: u32,
 }
@@ -344,6 +347,11 @@ impl Settings {
                 "center.crisis_lines: each line needs a name and a number (\"{}\", \"{}\")",
                 line.name, line.number
             )));
+        }
+        if self.auth.session_max_hours == 0 || self.auth.session_idle_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.session_idle_hours and auth.session_max_hours must be at least 1".into(),
+            ));
         }
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(

@@ -30,6 +30,7 @@ pub fn create(
 #[derive(Debug, Clone, Queryable)]
 pub struct SessionRow {
     pub id: SessionId,
+    pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
 }
@@ -47,7 +48,12 @@ pub fn by_token(conn: &mut DbConn, token_hash: &str) -> Result<Option<SignIn>, D
         .inner_join(staff::table)
         .filter(sessions::token_hash.eq(token_hash))
         .select((
-            (sessions::id, sessions::last_seen_at, sessions::revoked_at),
+            (
+                sessions::id,
+                sessions::created_at,
+                sessions::last_seen_at,
+                sessions::revoked_at,
+            ),
             staff_columns(),
         ))
         .first(conn)

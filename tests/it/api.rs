@@ -240,7 +240,9 @@ fn sign_in_is_throttled_per_account_and_per_address(backend: Backend) {
 }
 
 fn a_sign_in_expires_when_idle_and_dies_at_logout(backend: Backend) {
-    let app = spawn_app(backend);
+    // A lifetime longer than the test, so only idleness ends it here (the lifetime has its
+    // own test in hardening.rs).
+    let app = spawn_app_with(backend, |s| s.auth.session_max_hours = 48);
     let c = app.staff("c@center.example", "counsellor");
     let login = app.login("c@center.example", STAFF_PASSWORD).json();
     assert_eq!(login["staff"]["role"], "counsellor");

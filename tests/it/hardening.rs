@@ -3,13 +3,23 @@
 
 use std::time::Duration;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use chrono::Duration as ChronoDuration;
+use madoguchi::intake::mail;
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::process::ServeProcess;
 use crate::support::{Backend, TestApp, TestDb, spawn_app};
 
-both_backends!(a_staff_endpoint_checks_the_token_before_the_body,);
+both_backends!(
+    a_staff_endpoint_checks_the_token_before_the_body,
+    odd_request_methods_share_one_metrics_label,
+    an_attachment_is_always_a_download_of_opaque_bytes,
+    a_sign_in_ends_after_its_lifetime_however_busy,
+);
 
 #[test]
 fn serve_warns_while_the_reply_address_is_the_example_one() {
@@ -134,4 +144,133 @@ fn a_staff_endpoint_checks_the_token_before_the_body(backend: Backend) {
         "{\"body\": \"電話で話した\"}",
     );
     assert_eq!(status, 201, "{answer}");
+}
+
+/// Sends `request` as it is over a fresh connection and returns what came back.
+fn raw_http(app: &TestApp, request: &str) -> String {
+    let addr = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn odd_request_methods_share_one_metrics_label(backend: Backend) {
+    let app = spawn_app(backend);
+    for i in 0..30 {
+        let answer = raw_http(
+            &app,
+            &format!("BREW{i} /api/v1/tickets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    app.get("/healthz");
+    let metrics = app.get("/metrics").body;
+    assert!(
+        !metrics.contains("BREW"),
+        "no label per invented method:\n{metrics}"
+    );
+    let other: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("method=\"other\"") && l.contains("_count"))
+        .collect();
+    assert!(
+        !other.is_empty(),
+        "the odd methods are counted together:\n{metrics}"
+    );
+    let counted: f64 = other
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, 30.0, "{other:?}");
+    assert!(metrics.contains("method=\"GET\""), "{metrics}");
+}
+
+fn an_attachment_is_always_a_download_of_opaque_bytes(backend: Backend) {
+    let app = spawn_app(backend);
+    let c = app.staff("kato@center.example", "counsellor");
+    let page = "<html><script>alert(document.cookie)</script></html>";
+    let raw = format!(
+        "From: hanako@example.jp\r\nTo: soudan@example.org\r\nSubject: =?UTF-8?B?55u46KuH?=\r\n\
+         Message-ID: <att-{}@example.jp>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee the page\r\n\
+         --b\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Disposition: inline; filename=\"page.html\"\r\n\r\n{page}\r\n--b--\r\n",
+        madoguchi::random::hex_string::<6>()
+    );
+    let ticket = {
+        let mut conn = app.conn();
+        match mail::take(&app.state, &mut conn, raw.as_bytes(), "test").expect("stored") {
+            madoguchi::intake::Outcome::Opened { ticket_id, .. } => ticket_id.0,
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
+    };
+    let t = app.call(
+        "GET",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(&c.token),
+        None,
+    );
+    let url = t.json()["messages"][0]["attachments"][0]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no attachment: {}", t.body))
+        .to_string();
+    let mut resp = app
+        .http
+        .get(app.url(&url))
+        .header("authorization", format!("Bearer {}", c.token))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("content-type"), "application/octet-stream");
+    let disposition = header("content-disposition");
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(disposition.contains("page.html"), "{disposition}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(
+        resp.body_mut().read_to_string().unwrap(),
+        page,
+        "the bytes as sent"
+    );
+}
+
+fn a_sign_in_ends_after_its_lifetime_however_busy(backend: Backend) {
+    let app = spawn_app(backend);
+    let c = app.staff("kato@center.example", "counsellor");
+    // In use every half hour: never idle, and still good until its twelve hours are up.
+    for _ in 0..23 {
+        app.time.advance(ChronoDuration::minutes(30));
+        let r = app.call("GET", "/api/v1/tickets", Some(&c.token), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    app.time.advance(ChronoDuration::minutes(31));
+    let r = app.call("GET", "/api/v1/tickets", Some(&c.token), None);
+    assert_eq!(
+        r.status, 401,
+        "after 12 h a sign-in ends however busy: {}",
+        r.body
+    );
+    assert_eq!(r.json()["error"]["code"], "token_expired");
+
+    // A shorter lifetime than the idle time is what the sign-in promises as its expiry.
+    let app = crate::support::spawn_app_with(backend, |s| s.auth.session_max_hours = 2);
+    app.add_staff("sato@center.example", "counsellor");
+    let login = app
+        .login("sato@center.example", crate::support::STAFF_PASSWORD)
+        .json();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(login["expires_at"].as_str().unwrap()).unwrap();
+    let now = madoguchi::timesource::TimeSource::now(&*app.time);
+    assert_eq!((expires.to_utc() - now).num_hours(), 2, "{login}");
 }

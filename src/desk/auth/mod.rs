@@ -43,6 +43,11 @@ pub fn idle(state: &AppState) -> Duration {
     Duration::hours(i64::from(state.settings.auth.session_idle_hours))
 }
 
+/// How long a sign-in lasts at most, used or not.
+pub fn lifetime(state: &AppState) -> Duration {
+    Duration::hours(i64::from(state.settings.auth.session_max_hours))
+}
+
 /// Checks the password, cooling off an account or address after repeated failures.
 pub fn sign_in(
     state: &AppState,
@@ -81,7 +86,7 @@ pub fn sign_in(
     audit(conn, &actor, now, "auth.login", None, None, None)?;
     Ok(SignedIn {
         token,
-        expires_at: now + idle(state),
+        expires_at: now + idle(state).min(lifetime(state)),
         staff_id: actor.staff_id,
         name: actor.name,
         role,
@@ -102,7 +107,7 @@ pub fn authenticate(
     if session.revoked_at.is_some() || !staff.active {
         return Err(DeskError::InvalidToken);
     }
-    if last_seen + idle(state) <= now {
+    if last_seen + idle(state) <= now || from_db(session.created_at) + lifetime(state) <= now {
         return Err(DeskError::Expired);
     }
     if now - last_seen > Duration::seconds(TOUCH_EVERY) {
