@@ -89,6 +89,8 @@ pub struct ServerSettings {
     pub bind: String,
     pub public_base_url: String,
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CONTRACT.md §6).
+    pub trusted_proxies: Vec<crate::domain::proxies::TrustedProxy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

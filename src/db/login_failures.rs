@@ -9,11 +9,15 @@ use super::{DbConn, DbError, to_db};
 /// Failed sign-ins within a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failures {
+    /// For this account from this address.
     pub by_account: i64,
+    /// From this address, for any account.
     pub by_address: i64,
 }
 
-/// Failed sign-ins since `since`, for the account and for the client address.
+/// Failed sign-ins since `since`, for the account from this address and for the address.
+/// Not for the account from everywhere: guesses from one address must never lock the
+/// account's owner out at another (CONTRACT.md §6).
 pub fn since(
     conn: &mut DbConn,
     account: &str,
@@ -23,6 +27,7 @@ pub fn since(
     let since = to_db(since);
     let by_account = login_failures::table
         .filter(login_failures::account.eq(account))
+        .filter(login_failures::client_addr.eq(client_addr))
         .filter(login_failures::at.gt(since))
         .count()
         .get_result(conn)?;
@@ -53,8 +58,13 @@ pub fn record(
     Ok(())
 }
 
-pub fn clear(conn: &mut DbConn, account: &str) -> Result<(), DbError> {
-    diesel::delete(login_failures::table.filter(login_failures::account.eq(account)))
-        .execute(conn)?;
+/// Forgets the account's failures from this address, after its owner signed in from it.
+pub fn clear(conn: &mut DbConn, account: &str, client_addr: &str) -> Result<(), DbError> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::account.eq(account))
+            .filter(login_failures::client_addr.eq(client_addr)),
+    )
+    .execute(conn)?;
     Ok(())
 }

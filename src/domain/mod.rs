@@ -8,6 +8,7 @@ pub mod csv;
 pub mod form_token;
 pub mod instant;
 pub mod jpdate;
+pub mod proxies;
 pub mod redact;
 pub mod reference;
 pub mod sla;

@@ -168,9 +168,31 @@ pub async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
 }
 
+/// The client's address for limits and the audit trail: the connecting peer, or, behind a
+/// trusted proxy, the address it forwarded (`server.trusted_proxies`).
+pub fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+            a.ip()
+        });
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return peer;
+    };
+    let trusted = &state.settings.server.trusted_proxies;
+    if trusted.is_empty() {
+        return peer.to_canonical();
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    crate::domain::proxies::client_address(peer, &forwarded, trusted)
+}
+
 pub fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+    client_ip(req).to_string()
 }
 
 /// Times in the API are RFC 3339 in the centre's own zone.

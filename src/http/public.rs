@@ -1,7 +1,7 @@
 //! The public intake: the consultation form (`/consult`) and `POST /api/v1/consultations`.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -80,8 +80,7 @@ impl ConsultForm {
 }
 
 fn client_addr(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+    super::client_ip(req)
 }
 
 fn limits(state: &AppState) -> Limits {

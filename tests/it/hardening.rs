@@ -12,13 +12,16 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::process::ServeProcess;
-use crate::support::{Backend, TestApp, TestDb, spawn_app};
+use crate::support::{Backend, STAFF_PASSWORD, TestApp, TestDb, consultation, spawn_app};
 
 both_backends!(
     a_staff_endpoint_checks_the_token_before_the_body,
     odd_request_methods_share_one_metrics_label,
     an_attachment_is_always_a_download_of_opaque_bytes,
     a_sign_in_ends_after_its_lifetime_however_busy,
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_limits,
+    a_forged_forwarded_address_from_an_untrusted_peer_is_ignored,
+    wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere,
 );
 
 #[test]
@@ -273,4 +276,150 @@ fn a_sign_in_ends_after_its_lifetime_however_busy(backend: Backend) {
         chrono::DateTime::parse_from_rfc3339(login["expires_at"].as_str().unwrap()).unwrap();
     let now = madoguchi::timesource::TimeSource::now(&*app.time);
     assert_eq!((expires.to_utc() - now).num_hours(), 2, "{login}");
+}
+
+/// A JSON POST that a proxy forwarded for `client` (an `X-Forwarded-For` header).
+fn post_via(app: &TestApp, path: &str, forwarded_for: &str, body: &Value) -> u16 {
+    app.http
+        .post(app.url(path))
+        .header("x-forwarded-for", forwarded_for)
+        .send_json(body)
+        .expect("the request reached the server")
+        .status()
+        .as_u16()
+}
+
+fn login_via(app: &TestApp, forwarded_for: &str, email: &str, password: &str) -> u16 {
+    post_via(
+        app,
+        "/api/v1/auth/login",
+        forwarded_for,
+        &json!({"email": email, "password": password}),
+    )
+}
+
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limits(backend: Backend) {
+    let app = crate::support::spawn_app_with(backend, |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.intake.rate_limit_per_hour = 2;
+    });
+    let consult = |client: &str, n: usize| {
+        post_via(
+            &app,
+            "/api/v1/consultations",
+            client,
+            &consultation(&format!("p{n}@example.jp")),
+        )
+    };
+    // The proxy appends the address it saw; what the client claimed stays on the left.
+    assert_eq!(consult("203.0.113.1", 0), 201);
+    assert_eq!(consult("198.51.100.77, 203.0.113.1", 1), 201);
+    assert_eq!(
+        consult("192.0.2.200, 203.0.113.1", 2),
+        429,
+        "the third from one person"
+    );
+    assert_eq!(
+        consult("203.0.113.2", 3),
+        201,
+        "another person is not refused for it"
+    );
+    assert_eq!(consult("203.0.113.2:40312", 4), 201);
+    assert_eq!(consult("203.0.113.2", 5), 429);
+
+    app.add_staff("kato@center.example", "counsellor");
+    for _ in 0..5 {
+        assert_eq!(
+            login_via(&app, "203.0.113.9", "kato@center.example", "wrong guess"),
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, "203.0.113.9", "kato@center.example", STAFF_PASSWORD),
+        429
+    );
+    assert_eq!(
+        login_via(&app, "203.0.113.10", "kato@center.example", STAFF_PASSWORD),
+        200
+    );
+}
+
+fn a_forged_forwarded_address_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    // Once with no proxies at all, once with proxies that do not include the test's peer.
+    for trusted in [vec![], vec!["10.0.0.0/8".parse().unwrap()]] {
+        let app = crate::support::spawn_app_with(backend, |s| {
+            s.server.trusted_proxies = trusted;
+            s.intake.rate_limit_per_hour = 2;
+        });
+        let statuses: Vec<u16> = (0..3)
+            .map(|n| {
+                post_via(
+                    &app,
+                    "/api/v1/consultations",
+                    &format!("203.0.113.{n}"),
+                    &consultation(&format!("p{n}@example.jp")),
+                )
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![201, 201, 429],
+            "a new claimed address changes nothing"
+        );
+
+        app.add_staff("kato@center.example", "counsellor");
+        for n in 0..5 {
+            let status = login_via(&app, &format!("198.51.100.{n}"), "kato@center.example", "x");
+            assert_eq!(status, 401);
+        }
+        let status = login_via(&app, "198.51.100.99", "kato@center.example", STAFF_PASSWORD);
+        assert_eq!(status, 429, "the forged header does not buy more guesses");
+    }
+}
+
+fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(backend: Backend) {
+    let app = crate::support::spawn_app_with(backend, |s| {
+        s.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    });
+    app.add_staff("kato@center.example", "counsellor");
+    let attacker = "203.0.113.66";
+    let office = "192.0.2.10";
+    for _ in 0..5 {
+        assert_eq!(
+            login_via(&app, attacker, "kato@center.example", "guess"),
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, attacker, "kato@center.example", "guess"),
+        429
+    );
+    // The owner, at the office, is not locked out by the stranger's guesses ...
+    assert_eq!(
+        login_via(&app, office, "kato@center.example", STAFF_PASSWORD),
+        200
+    );
+    // ... and signing in does not give the stranger fresh guesses.
+    assert_eq!(
+        login_via(&app, attacker, "kato@center.example", STAFF_PASSWORD),
+        429
+    );
+    // The stranger trying other accounts from the same address meets the address's limit.
+    let statuses: Vec<u16> = (0..20)
+        .map(|i| login_via(&app, attacker, &format!("g{i}@center.example"), "guess"))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        15,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        login_via(&app, office, "kato@center.example", STAFF_PASSWORD),
+        200
+    );
 }

@@ -79,7 +79,7 @@ pub fn sign_in(
         }
     };
     let token = tokens::new_token();
-    login_failures::clear(conn, &account)?;
+    login_failures::clear(conn, &account, addr)?;
     sessions::create(conn, staff.id, &tokens::hash(&token), now, addr)?;
     let role = staff.role;
     let actor = actor(staff, addr.to_string());
