@@ -238,6 +238,8 @@ pub struct AuthSettings {
     /// However busy, a sign-in ends this long after it began (a token copied once does not
     /// stay good for ever by being used).
     pub session_max_hours: u32,
+    /// Password checks run at once (each takes 19 MiB for its moment); 0 = one per core.
+    pub parallel_password_checks: usize,
     pub max_failed_logins: u32,
     pub cooling_off_minutes: u32,
 }

@@ -48,6 +48,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),
     );
+    let settings_checks = settings.auth.parallel_password_checks;
     let form_secret = match settings.intake.form_secret.as_str() {
         "" => crate::random::bytes::<32>().to_vec(),
         own => own.as_bytes().to_vec(),
@@ -64,6 +65,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         intake_limiter,
         triage,
         metrics: crate::metrics::Metrics::default(),
+        password_checker: crate::desk::auth::checker::PasswordChecker::new(settings_checks),
     })
 }
 

@@ -104,6 +104,9 @@ pub enum DeskError {
     Config(#[from] ConfigError),
     #[error("cannot hash the password: {0}")]
     Hashing(String),
+    /// Every password check is taken; the caller may try again in a moment.
+    #[error("the service is busy checking other sign-ins")]
+    Busy,
 }
 
 impl From<diesel::result::Error> for DeskError {

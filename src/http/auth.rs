@@ -79,6 +79,7 @@ pub struct LoginResponse {
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody),
+        (status = 503, description = "Too many sign-ins at once; try again after Retry-After", body = ErrorBody),
     )
 )]
 #[post("/auth/login")]
@@ -89,10 +90,11 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let addr = client_addr(&req);
     let LoginRequest { email, password } = body.into_inner();
-    let signed_in = blocking(&state, move |st, conn| {
-        auth::sign_in(st, conn, &email, &password, &addr)
-    })
-    .await?;
+    // Not `blocking`: sign-in takes a connection only for its moments with the database.
+    let st = state.clone();
+    let signed_in = web::block(move || auth::sign_in(&st, &email, &password, &addr))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))??;
     Ok(HttpResponse::Ok().json(LoginResponse {
         token: signed_in.token,
         expires_at: local_time(&state, signed_in.expires_at),

@@ -106,6 +106,9 @@ impl ResponseError for ApiError {
                 header::HeaderValue::from_static("Bearer"),
             );
         }
+        if let Self::Desk(DeskError::Busy) = self {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
         if let Self::Desk(DeskError::Throttled {
             retry_after_seconds,
         }) = self
@@ -129,7 +132,7 @@ fn desk_status(e: &DeskError) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        DeskError::Db(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        DeskError::Db(DbError::Unavailable(_)) | DeskError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::Db(_) | DeskError::Mail(_) | DeskError::Config(_) | DeskError::Hashing(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -164,6 +167,11 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             status,
             "too_many_attempts",
             "too many failed sign-ins; wait a while before trying again",
+        ),
+        DeskError::Busy => json_error(
+            status,
+            "busy",
+            "too many sign-ins at once; please try again in a moment",
         ),
         DeskError::Db(DbError::Unavailable(_)) => json_error(
             status,

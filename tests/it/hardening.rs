@@ -22,6 +22,7 @@ both_backends!(
     behind_a_trusted_proxy_each_forwarded_client_has_its_own_limits,
     a_forged_forwarded_address_from_an_untrusted_peer_is_ignored,
     wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere,
+    a_flood_of_wrong_passwords_keeps_the_server_small_and_counts_exactly,
 );
 
 #[test]
@@ -422,4 +423,120 @@ fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(backend:
         login_via(&app, office, "kato@center.example", STAFF_PASSWORD),
         200
     );
+}
+
+/// `n` sign-ins at once against a serve process, each from its own forwarded address as
+/// `client(i)` names it; the statuses in any order.
+fn parallel_logins(
+    server: &ServeProcess,
+    n: usize,
+    client: impl Fn(usize) -> String,
+    password: &str,
+) -> Vec<u16> {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (start, url, from) = (start.clone(), server.url("/api/v1/auth/login"), client(i));
+            let password = password.to_string();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(120)))
+                    .build()
+                    .into();
+                start.wait();
+                agent
+                    .post(&url)
+                    .header("x-forwarded-for", &from)
+                    .send_json(json!({"email": "kato@center.example", "password": password}))
+                    .map_or(0, |r| r.status().as_u16())
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+fn a_flood_of_wrong_passwords_keeps_the_server_small_and_counts_exactly(backend: Backend) {
+    use diesel::prelude::*;
+    use madoguchi::db::schema::login_failures;
+
+    let db = TestDb::new(backend);
+    let pool = madoguchi::db::connect(&crate::support::test_settings(&db).database).unwrap();
+    madoguchi::desk::staff::create(
+        &mut pool.get().unwrap(),
+        "kato@center.example",
+        "加藤",
+        "counsellor",
+        STAFF_PASSWORD,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let failures = |addr: Option<&str>| -> usize {
+        let mut conn = pool.get().unwrap();
+        let mut q = login_failures::table.into_boxed();
+        if let Some(a) = addr {
+            q = q.filter(login_failures::client_addr.eq(a.to_string()));
+        }
+        q.count().get_result::<i64>(&mut *conn).unwrap() as usize
+    };
+    let server = ServeProcess::start(
+        &db.url,
+        &[("MADOGUCHI_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")],
+    );
+
+    // 300 strangers at once, each from an address of its own: no throttle stops them, so
+    // only the bound on password checks keeps the memory down.
+    let statuses = parallel_logins(
+        &server,
+        300,
+        |i| format!("198.18.{}.{}", i / 250, i % 250 + 1),
+        "wrong",
+    );
+    let peak_mb = server.status_kb("VmHWM") / 1024;
+    eprintln!(
+        "300 parallel wrong sign-ins ({backend:?}): peak RSS {peak_mb} MB, 401: {}, 503: {}",
+        count(&statuses, 401),
+        count(&statuses, 503)
+    );
+    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    assert_eq!(
+        count(&statuses, 401) + count(&statuses, 503),
+        300,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        failures(None),
+        count(&statuses, 401),
+        "each judged failure recorded, once"
+    );
+
+    // 300 at once from one address for one account: exactly the allowance is judged, the
+    // rest are cooled off before any password is checked.
+    let statuses = parallel_logins(&server, 300, |_| "192.0.2.1".into(), "wrong");
+    assert_eq!(count(&statuses, 429), 295, "{statuses:?}");
+    assert_eq!(
+        count(&statuses, 401) + count(&statuses, 503),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(failures(Some("192.0.2.1")), count(&statuses, 401));
+
+    // And the service still answers, the owner signs in from the office.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = agent.get(&server.url("/healthz")).call().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let owner = agent
+        .post(&server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "192.0.2.50")
+        .send_json(json!({"email": "kato@center.example", "password": STAFF_PASSWORD}))
+        .unwrap();
+    assert_eq!(owner.status().as_u16(), 200);
+    assert!(server.status_kb("VmHWM") / 1024 < 300);
 }

@@ -59,6 +59,14 @@ impl ServeProcess {
         process
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
     /// Every line it logged so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
@@ -68,6 +76,16 @@ impl ServeProcess {
         eventually(timeout, || {
             self.lines.lock().unwrap().iter().find(|l| pred(l)).cloned()
         })
+    }
+
+    /// A line of the process's `/proc/PID/status`, in kB (e.g. `VmHWM`, `VmRSS`).
+    pub fn status_kb(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in /proc status"))
     }
 }
 
