@@ -91,6 +91,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (CONTRACT.md §6).
     pub trusted_proxies: Vec<crate::domain::proxies::TrustedProxy>,
+    /// A request's body must have arrived this many seconds after the request began.
+    pub body_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -355,6 +357,11 @@ impl Settings {
         if self.auth.session_max_hours == 0 || self.auth.session_idle_hours == 0 {
             return Err(ConfigError::Invalid(
                 "auth.session_idle_hours and auth.session_max_hours must be at least 1".into(),
+            ));
+        }
+        if self.server.body_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "server.body_timeout_seconds must be at least 1".into(),
             ));
         }
         if self.database.pool_size == 0 {

@@ -128,6 +128,7 @@ impl Application {
                 .app_data(doc.clone())
                 .configure(crate::http::register)
                 .into_app()
+                .wrap_fn(crate::http::deadline::body_deadline)
                 .wrap_fn(crate::http::metrics::measure)
                 .wrap_fn(crate::http::headers::protective)
                 .configure(crate::http::configure)

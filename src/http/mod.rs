@@ -3,6 +3,7 @@
 //! so a route cannot be served without being documented.
 
 pub mod auth;
+pub mod deadline;
 pub mod error;
 pub mod form_guard;
 pub mod gate;
@@ -114,7 +115,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::JsonConfig::default()
             .limit(256 * 1024)
             .error_handler(|err, _req| {
-                let response = if too_large(&err) {
+                let response = if let actix_web::error::JsonPayloadError::Payload(e) = &err
+                    && deadline::timed_out(e)
+                {
+                    json_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "the request body did not arrive in time",
+                    )
+                } else if too_large(&err) {
                     json_error(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "payload_too_large",

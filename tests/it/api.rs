@@ -286,6 +286,7 @@ fn the_queue_filters_sorts_and_pages(backend: Backend) {
         s.intake.rate_limit_per_hour = 0;
         // The test moves the clock by days; the sign-in should outlast it.
         s.auth.session_idle_hours = 24 * 30;
+        s.auth.session_max_hours = 24 * 30;
     });
     let c = app.staff("c@center.example", "counsellor");
     let mut made = Vec::new();

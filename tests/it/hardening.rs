@@ -23,6 +23,7 @@ both_backends!(
     a_forged_forwarded_address_from_an_untrusted_peer_is_ignored,
     wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere,
     a_flood_of_wrong_passwords_keeps_the_server_small_and_counts_exactly,
+    a_body_that_trickles_in_is_cut_off,
 );
 
 #[test]
@@ -539,4 +540,84 @@ fn a_flood_of_wrong_passwords_keeps_the_server_small_and_counts_exactly(backend:
         .unwrap();
     assert_eq!(owner.status().as_u16(), 200);
     assert!(server.status_kb("VmHWM") / 1024 < 300);
+}
+
+/// Opens a request whose body is promised at 1000 bytes and sent one byte at a time, every
+/// `every`, on its own thread; returns what the server answered and how long that took.
+fn trickle(
+    address: &str,
+    path: &str,
+    every: Duration,
+) -> std::thread::JoinHandle<(String, Duration)> {
+    let address = address.trim_start_matches("http://").to_string();
+    let path = path.to_string();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut stream = TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(every)).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 1000\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while started.elapsed() < Duration::from_secs(30) {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if stream.write_all(b" ").is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
+    })
+}
+
+fn a_body_that_trickles_in_is_cut_off(backend: Backend) {
+    let app = crate::support::spawn_app_with(backend, |s| s.server.body_timeout_seconds = 2);
+    let slow: Vec<_> = (0..40)
+        .map(|_| {
+            trickle(
+                &app.address,
+                "/api/v1/consultations",
+                Duration::from_millis(300),
+            )
+        })
+        .collect();
+    // While they trickle, everyone else is served.
+    std::thread::sleep(Duration::from_millis(500));
+    let health = std::time::Instant::now();
+    assert_eq!(app.get("/healthz").status, 200);
+    assert_eq!(
+        app.post_json("/api/v1/consultations", &consultation("hanako@example.jp"))
+            .status,
+        201
+    );
+    assert!(
+        health.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        health.elapsed()
+    );
+    for t in slow {
+        let (answer, took) = t.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        assert!(
+            took < Duration::from_secs(6),
+            "cut off near its deadline and the connection closed, not held: {took:?}"
+        );
+    }
 }

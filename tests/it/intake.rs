@@ -581,6 +581,7 @@ fn the_full_flow_from_form_to_reply_to_the_consulters_answer(backend: Backend) {
         s.smtp.transport = MailTransport::Smtp;
         s.smtp.port = smtp.port();
         s.auth.session_idle_hours = 24 * 7;
+        s.auth.session_max_hours = 24 * 7;
     });
     let c = app.staff("c@center.example", "counsellor");
     let form = [
