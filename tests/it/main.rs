@@ -14,4 +14,5 @@ mod imap_tls;
 mod intake;
 mod outbox;
 mod reports;
+mod sign_in_limits;
 mod triage;
