@@ -76,6 +76,8 @@ pub struct LoginResponse {
     tag = "auth",
     request_body = LoginRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody),

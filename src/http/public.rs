@@ -133,6 +133,8 @@ pub struct ConsultationReceipt {
     tag = "public",
     request_body = ConsultationRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = super::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = super::error::ErrorBody),
         (status = 201, description = "Stored; an acknowledgement is queued", body = ConsultationReceipt),
         (status = 400, description = "Not JSON", body = super::error::ErrorBody),
         (status = 422, description = "Invalid fields, named in error.fields", body = super::error::ErrorBody),

@@ -28,6 +28,8 @@ pub struct NewStaffRequest {
     security(("bearer" = [])),
     request_body = NewStaffRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 201, description = "Created"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -154,6 +156,8 @@ pub struct PasswordRequest {
     params(("id" = i64, Path, description = "Staff id")),
     request_body = PasswordRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 204, description = "The password is reset and the account's sign-ins end"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),

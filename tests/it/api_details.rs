@@ -232,6 +232,10 @@ fn status_words_are_listed_in_the_422_and_in_the_openapi_document(backend: Backe
     let status = params.iter().find(|p| p["name"] == "status").unwrap();
     let schema = status["schema"].to_string();
     assert!(schema.contains("#/components/schemas/Status"), "{schema}");
+    let notes = &doc["paths"]["/api/v1/tickets/{id}/notes"]["post"]["responses"];
+    for status in ["401", "408", "413", "422"] {
+        assert!(notes[status].is_object(), "notes documents {status}: {notes}");
+    }
     let patch = &schemas["PatchRequest"]["properties"]["status"].to_string();
     assert!(patch.contains("#/components/schemas/Status"), "{patch}");
 }

@@ -46,6 +46,8 @@ impl AssigneeRef {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = AssignRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Assigned"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -95,6 +97,8 @@ pub struct ReplyAccepted {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = ReplyRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 202, description = "The reply is queued for sending; the reply clock stopped", body = ReplyAccepted),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The consulter wrote again after last_seen_message_id", body = ErrorBody),
@@ -147,6 +151,8 @@ pub struct NoteRequest {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = NoteRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 201, description = "The internal note; never mailed"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
@@ -179,6 +185,8 @@ pub struct PatchRequest {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = PatchRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Changed; closing stops a running reply clock"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
@@ -217,6 +225,8 @@ pub struct TriageDecision {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = TriageDecision,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Recorded; clearing takes the urgency away and the same text will not flag again"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
