@@ -277,6 +277,7 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
     };
+    let tz = state.rules.tz;
     match command {
         QuarantineCommand::List { all } => match db::quarantine::list(&mut conn, all) {
             Ok(rows) => {
@@ -289,7 +290,8 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
                     println!(
                         "{}\t{}\t{}\t{}\t{}",
                         r.id,
-                        db::from_db(r.received_at).to_rfc3339(),
+                        // In the centre's offset, as every time the API answers.
+                        db::from_db(r.received_at).with_timezone(&tz).to_rfc3339(),
                         r.source,
                         state,
                         r.reason

@@ -89,6 +89,10 @@ pub struct ServerSettings {
     pub bind: String,
     pub public_base_url: String,
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CONTRACT.md §6).
+    pub trusted_proxies: Vec<crate::domain::proxies::TrustedProxy>,
+    /// A request's body must have arrived this many seconds after the request began.
+    pub body_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +115,24 @@ pub struct CenterSettings {
     pub website: String,
     /// Lines that answer when the centre's does not (nights, holidays): CONTRACT §6.
     pub crisis_lines: Vec<CrisisLine>,
+}
+
+impl CenterSettings {
+    /// Whether `reply_address` is still an address of the domains kept for examples (RFC
+    /// 2606: example.org and its kin, `.example`): every mail would go out from a mailbox
+    /// nobody reads, and consulters' answers would be lost.
+    pub fn reply_address_is_example(&self) -> bool {
+        let domain = self
+            .reply_address
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        ["example.org", "example.com", "example.net", "example"]
+            .iter()
+            .any(|e| domain == *e || domain.ends_with(&format!(".{e}")))
+    }
 }
 
 /// A telephone line shown to a person who may be in danger now.
@@ -217,16 +239,13 @@ impl ImapSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub session_idle_hours: u32,
-    /// Hours after sign-in when a session ends however it is used; a centre's own config
-    /// written before this key keeps working.
-    #[serde(default = "default_session_absolute_hours")]
-    pub session_absolute_hours: u32,
+    /// However busy, a sign-in ends this long after it began (a token copied once does not
+    /// stay good for ever by being used).
+    pub session_max_hours: u32,
+    /// Password checks run at once (each takes 19 MiB for its moment); 0 = one per core.
+    pub parallel_password_checks: usize,
     pub max_failed_logins: u32,
     pub cooling_off_minutes: u32,
-}
-
-fn default_session_absolute_hours() -> u32 {
-    24
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +356,16 @@ impl Settings {
                 line.name, line.number
             )));
         }
+        if self.auth.session_max_hours == 0 || self.auth.session_idle_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.session_idle_hours and auth.session_max_hours must be at least 1".into(),
+            ));
+        }
+        if self.server.body_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "server.body_timeout_seconds must be at least 1".into(),
+            ));
+        }
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),
@@ -442,6 +471,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_example_reply_address_is_recognised() {
+        let mut center = Settings::defaults().unwrap().center;
+        assert!(center.reply_address_is_example(), "the shipped default");
+        for example in [
+            "a@EXAMPLE.com",
+            "x@mail.example.net",
+            "x@desk.example",
+            "x@example.org.",
+        ] {
+            center.reply_address = example.into();
+            assert!(center.reply_address_is_example(), "{example}");
+        }
+        for own in [
+            "soudan@kokoro-recovery.org",
+            "x@notexample.org",
+            "x@example.org.jp",
+        ] {
+            center.reply_address = own.into();
+            assert!(!center.reply_address_is_example(), "{own}");
+        }
     }
 
     #[test]

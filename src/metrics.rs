@@ -109,6 +109,15 @@ pub fn gauge<'a>(
     }
 }
 
+/// A request method as a label: the standard methods by name, any other as `other`, so a
+/// caller who invents methods cannot grow the metrics without bound.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),
     );
+    let settings_checks = settings.auth.parallel_password_checks;
     let form_secret = match settings.intake.form_secret.as_str() {
         "" => crate::random::bytes::<32>().to_vec(),
         own => own.as_bytes().to_vec(),
@@ -64,6 +65,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         intake_limiter,
         triage,
         metrics: crate::metrics::Metrics::default(),
+        password_checker: crate::desk::auth::checker::PasswordChecker::new(settings_checks),
     })
 }
 
@@ -126,6 +128,7 @@ impl Application {
                 .app_data(doc.clone())
                 .configure(crate::http::register)
                 .into_app()
+                .wrap_fn(crate::http::deadline::body_deadline)
                 .wrap_fn(crate::http::metrics::measure)
                 .wrap_fn(crate::http::headers::protective)
                 .configure(crate::http::configure)
@@ -178,6 +181,13 @@ impl Application {
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then stops every
     /// worker with the one token and lets each finish what it has in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if self.state.settings.center.reply_address_is_example() {
+            // The address itself is not logged: logs hold no addresses.
+            tracing::warn!(
+                "center.reply_address is still an example address: mail goes out from, and \
+                 consulters answer to, a mailbox nobody reads; set it to the centre's own"
+            );
+        }
         self.warn_without_staff().await;
         let worker = std::thread::Builder::new()
             .name("mail-delivery".into())

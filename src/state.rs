@@ -28,4 +28,6 @@ pub struct AppState {
     /// Urgent-risk phrase lists, built once: building them indexes thousands of phrases.
     pub triage: PhraseLists,
     pub metrics: crate::metrics::Metrics,
+    /// Staff passwords are checked here, a bounded number at once.
+    pub password_checker: crate::desk::auth::checker::PasswordChecker,
 }

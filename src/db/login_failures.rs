@@ -9,11 +9,15 @@ use super::{DbConn, DbError, to_db};
 /// Failed sign-ins within a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failures {
+    /// For this account from this address.
     pub by_account: i64,
+    /// From this address, for any account.
     pub by_address: i64,
 }
 
-/// Failed sign-ins since `since`, for the account and for the client address.
+/// Failed sign-ins since `since`, for the account from this address and for the address.
+/// Not for the account from everywhere: guesses from one address must never lock the
+/// account's owner out at another (CONTRACT.md §6).
 pub fn since(
     conn: &mut DbConn,
     account: &str,
@@ -23,6 +27,7 @@ pub fn since(
     let since = to_db(since);
     let by_account = login_failures::table
         .filter(login_failures::account.eq(account))
+        .filter(login_failures::client_addr.eq(client_addr))
         .filter(login_failures::at.gt(since))
         .count()
         .get_result(conn)?;
@@ -37,24 +42,57 @@ pub fn since(
     })
 }
 
-pub fn record(
+/// Takes a place for one sign-in attempt, counted as a failure until [`release`]d, unless
+/// the account from this address or the address alone has used up its allowance since
+/// `since`. Count and insert are one step (a transaction, serialised across instances), so
+/// a burst of parallel attempts gets exactly the allowance and no more. Returns the place, or
+/// `None` when the attempt must wait out the cooling-off.
+pub fn reserve(
     conn: &mut DbConn,
     account: &str,
     client_addr: &str,
-    at: DateTime<Utc>,
-) -> Result<(), DbError> {
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::account.eq(account),
-            login_failures::client_addr.eq(client_addr),
-            login_failures::at.eq(to_db(at)),
-        ))
-        .execute(conn)?;
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    allowed_for_account: i64,
+    allowed_for_address: i64,
+) -> Result<Option<i64>, DbError> {
+    super::write_tx(conn, |conn| {
+        if let DbConn::Postgres(pg) = conn {
+            // SQLite's write transaction already runs alone; PostgreSQL's do not.
+            diesel::connection::SimpleConnection::batch_execute(
+                pg,
+                "SELECT pg_advisory_xact_lock(7171002)",
+            )?;
+        }
+        let failed = self::since(conn, account, client_addr, since)?;
+        if failed.by_account >= allowed_for_account || failed.by_address >= allowed_for_address {
+            return Ok(None);
+        }
+        let id = diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::account.eq(account),
+                login_failures::client_addr.eq(client_addr),
+                login_failures::at.eq(to_db(now)),
+            ))
+            .returning(login_failures::id)
+            .get_result(conn)?;
+        Ok(Some(id))
+    })
+}
+
+/// Gives back a place taken by [`reserve`]: the attempt succeeded, or was never judged.
+pub fn release(conn: &mut DbConn, place: i64) -> Result<(), DbError> {
+    diesel::delete(login_failures::table.find(place)).execute(conn)?;
     Ok(())
 }
 
-pub fn clear(conn: &mut DbConn, account: &str) -> Result<(), DbError> {
-    diesel::delete(login_failures::table.filter(login_failures::account.eq(account)))
-        .execute(conn)?;
+/// Forgets the account's failures from this address, after its owner signed in from it.
+pub fn clear(conn: &mut DbConn, account: &str, client_addr: &str) -> Result<(), DbError> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::account.eq(account))
+            .filter(login_failures::client_addr.eq(client_addr)),
+    )
+    .execute(conn)?;
     Ok(())
 }

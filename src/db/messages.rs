@@ -139,7 +139,8 @@ pub struct NewerMessage {
     pub created_at: NaiveDateTime,
 }
 
-/// The consulter's newest message after `seen`, for the reply collision guard.
+/// The consulter's newest message after `seen`, for the reply collision guard. Mail sent by a
+/// machine on the consulter's side (an out-of-office answer) is not the consulter writing.
 pub fn inbound_after(
     conn: &mut DbConn,
     ticket: TicketId,
@@ -148,6 +149,7 @@ pub fn inbound_after(
     Ok(messages::table
         .filter(messages::ticket_id.eq(ticket))
         .filter(messages::kind.eq(MessageKind::Inbound))
+        .filter(messages::automatic.eq(false))
         .filter(messages::id.gt(seen))
         .order(messages::id.desc())
         .select((messages::id, messages::body_text, messages::created_at))

@@ -199,6 +199,16 @@ pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbErro
     Ok(rows)
 }
 
+/// The queue line of the ticket with this reference (as we write it), if there is one.
+pub fn by_reference(conn: &mut DbConn, reference: &str) -> Result<Option<SummaryRow>, DbError> {
+    Ok(tickets::table
+        .left_join(staff::table)
+        .select(summary_columns())
+        .filter(tickets::reference.eq(reference))
+        .first(conn)
+        .optional()?)
+}
+
 #[derive(Debug, Clone, Queryable)]
 pub struct ConsulterRow {
     pub name: Option<String>,

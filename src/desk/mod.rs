@@ -83,7 +83,8 @@ pub enum DeskError {
     Collision {
         message_id: MessageId,
         body_text: String,
-        created_at: DateTime<Utc>,
+        /// In the centre's zone, as every time the API answers.
+        created_at: DateTime<chrono::FixedOffset>,
     },
     #[error("a staff account with that email exists already")]
     AccountExists,
@@ -105,6 +106,9 @@ pub enum DeskError {
     Config(#[from] ConfigError),
     #[error("cannot hash the password: {0}")]
     Hashing(String),
+    /// Every password check is taken; the caller may try again in a moment.
+    #[error("the service is busy checking other sign-ins")]
+    Busy,
 }
 
 impl From<diesel::result::Error> for DeskError {

@@ -83,31 +83,29 @@ pub fn queue_page(
     Ok(rows)
 }
 
-/// The ticket a typed reference names (letter case and the hyphen do not matter), as a queue
-/// line; the search is audited like a queue read.
+/// The ticket a person asked for by its reference, read out on the phone: none when the text
+/// cannot be a reference or names no ticket. The search is audited like a queue read.
 pub fn find_by_reference(
     state: &AppState,
     conn: &mut DbConn,
     actor: &Actor,
     typed: &str,
-) -> Result<Option<SummaryRow>, DeskError> {
+) -> Result<Vec<SummaryRow>, DeskError> {
     let found = match crate::domain::reference::normalise(typed) {
-        Some(reference) => match tickets::by_reference(conn, &reference)? {
-            Some(t) => queue::ticket(conn, t.id)?.map(|h| h.summary),
-            None => None,
-        },
+        Some(reference) => queue::by_reference(conn, &reference)?,
         None => None,
     };
+    let detail = format!("reference search, found={}", found.is_some());
     audit(
         conn,
         actor,
         state.time.now(),
-        "queue.search",
-        found.as_ref().map(|s| s.id),
+        "queue.read",
+        found.as_ref().map(|r| r.id),
         None,
-        Some(if found.is_some() { "found" } else { "none" }),
+        Some(&detail),
     )?;
-    Ok(found)
+    Ok(found.into_iter().collect())
 }
 
 pub struct Queued {
@@ -134,7 +132,9 @@ pub fn reply(
             return Err(DeskError::Collision {
                 message_id: newer.id,
                 body_text: newer.body_text,
-                created_at: crate::db::from_db(newer.created_at),
+                created_at: crate::db::from_db(newer.created_at)
+                    .with_timezone(&state.rules.tz)
+                    .fixed_offset(),
             });
         }
         let thread = queue::thread(conn, ticket)?;
@@ -145,7 +145,7 @@ pub fn reply(
         let newest_inbound = thread
             .iter()
             .rev()
-            .find(|m| m.kind == MessageKind::Inbound)
+            .find(|m| m.kind == MessageKind::Inbound && !m.automatic)
             .and_then(|m| m.rfc_message_id.as_deref());
         let ack = thread
             .iter()

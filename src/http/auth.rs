@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::gate::TokenCheck;
 use super::{blocking, client_addr, local_time};
 use crate::desk::auth::{self, Session};
 use crate::domain::vocabulary::{Role, StaffId};
@@ -32,13 +33,19 @@ impl FromRequest for Session {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let addr = client_addr(req);
+        let check = TokenCheck::begin(req);
         Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthenticated)?;
-            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            blocking(&state, move |st, conn| {
-                auth::authenticate(st, conn, &token, addr)
-            })
-            .await
+            let session = async {
+                let token = token.ok_or(ApiError::Unauthenticated)?;
+                let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+                blocking(&state, move |st, conn| {
+                    auth::authenticate(st, conn, &token, addr)
+                })
+                .await
+            }
+            .await;
+            check.finish(session.is_ok());
+            session
         })
     }
 }
@@ -55,7 +62,6 @@ pub struct StaffOut {
     pub id: StaffId,
     pub name: String,
     /// `counsellor` or `supervisor`.
-    #[schema(value_type = String)]
     pub role: Role,
 }
 
@@ -70,9 +76,12 @@ pub struct LoginResponse {
     tag = "auth",
     request_body = LoginRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody),
+        (status = 503, description = "Too many sign-ins at once; try again after Retry-After", body = ErrorBody),
     )
 )]
 #[post("/auth/login")]
@@ -83,10 +92,11 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let addr = client_addr(&req);
     let LoginRequest { email, password } = body.into_inner();
-    let signed_in = blocking(&state, move |st, conn| {
-        auth::sign_in(st, conn, &email, &password, &addr)
-    })
-    .await?;
+    // Not `blocking`: sign-in takes a connection only for its moments with the database.
+    let st = state.clone();
+    let signed_in = web::block(move || auth::sign_in(&st, &email, &password, &addr))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))??;
     Ok(HttpResponse::Ok().json(LoginResponse {
         token: signed_in.token,
         expires_at: local_time(&state, signed_in.expires_at),

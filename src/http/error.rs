@@ -22,6 +22,12 @@ pub enum ApiError {
     /// A query or body field that cannot be read, or a consultation that fails its checks.
     #[error("invalid fields: {0:?}")]
     Invalid(Vec<(&'static str, &'static str)>),
+    /// A field that must be one word of a vocabulary; the 422 lists the words.
+    #[error("{field} must be one of {allowed:?}")]
+    NotOneOf {
+        field: &'static str,
+        allowed: Vec<&'static str>,
+    },
     /// Too many consultations from one client address within the hour.
     #[error("too many consultations from one address")]
     RateLimited,
@@ -42,6 +48,18 @@ impl ApiError {
         Self::Invalid(vec![(field, code)])
     }
 
+    /// A word that is not one of a vocabulary's, answered with the words that are.
+    pub fn not_one_of<W: Copy>(
+        field: &'static str,
+        all: &[W],
+        word: fn(W) -> &'static str,
+    ) -> Self {
+        Self::NotOneOf {
+            field,
+            allowed: all.iter().map(|w| word(*w)).collect(),
+        }
+    }
+
     /// A consultation's failed checks, each field with its code.
     pub fn fields(errors: &[FieldError]) -> Self {
         Self::Invalid(errors.iter().map(|e| (e.field, e.code)).collect())
@@ -53,7 +71,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Desk(e) => desk_status(e),
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid(_) | Self::NotOneOf { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,6 +82,14 @@ impl ResponseError for ApiError {
         let mut response = match self {
             Self::Unauthenticated => json_error(status, "unauthenticated", "sign in first"),
             Self::Invalid(fields) => validation_failed(fields),
+            Self::NotOneOf { field, allowed } => HttpResponse::build(status).json(json!({
+                "error": {
+                    "code": "validation_failed",
+                    "message": format!("{field} must be one of: {}", allowed.join(", ")),
+                    "fields": {*field: "invalid"},
+                    "allowed": {*field: allowed},
+                }
+            })),
             Self::RateLimited => json_error(
                 status,
                 "rate_limited",
@@ -79,6 +105,9 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Self::Desk(DeskError::Busy) = self {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         if let Self::Desk(DeskError::Throttled {
             retry_after_seconds,
@@ -103,7 +132,7 @@ fn desk_status(e: &DeskError) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        DeskError::Db(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        DeskError::Db(DbError::Unavailable(_)) | DeskError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::Db(_) | DeskError::Mail(_) | DeskError::Config(_) | DeskError::Hashing(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -138,6 +167,11 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             status,
             "too_many_attempts",
             "too many failed sign-ins; wait a while before trying again",
+        ),
+        DeskError::Busy => json_error(
+            status,
+            "busy",
+            "too many sign-ins at once; please try again in a moment",
         ),
         DeskError::Db(DbError::Unavailable(_)) => json_error(
             status,
@@ -193,4 +227,6 @@ pub struct ErrorDetail {
     message: String,
     /// On 422: each offending field with a code such as `required` or `invalid`.
     fields: Option<BTreeMap<String, String>>,
+    /// On 422 for a field that takes one of a list of words: the words it takes.
+    allowed: Option<BTreeMap<String, Vec<String>>>,
 }

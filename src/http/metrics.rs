@@ -65,7 +65,7 @@ where
     B: MessageBody,
 {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method().as_str());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let fut = srv.call(req);
     async move {
@@ -77,7 +77,7 @@ where
             .unwrap_or_else(|| "unmatched".into());
         if let Some(state) = state {
             state.metrics.request(
-                &method,
+                method,
                 &route,
                 res.status().as_u16(),
                 start.elapsed().as_secs_f64(),

@@ -3,15 +3,18 @@
 //! so a route cannot be served without being documented.
 
 pub mod auth;
+pub mod deadline;
 pub mod desk;
 pub mod error;
 pub mod form_guard;
+pub mod gate;
 pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod public;
 pub mod quarantine;
 pub mod reports;
+pub mod schema;
 pub mod site;
 pub mod staff;
 pub mod text_modules;
@@ -133,12 +136,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::JsonConfig::default()
             .limit(256 * 1024)
             .error_handler(|err, _req| {
-                let message = format!("the request body is not valid JSON: {err}");
-                actix_web::error::InternalError::from_response(
-                    err,
-                    json_error(StatusCode::BAD_REQUEST, "invalid_json", &message),
-                )
-                .into()
+                let response = if let actix_web::error::JsonPayloadError::Payload(e) = &err
+                    && deadline::timed_out(e)
+                {
+                    json_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "the request body did not arrive in time",
+                    )
+                } else if too_large(&err) {
+                    json_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is larger than this endpoint accepts",
+                    )
+                } else {
+                    let message = format!("the request body is not valid JSON: {err}");
+                    json_error(StatusCode::BAD_REQUEST, "invalid_json", &message)
+                };
+                actix_web::error::InternalError::from_response(err, response).into()
             }),
     )
     .app_data(
@@ -167,13 +183,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }));
 }
 
+/// A body refused for its size, whether it said so in `Content-Length` or only ran over.
+fn too_large(err: &actix_web::error::JsonPayloadError) -> bool {
+    use actix_web::error::{JsonPayloadError, PayloadError};
+    matches!(
+        err,
+        JsonPayloadError::Overflow { .. }
+            | JsonPayloadError::OverflowKnownLength { .. }
+            | JsonPayloadError::Payload(PayloadError::Overflow)
+    )
+}
+
 pub async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
 }
 
+/// The client's address for limits and the audit trail: the connecting peer, or, behind a
+/// trusted proxy, the address it forwarded (`server.trusted_proxies`).
+pub fn client_ip(req: &HttpRequest) -> std::net::IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+            a.ip()
+        });
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return peer;
+    };
+    let trusted = &state.settings.server.trusted_proxies;
+    if trusted.is_empty() {
+        return peer.to_canonical();
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    crate::domain::proxies::client_address(peer, &forwarded, trusted)
+}
+
 pub fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+    client_ip(req).to_string()
 }
 
 /// Times in the API are RFC 3339 in the centre's own zone.

@@ -1,7 +1,7 @@
 //! The public intake: the consultation form (`/consult`) and `POST /api/v1/consultations`.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -80,8 +80,7 @@ impl ConsultForm {
 }
 
 fn client_addr(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+    super::client_ip(req)
 }
 
 fn limits(state: &AppState) -> Limits {
@@ -134,6 +133,8 @@ pub struct ConsultationReceipt {
     tag = "public",
     request_body = ConsultationRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = super::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = super::error::ErrorBody),
         (status = 201, description = "Stored; an acknowledgement is queued", body = ConsultationReceipt),
         (status = 400, description = "Not JSON", body = super::error::ErrorBody),
         (status = 422, description = "Invalid fields, named in error.fields", body = super::error::ErrorBody),

@@ -10,6 +10,7 @@ use super::{blocking, local_time};
 use crate::db::{from_db, quarantine};
 use crate::desk::auth::Session;
 use crate::domain::vocabulary::QuarantineId;
+use crate::http::gate::AfterAuth;
 use crate::intake::mail;
 use crate::state::AppState;
 
@@ -44,7 +45,7 @@ pub struct QuarantineItem {
 pub async fn list(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<ListParams>,
+    params: AfterAuth<web::Query<ListParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let all = params.all.unwrap_or(false);

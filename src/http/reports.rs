@@ -11,31 +11,36 @@ use super::{blocking, local_time};
 use crate::db::reports::{self, ClockRow};
 use crate::db::{from_db, messages, triage_flags};
 use crate::desk::auth::Session;
+use crate::domain::clock::SlaState;
 use crate::domain::vocabulary::{StaffId, Status, TicketId};
 use crate::domain::{clock, sla};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 pub struct WindowParams {
-    /// RFC 3339; default 30 days before `to`.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default 30 days before `to`.
     from: Option<String>,
-    /// RFC 3339; default now.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
     to: Option<String>,
 }
 
-/// RFC 3339, forgiving a `+` of the offset that arrived as a space (it was not %-encoded).
-fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+/// RFC 3339, or a plain date read as 00:00 in the centre's zone (CONTRACT.md §6).
+fn instant(
+    state: &AppState,
+    field: &'static str,
+    raw: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|r| {
-        DateTime::parse_from_rfc3339(&r.trim().replace(' ', "+"))
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| ApiError::field(field, "invalid_time"))
+        crate::domain::instant::parse(r, state.rules.tz)
+            .ok_or_else(|| ApiError::field(field, "invalid_time"))
     })
     .transpose()
 }
 
 fn window(state: &AppState, p: &WindowParams) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = instant("to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
-    let from = instant("from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
+    let to = instant(state, "to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
+    let from = instant(state, "from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to {
         return Err(ApiError::field("from", "must_be_before_to"));
     }
@@ -80,7 +85,7 @@ pub struct UrgentReport {
 pub async fn urgent(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<WindowParams>,
+    params: AfterAuth<web::Query<WindowParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
@@ -145,7 +150,6 @@ pub struct OverdueItem {
     /// Hours past the due time at `as_of`, to one decimal.
     overdue_hours: f64,
     urgent: bool,
-    #[schema(value_type = String)]
     status: Status,
 }
 
@@ -158,7 +162,7 @@ pub struct OverdueReport {
 
 #[derive(Deserialize, IntoParams)]
 pub struct OverdueParams {
-    /// RFC 3339; default now.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
     as_of: Option<String>,
     /// `json` (default) or `csv` (UTF-8 with a BOM, for Excel).
     format: Option<String>,
@@ -226,7 +230,7 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
 pub async fn overdue(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<OverdueParams>,
+    params: AfterAuth<web::Query<OverdueParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let csv = match params.format.as_deref() {
@@ -234,7 +238,7 @@ pub async fn overdue(
         Some("csv") => true,
         Some(_) => return Err(ApiError::field("format", "invalid")),
     };
-    let at = instant("as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
+    let at = instant(&state, "as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
     let rows = blocking(&state, move |_, conn| reports::overdue_at(conn, at)).await?;
     let items: Vec<OverdueItem> = rows
         .into_iter()
@@ -262,7 +266,7 @@ pub async fn overdue(
 
 #[derive(Deserialize, IntoParams)]
 pub struct DueByParams {
-    /// RFC 3339; default three days from now.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default three days from now.
     by: Option<String>,
 }
 
@@ -275,9 +279,8 @@ pub struct DueByItem {
     assignee: Option<StaffName>,
     reply_due_at: String,
     /// `on_track`, `due_soon` or `overdue`, now.
-    sla_state: String,
+    sla_state: SlaState,
     urgent: bool,
-    #[schema(value_type = String)]
     status: Status,
 }
 
@@ -294,11 +297,11 @@ pub struct DueByItem {
 pub async fn due_by(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<DueByParams>,
+    params: AfterAuth<web::Query<DueByParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let now = state.time.now();
-    let by = instant("by", params.by.as_deref())?.unwrap_or(now + state.rules.due_soon);
+    let by = instant(&state, "by", params.by.as_deref())?.unwrap_or(now + state.rules.due_soon);
     let rows = blocking(&state, move |_, conn| reports::running_due_by(conn, by)).await?;
     let items: Vec<DueByItem> = rows
         .into_iter()
@@ -313,9 +316,7 @@ pub async fn due_by(
                     .zip(r.assignee_name)
                     .map(|(id, name)| StaffName { id, name }),
                 reply_due_at: local_time(&state, due),
-                sla_state: clock::sla_state(&state.rules, Some(due), now)
-                    .as_str()
-                    .to_string(),
+                sla_state: clock::sla_state(&state.rules, Some(due), now),
                 urgent: r.urgent,
                 status: r.status,
             }
@@ -326,9 +327,9 @@ pub async fn due_by(
 
 #[derive(Deserialize, IntoParams)]
 pub struct SlaParams {
-    /// RFC 3339; default 30 days before `to`.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default 30 days before `to`.
     from: Option<String>,
-    /// RFC 3339; default now.
+    /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
     to: Option<String>,
     /// `month` (in the centre's time zone, default) or `counsellor`.
     group_by: Option<String>,
@@ -348,6 +349,9 @@ pub struct SlaRow {
 
 #[derive(Serialize, ToSchema)]
 pub struct SlaReport {
+    /// The window as read, with the centre's offset.
+    from: String,
+    to: String,
     rows: Vec<SlaRow>,
 }
 
@@ -364,7 +368,7 @@ pub struct SlaReport {
 pub async fn sla_report(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<SlaParams>,
+    params: AfterAuth<web::Query<SlaParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let group_by = match params.group_by.as_deref() {
@@ -409,7 +413,11 @@ pub async fn sla_report(
             p90_reply_hours: r.p90_reply_hours,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(SlaReport { rows }))
+    Ok(HttpResponse::Ok().json(SlaReport {
+        from: local_time(&state, from),
+        to: local_time(&state, to),
+        rows,
+    }))
 }
 
 #[derive(Serialize, ToSchema, Default)]

@@ -10,6 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::desk;
 use crate::desk::auth::Session;
 use crate::domain::vocabulary::{Role, StaffId};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -27,6 +28,8 @@ pub struct NewStaffRequest {
     security(("bearer" = [])),
     request_body = NewStaffRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 201, description = "Created"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -36,7 +39,7 @@ pub struct NewStaffRequest {
 pub async fn create(
     state: web::Data<AppState>,
     user: Session,
-    body: web::Json<NewStaffRequest>,
+    body: AfterAuth<web::Json<NewStaffRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let NewStaffRequest {
@@ -59,7 +62,6 @@ pub struct StaffListItem {
     id: StaffId,
     email: String,
     name: String,
-    #[schema(value_type = String)]
     role: Role,
     active: bool,
     created_at: String,
@@ -154,6 +156,8 @@ pub struct PasswordRequest {
     params(("id" = i64, Path, description = "Staff id")),
     request_body = PasswordRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
         (status = 204, description = "The password is reset and the account's sign-ins end"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -164,7 +168,7 @@ pub async fn reset_password(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<StaffId>,
-    body: web::Json<PasswordRequest>,
+    body: AfterAuth<web::Json<PasswordRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let (id, password) = (id.into_inner(), body.into_inner().password);

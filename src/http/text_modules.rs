@@ -8,6 +8,7 @@ use super::blocking;
 use super::error::{ApiError, ErrorBody};
 use crate::desk;
 use crate::desk::auth::Session;
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -70,13 +71,15 @@ pub async fn list(state: web::Data<AppState>, _user: Session) -> Result<HttpResp
     responses(
         (status = 201, description = "Created", body = Created),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
     )
 )]
 #[post("/text-modules")]
 pub async fn create(
     state: web::Data<AppState>,
     user: Session,
-    body: web::Json<NewTextModule>,
+    body: AfterAuth<web::Json<NewTextModule>>,
 ) -> Result<HttpResponse, ApiError> {
     let NewTextModule { title, body } = body.into_inner();
     let id = blocking(&state, move |st, conn| {
@@ -95,6 +98,8 @@ pub async fn create(
         (status = 204, description = "Changed"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
     )
 )]
 #[patch("/text-modules/{id}")]
@@ -102,7 +107,7 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<i64>,
-    body: web::Json<TextModulePatch>,
+    body: AfterAuth<web::Json<TextModulePatch>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let TextModulePatch { title, body } = body.into_inner();

@@ -166,6 +166,11 @@ fn quarantine_can_be_listed_and_retried_from_the_command_line() {
     let listing = String::from_utf8_lossy(&list.stdout).to_string();
     let id = listing.split('\t').next().unwrap().trim().to_string();
     assert!(listing.contains("\tingest\twaiting\t"), "{listing}");
+    let received = listing.split('\t').nth(1).unwrap();
+    assert!(
+        received.ends_with("+09:00"),
+        "in the centre's offset: {listing}"
+    );
     let retry = madoguchi(&db, &["quarantine", "retry", &id], "");
     assert_eq!(retry.status.code(), Some(65));
     assert_eq!(

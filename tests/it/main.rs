@@ -3,6 +3,7 @@
 mod support;
 
 mod api;
+mod api_details;
 mod browser;
 mod cli;
 mod consultations;
@@ -13,10 +14,12 @@ mod desk_work;
 mod file_modes;
 mod form;
 mod fuzz;
+mod hardening;
 mod imap_tls;
 mod intake;
 mod intake_guard;
 mod mail_out;
 mod outbox;
 mod reports;
+mod sign_in_limits;
 mod triage;

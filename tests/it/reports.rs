@@ -24,7 +24,7 @@ fn app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
         s.intake.rate_limit_per_hour = 0;
         s.auth.session_idle_hours = 24 * 90;
-        s.auth.session_absolute_hours = 24 * 90;
+        s.auth.session_max_hours = 24 * 90;
         s.alerts.digest_time = "08:30".into();
         // The tests run alert rounds themselves, at the times they choose.
         s.alerts.enabled = false;

@@ -1,6 +1,7 @@
 //! Staff sign-in: throttled password checks, sessions by token, and sign-out. Every sign-in
 //! and sign-out is audited.
 
+pub mod checker;
 pub mod passwords;
 pub mod tokens;
 
@@ -43,15 +44,19 @@ pub fn idle(state: &AppState) -> Duration {
     Duration::hours(i64::from(state.settings.auth.session_idle_hours))
 }
 
-/// How long a sign-in lasts at most, however much it is used.
-pub fn absolute(state: &AppState) -> Duration {
-    Duration::hours(i64::from(state.settings.auth.session_absolute_hours))
+/// How long a sign-in lasts at most, used or not.
+pub fn lifetime(state: &AppState) -> Duration {
+    Duration::hours(i64::from(state.settings.auth.session_max_hours))
 }
 
-/// Checks the password, cooling off an account or address after repeated failures.
+/// How long a sign-in waits for a free password check before it is told to come back.
+const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checks the password, cooling off an account at an address, or an address, after repeated
+/// failures. Takes its own connections, a moment each: none is held while the password is
+/// checked, so a flood of sign-ins cannot starve the rest of the service of connections.
 pub fn sign_in(
     state: &AppState,
-    conn: &mut DbConn,
     email: &str,
     password: &str,
     addr: &str,
@@ -60,34 +65,48 @@ pub fn sign_in(
     let now = state.time.now();
     let cooling = Duration::minutes(i64::from(state.settings.auth.cooling_off_minutes));
     let allowed = i64::from(state.settings.auth.max_failed_logins);
-    let failed = login_failures::since(conn, &account, addr, now - cooling)?;
-    if failed.by_account >= allowed || failed.by_address >= allowed * ADDRESS_FACTOR {
-        return Err(DeskError::Throttled {
+    let (place, staff) = {
+        let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+        let place = login_failures::reserve(
+            &mut conn,
+            &account,
+            addr,
+            now - cooling,
+            now,
+            allowed,
+            allowed * ADDRESS_FACTOR,
+        )?
+        .ok_or(DeskError::Throttled {
             retry_after_seconds: cooling.num_seconds(),
-        });
-    }
-    let staff = staff::by_email(conn, &account)?;
+        })?;
+        (place, staff::by_email(&mut conn, &account)?)
+    };
     let hash = staff
         .as_ref()
         .map_or(DUMMY_HASH, |s| s.password_hash.as_str());
-    let password_ok = passwords::verify(password, hash);
-    let staff = match staff {
-        Some(s) if password_ok && s.active => s,
-        _ => {
-            login_failures::record(conn, &account, addr, now)?;
-            return Err(DeskError::WrongCredentials);
+    let checked = state.password_checker.verify(password, hash, CHECK_WAIT);
+    let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+    let staff = match (checked, staff) {
+        (None, _) => {
+            // Never judged: it is no failure, and the place goes back.
+            login_failures::release(&mut conn, place)?;
+            return Err(DeskError::Busy);
         }
+        (Some(true), Some(s)) if s.active => s,
+        // The place taken stays: it is the failure, recorded.
+        _ => return Err(DeskError::WrongCredentials),
     };
+    let conn = &mut *conn;
+    login_failures::release(conn, place)?;
     let token = tokens::new_token();
-    login_failures::clear(conn, &account)?;
+    login_failures::clear(conn, &account, addr)?;
     sessions::create(conn, staff.id, &tokens::hash(&token), now, addr)?;
     let role = staff.role;
     let actor = actor(staff, addr.to_string());
     audit(conn, &actor, now, "auth.login", None, None, None)?;
     Ok(SignedIn {
         token,
-        // Idle expiry comes first unless the absolute limit is the shorter.
-        expires_at: now + idle(state).min(absolute(state)),
+        expires_at: now + idle(state).min(lifetime(state)),
         staff_id: actor.staff_id,
         name: actor.name,
         role,
@@ -108,7 +127,7 @@ pub fn authenticate(
     if session.revoked_at.is_some() || !staff.active {
         return Err(DeskError::InvalidToken);
     }
-    if last_seen + idle(state) <= now || from_db(session.created_at) + absolute(state) <= now {
+    if last_seen + idle(state) <= now || from_db(session.created_at) + lifetime(state) <= now {
         return Err(DeskError::Expired);
     }
     if now - last_seen > Duration::seconds(TOUCH_EVERY) {

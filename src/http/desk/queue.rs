@@ -60,6 +60,7 @@ impl Filters {
             sla: given(&self.sla),
             limit: Some(PAGE),
             cursor,
+            reference: None,
         }
     }
 

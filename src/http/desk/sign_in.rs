@@ -139,16 +139,28 @@ pub async fn login(
     let typed = email.clone();
     // The session this browser had before is ended: a sign-in always starts a new one.
     let before = req.cookie(super::COOKIE).map(|c| c.value().to_string());
-    let result = blocking(&state, move |st, conn| {
-        let signed_in = auth::sign_in(st, conn, &typed, &password, &addr)?;
-        if let Some(old) = before
-            && let Ok(session) = auth::authenticate(st, conn, &old, addr.clone())
-        {
-            auth::sign_out(st, conn, &session)?;
+    // Not `blocking` for the password check: sign-in takes a connection only for its moments
+    // with the database, so a flood of sign-ins cannot starve the pool.
+    let st = state.clone();
+    let check_addr = addr.clone();
+    let checked = web::block(move || auth::sign_in(&st, &typed, &password, &check_addr))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))
+        .and_then(|r| r.map_err(ApiError::from));
+    let result = match checked {
+        Ok(signed_in) => {
+            blocking(&state, move |st, conn| {
+                if let Some(old) = before
+                    && let Ok(session) = auth::authenticate(st, conn, &old, addr.clone())
+                {
+                    auth::sign_out(st, conn, &session)?;
+                }
+                Ok::<_, DeskError>(signed_in)
+            })
+            .await
         }
-        Ok::<_, DeskError>(signed_in)
-    })
-    .await;
+        Err(e) => Err(e),
+    };
     let (status, error) = match result {
         Ok(signed_in) => {
             return HttpResponse::SeeOther()
@@ -163,6 +175,10 @@ pub async fn login(
         Err(ApiError::Desk(DeskError::Throttled { .. })) => (
             StatusCode::TOO_MANY_REQUESTS,
             "ログインに続けて失敗したため、しばらくログインできません。15分ほどたってから、もう一度お試しください。",
+        ),
+        Err(ApiError::Desk(DeskError::Busy)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ただいまログインが混み合っています。少し時間をおいて、もう一度お試しください。",
         ),
         Err(e) => {
             tracing::error!(error = %e, "console sign-in failed");

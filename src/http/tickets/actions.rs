@@ -12,13 +12,32 @@ use crate::desk::auth::Session;
 use crate::domain::vocabulary::{DeliveryStatus, MessageId, StaffId, Status, TicketId};
 use crate::http::blocking;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct AssignRequest {
-    /// A staff id, or null for nobody.
-    #[schema(value_type = Option<i64>)]
-    assignee_id: Option<StaffId>,
+    /// A staff id, `"me"` for the caller, or null for nobody.
+    assignee_id: Option<AssigneeRef>,
+}
+
+/// Who a ticket goes to, as a client names them.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AssigneeRef {
+    Id(i64),
+    /// Only `"me"`.
+    Word(String),
+}
+
+impl AssigneeRef {
+    fn staff_id(&self, user: &Session) -> Result<StaffId, ApiError> {
+        match self {
+            Self::Id(id) => Ok(StaffId(*id)),
+            Self::Word(w) if w == "me" => Ok(user.actor.staff_id),
+            Self::Word(_) => Err(ApiError::field("assignee_id", "invalid")),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -27,6 +46,8 @@ pub struct AssignRequest {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = AssignRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Assigned"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -37,9 +58,14 @@ pub async fn assign(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<AssignRequest>,
+    body: AfterAuth<web::Json<AssignRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, assignee) = (id.into_inner(), body.assignee_id);
+    let id = id.into_inner();
+    let assignee = body
+        .assignee_id
+        .as_ref()
+        .map(|a| a.staff_id(&user))
+        .transpose()?;
     blocking(&state, move |st, conn| {
         desk::tickets::assign(st, conn, &user.actor, id, assignee)
     })
@@ -71,6 +97,8 @@ pub struct ReplyAccepted {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = ReplyRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 202, description = "The reply is queued for sending; the reply clock stopped", body = ReplyAccepted),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The consulter wrote again after last_seen_message_id", body = ErrorBody),
@@ -82,7 +110,7 @@ pub async fn reply(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<ReplyRequest>,
+    body: AfterAuth<web::Json<ReplyRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let ReplyRequest {
@@ -123,6 +151,8 @@ pub struct NoteRequest {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = NoteRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 201, description = "The internal note; never mailed"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
@@ -132,7 +162,7 @@ pub async fn note(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<NoteRequest>,
+    body: AfterAuth<web::Json<NoteRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, text) = (id.into_inner(), body.into_inner().body);
     let message = blocking(&state, move |st, conn| {
@@ -144,6 +174,7 @@ pub async fn note(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PatchRequest {
+    #[schema(value_type = Option<Status>)]
     status: Option<String>,
     urgent: Option<bool>,
 }
@@ -154,6 +185,8 @@ pub struct PatchRequest {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = PatchRequest,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Changed; closing stops a running reply clock"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
@@ -163,14 +196,14 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<PatchRequest>,
+    body: AfterAuth<web::Json<PatchRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let PatchRequest { status, urgent } = body.into_inner();
     let status = status
         .map(|s| s.parse::<Status>())
         .transpose()
-        .map_err(|_| ApiError::field("status", "invalid"))?;
+        .map_err(|_| ApiError::not_one_of("status", Status::ALL, Status::as_str))?;
     blocking(&state, move |st, conn| {
         desk::tickets::update(st, conn, &user.actor, id, status, urgent)
     })
@@ -192,6 +225,8 @@ pub struct TriageDecision {
     params(("id" = i64, Path, description = "Ticket id")),
     request_body = TriageDecision,
     responses(
+        (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Recorded; clearing takes the urgency away and the same text will not flag again"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
@@ -201,7 +236,7 @@ pub async fn triage(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: web::Json<TriageDecision>,
+    body: AfterAuth<web::Json<TriageDecision>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let TriageDecision { decision, reason } = body.into_inner();

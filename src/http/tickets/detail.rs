@@ -42,7 +42,6 @@ pub struct MessageOut {
     #[schema(value_type = i64)]
     id: MessageId,
     /// `inbound` (the consulter's), `outbound` (mail we sent) or `note` (internal).
-    #[schema(value_type = String)]
     kind: MessageKind,
     author: Option<StaffRef>,
     body_text: String,
@@ -196,7 +195,7 @@ pub async fn audit(
         ("attachment_id" = i64, Path, description = "Attachment id"),
     ),
     responses(
-        (status = 200, description = "The file, with its content type and name"),
+        (status = 200, description = "The file as `application/octet-stream`, always a download (`Content-Disposition: attachment`) with its name", content_type = "application/octet-stream"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     )
 )]
@@ -211,11 +210,8 @@ pub async fn attachment(
         desk::tickets::attachment(st, conn, &user.actor, id, attachment_id)
     })
     .await?;
-    let mime: actix_web::mime::Mime = file
-        .content_type
-        .parse()
-        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-    // Always a download, never shown inline: a consulter's HTML must not run in staff browsers.
+    // Always a download of opaque bytes, whatever the sender claimed it was: a browser that
+    // believed `text/html` or `image/svg+xml` could run a stranger's script in the desk.
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![DispositionParam::FilenameExt(header::ExtendedValue {
@@ -225,7 +221,7 @@ pub async fn attachment(
         })],
     };
     Ok(HttpResponse::Ok()
-        .content_type(mime)
+        .content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
         .insert_header(disposition)
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(file.content))

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::local_time;
 use crate::db::from_db;
 use crate::db::queue::SummaryRow;
-use crate::domain::clock;
+use crate::domain::clock::{self, SlaState};
 use crate::domain::vocabulary::{Channel, DeliveryStatus, StaffId, Status, TicketId};
 use crate::state::AppState;
 
@@ -34,10 +34,8 @@ pub struct TicketSummary {
     reference: String,
     subject: String,
     /// `new`, `open`, `waiting` or `closed`.
-    #[schema(value_type = String)]
     status: Status,
     /// `web_form` or `email`.
-    #[schema(value_type = String)]
     channel: Channel,
     urgent: bool,
     /// Why the ticket is urgent: `suicidal_ideation`, `self_harm`, `violence_at_home`,
@@ -46,8 +44,8 @@ pub struct TicketSummary {
     assignee: Option<StaffRef>,
     created_at: String,
     reply_due_at: Option<String>,
-    /// `none`, `on_track`, `due_soon` or `overdue`, now.
-    sla_state: String,
+    /// Where the reply clock stands now.
+    sla_state: SlaState,
 }
 
 fn summary(state: &AppState, row: SummaryRow) -> TicketSummary {
@@ -70,16 +68,13 @@ fn summary(state: &AppState, row: SummaryRow) -> TicketSummary {
         assignee: StaffRef::of(row.assignee_id, row.assignee_name),
         created_at: local_time(state, from_db(row.created_at)),
         reply_due_at: due.map(|d| local_time(state, d)),
-        sla_state: clock::sla_state(&state.rules, due, state.time.now())
-            .as_str()
-            .to_string(),
+        sla_state: clock::sla_state(&state.rules, due, state.time.now()),
     }
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryOut {
     /// `queued`, `sent` or `failed`.
-    #[schema(value_type = String)]
     status: DeliveryStatus,
     attempts: i32,
     last_error: Option<String>,

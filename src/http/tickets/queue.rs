@@ -8,9 +8,11 @@ use super::{TicketSummary, summary};
 use crate::db::queue::{AssigneeFilter, Cursor, QueueQuery, SlaFilter, StatusFilter};
 use crate::desk;
 use crate::desk::auth::Session;
+use crate::domain::clock::SlaState;
 use crate::domain::vocabulary::{StaffId, Status};
 use crate::http::blocking;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -22,14 +24,19 @@ pub struct QueuePage {
 #[derive(Deserialize, IntoParams)]
 pub struct QueueParams {
     /// `open` (every status but closed) or one status.
+    #[param(value_type = Option<Status>)]
     pub(crate) status: Option<String>,
     /// `me`, `none`, or a staff id.
     pub(crate) assignee: Option<String>,
     /// `overdue`, `due_soon`, `on_track` or `none`.
+    #[param(value_type = Option<SlaState>)]
     pub(crate) sla: Option<String>,
     /// 1–200, default 50; larger is clamped to 200.
     pub(crate) limit: Option<i64>,
     pub(crate) cursor: Option<String>,
+    /// A ticket's reference, as read out on the phone: letter case, spaces and the hyphen do
+    /// not matter. Returns that ticket alone, or no items; the other filters are ignored.
+    pub(crate) reference: Option<String>,
 }
 
 pub(crate) fn queue_query(
@@ -42,7 +49,7 @@ pub(crate) fn queue_query(
         Some("open") => StatusFilter::Open,
         Some(s) => StatusFilter::Is(
             s.parse::<Status>()
-                .map_err(|_| ApiError::field("status", "invalid"))?,
+                .map_err(|_| ApiError::not_one_of("status", Status::ALL, Status::as_str))?,
         ),
     };
     let assignee = match p.assignee.as_deref() {
@@ -60,7 +67,9 @@ pub(crate) fn queue_query(
         Some("due_soon") => Some(SlaFilter::DueSoon),
         Some("on_track") => Some(SlaFilter::OnTrack),
         Some("none") => Some(SlaFilter::NoClock),
-        Some(_) => return Err(ApiError::field("sla", "invalid")),
+        Some(_) => {
+            return Err(ApiError::not_one_of("sla", SlaState::ALL, SlaState::as_str));
+        }
     };
     let limit = match p.limit {
         None => 50,
@@ -95,8 +104,18 @@ pub(crate) fn queue_query(
 pub async fn list(
     state: web::Data<AppState>,
     user: Session,
-    params: web::Query<QueueParams>,
+    params: AfterAuth<web::Query<QueueParams>>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(typed) = params.reference.clone() {
+        let rows = blocking(&state, move |st, conn| {
+            desk::tickets::find_by_reference(st, conn, &user.actor, &typed)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(QueuePage {
+            items: rows.into_iter().map(|r| summary(&state, r)).collect(),
+            next_cursor: None,
+        }));
+    }
     let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
     let filters = format!(

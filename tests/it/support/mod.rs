@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod dovecot;
+pub mod process;
 mod shared;
 pub mod smtp_server;
 
