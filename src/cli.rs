@@ -120,7 +120,7 @@ fn serve(settings: Settings) -> ExitCode {
     };
     tracing::info!(port = app.port(), "madoguchi is serving");
     let runtime = actix_web::rt::System::new();
-    match runtime.block_on(app.run_until_stopped()) {
+    match runtime.block_on(app.run_until_signalled()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, &e),
     }

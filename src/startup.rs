@@ -137,7 +137,11 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
+        // Signals are ours (`run_until_signalled`): actix-web would install its handlers only
+        // once the server is first polled, after the workers have started, and a SIGTERM in
+        // that window killed the process with mail in flight.
         let server = server
+            .disable_signals()
             .listen(listener)
             .map_err(|e| StartError::Bind(bind, e))?
             .run();
@@ -178,7 +182,26 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then stops every
+    /// As [`Application::run_until_stopped`], stopped gracefully by SIGINT or SIGTERM: the
+    /// handlers are in place before any worker starts, so no signal finds the default one.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::info!("signal received; finishing what is in hand");
+            handle.stop(true).await;
+        });
+        self.run_until_stopped().await
+    }
+
+    /// Serves until the server is stopped (a handle, or a signal through
+    /// [`Application::run_until_signalled`]), then stops every
     /// worker with the one token and lets each finish what it has in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if self.state.settings.center.reply_address_is_example() {

@@ -84,7 +84,8 @@ pub fn queue_page(
 }
 
 /// The ticket a person asked for by its reference, read out on the phone: none when the text
-/// cannot be a reference or names no ticket. The search is audited like a queue read.
+/// cannot be a reference or names no ticket. The search is audited (`queue.search`, with the
+/// ticket it found), never with what was typed.
 pub fn find_by_reference(
     state: &AppState,
     conn: &mut DbConn,
@@ -95,15 +96,14 @@ pub fn find_by_reference(
         Some(reference) => queue::by_reference(conn, &reference)?,
         None => None,
     };
-    let detail = format!("reference search, found={}", found.is_some());
     audit(
         conn,
         actor,
         state.time.now(),
-        "queue.read",
+        "queue.search",
         found.as_ref().map(|r| r.id),
         None,
-        Some(&detail),
+        Some(if found.is_some() { "found" } else { "none" }),
     )?;
     Ok(found.into_iter().collect())
 }
