@@ -15,4 +15,5 @@ mod intake_guard;
 mod mail_out;
 mod outbox;
 mod reports;
+mod sqlite_faults;
 mod triage;
