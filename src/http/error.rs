@@ -103,7 +103,8 @@ fn desk_status(e: &DeskError) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        DeskError::Db(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        // Down, locked past the busy timeout, or a full disk: it passes, so 503 and not 500.
+        DeskError::Db(db) if db.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::Db(_) | DeskError::Mail(_) | DeskError::Config(_) | DeskError::Hashing(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -139,7 +140,7 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             "too_many_attempts",
             "too many failed sign-ins; wait a while before trying again",
         ),
-        DeskError::Db(DbError::Unavailable(_)) => json_error(
+        DeskError::Db(db) if db.is_unavailable() => json_error(
             status,
             "unavailable",
             "the service is busy; please try again shortly",

@@ -180,3 +180,198 @@ fn a_database_locked_by_another_process_at_start_exits_75() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A `madoguchi serve` process on `url` with the `file` transport into `mail_dir`, killed
+/// when dropped.
+struct Serve {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Serve {
+    fn start(url: &str, mail_dir: &std::path::Path, extra: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+            .arg("serve")
+            .env("MADOGUCHI_DATABASE__URL", url)
+            .env("MADOGUCHI_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("MADOGUCHI_SMTP__TRANSPORT", "file")
+            .env("MADOGUCHI_SMTP__FILE_DIR", mail_dir)
+            .env("MADOGUCHI_INTAKE__RATE_LIMIT_PER_HOUR", "0")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("madoguchi serve starts");
+        let serve = Self { child, port };
+        let up = crate::support::eventually(Duration::from_secs(30), || {
+            ureq::get(&serve.url("/healthz")).call().ok().map(|_| ())
+        });
+        assert!(up.is_some(), "serve answers /healthz");
+        serve
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// POST a consultation to the API: the status.
+    fn consult(&self, i: usize) -> u16 {
+        let body = crate::support::consultation(&format!("full{i}@example.jp"));
+        match ureq::post(&self.url("/api/v1/consultations"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_json(&body)
+        {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fills the file system of `dir` to the last byte with `dir/filler`.
+fn fill(dir: &std::path::Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    for chunk in [vec![0u8; 64 * 1024], vec![0u8; 4096], vec![0u8; 1]] {
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let _ = file.sync_all();
+    path
+}
+
+/// What the database holds, read by a connection of the test's own: whether it passes
+/// SQLite's integrity check, the mail taken (by Message-ID) and the API's consultations.
+fn stored(db_file: &std::path::Path) -> (String, Vec<String>, usize) {
+    use diesel::prelude::*;
+    use madoguchi::db::schema::messages;
+    let mut conn = SqliteConnection::establish(db_file.to_str().unwrap()).unwrap();
+    let check: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT group_concat(integrity_check) FROM pragma_integrity_check)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    let mut mail: Vec<String> = messages::table
+        .select(messages::rfc_message_id)
+        .load::<Option<String>>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .filter(|id| id.contains("fault-"))
+        .collect();
+    mail.sort();
+    let api = messages::table
+        .filter(messages::body_text.like("息子が3年%"))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .unwrap();
+    (check, mail, usize::try_from(api).unwrap())
+}
+
+fn ids(ns: &[usize]) -> Vec<String> {
+    let mut v: Vec<String> = ns.iter().map(|n| format!("fault-{n}@example.jp")).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_full_disk_refuses_with_75_and_503_keeps_what_was_taken_and_recovers() {
+    let disk = SmallDisk::mount("6m");
+    let url = disk.url("madoguchi.db");
+    let db_file = disk.dir.join("madoguchi.db");
+    let mail_dir = disk.dir.join("sent-mail");
+    let serve = Serve::start(&url, &mail_dir, &[]);
+    assert_eq!(serve.consult(0), 201);
+    let out = run(&url, &["ingest"], &mail(0));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut taken = vec![0];
+    let mut consultations = 1;
+
+    let filler = fill(&disk.dir);
+    // Pages SQLite holds already may take a few more; the first refusal must come soon.
+    let mut refused_mail = None;
+    for n in 1..40 {
+        let out = run(&url, &["ingest"], &mail(n));
+        match out.status.code() {
+            Some(0) => taken.push(n),
+            Some(75) => {
+                refused(&out, 75, "disk is full");
+                refused_mail = Some(n);
+                break;
+            }
+            other => panic!(
+                "ingest on a full disk: {other:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+    let refused_mail = refused_mail.expect("ingest refuses on a full disk");
+    let mut saw_503 = false;
+    for i in 1..40 {
+        match serve.consult(i) {
+            201 => consultations += 1,
+            503 => {
+                saw_503 = true;
+                break;
+            }
+            other => panic!("the API on a full disk answered {other}"),
+        }
+    }
+    assert!(saw_503, "the API answers 503 while the disk is full");
+    let (check, mail_held, api_held) = stored(&db_file);
+    assert_eq!(check, "ok");
+    assert_eq!(mail_held, ids(&taken), "exactly the mail acknowledged");
+    assert_eq!(
+        api_held, consultations,
+        "exactly the consultations answered 201"
+    );
+
+    // Space returns: the same mail is taken and the same server serves, without a restart.
+    std::fs::remove_file(filler).unwrap();
+    let out = run(&url, &["ingest"], &mail(refused_mail));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    taken.push(refused_mail);
+    assert_eq!(serve.consult(100), 201);
+    consultations += 1;
+    let (check, mail_held, api_held) = stored(&db_file);
+    assert_eq!(check, "ok");
+    assert_eq!(mail_held, ids(&taken));
+    assert_eq!(api_held, consultations);
+    // Every acknowledgement is written in the end, each whole: none half-written, no leftovers.
+    let written = crate::support::eventually(Duration::from_secs(30), || {
+        let files: Vec<_> = std::fs::read_dir(&mail_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        (files.len() >= consultations).then_some(files)
+    })
+    .expect("the acknowledgements are written once space returns");
+    for file in written {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.ends_with(".eml") && !name.starts_with('.'), "{name}");
+        let raw = std::fs::read(&file).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert!(parsed.body_text(0).is_some(), "{name} is whole");
+    }
+}
