@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clocks;
 pub mod consulters;
 pub mod imap_state;
+pub mod leader;
 pub mod login_failures;
 pub mod messages;
 pub mod outbox;

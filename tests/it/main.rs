@@ -10,6 +10,7 @@ mod file_modes;
 mod form;
 mod fuzz;
 mod imap_tls;
+mod instances;
 mod intake;
 mod intake_guard;
 mod mail_out;
