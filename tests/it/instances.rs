@@ -104,6 +104,10 @@ fn the_imap_poller_runs_on_one_instance_and_another_takes_over_when_it_dies() {
         ((a.said(LEADS) || b.said(LEADS)) && (a.said(STANDS_BY) || b.said(STANDS_BY))).then_some(())
     });
     assert!(one_leads.is_some(), "one leads, one stands by");
+    // The mailbox itself saw one reader: before the test appends anything, one sign-in.
+    std::thread::sleep(Duration::from_secs(3));
+    let sign_ins = |log: &str| log.matches("Login: user=").count();
+    assert_eq!(sign_ins(&imap.log()), 1, "{}", imap.log());
     for i in 0..10 {
         imap.append(&mail(i));
     }
