@@ -305,7 +305,17 @@ fn a_full_disk_refuses_with_75_and_503_keeps_what_was_taken_and_recovers() {
     let mut taken = vec![0];
     let mut consultations = 1;
 
+    // The consultation form as a person has it open: served before the disk fills.
+    let page = ureq::get(&serve.url("/consult"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let token = crate::support::hidden_value(&page, "form_token").expect("a form token");
     let filler = fill(&disk.dir);
+    // A person takes a few seconds to write (the form refuses quicker posts).
+    std::thread::sleep(Duration::from_secs(3));
     // Pages SQLite holds already may take a few more; the first refusal must come soon.
     let mut refused_mail = None;
     for n in 1..40 {
@@ -336,6 +346,30 @@ fn a_full_disk_refuses_with_75_and_503_keeps_what_was_taken_and_recovers() {
         }
     }
     assert!(saw_503, "the API answers 503 while the disk is full");
+    let mut form = ureq::post(&serve.url("/consult"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_form([
+            ("email", "form@example.jp"),
+            ("relationship", "self"),
+            ("subject", "件名"),
+            ("body", "夜になると不安です"),
+            ("consent", "true"),
+            ("form_token", token.as_str()),
+            ("homepage", ""),
+        ])
+        .unwrap();
+    assert_eq!(
+        form.status().as_u16(),
+        503,
+        "the form answers 503 while the disk is full"
+    );
+    let page = form.body_mut().read_to_string().unwrap();
+    assert!(
+        page.contains("夜になると不安です"),
+        "the consulter's text is kept on the page"
+    );
     let (check, mail_held, api_held) = stored(&db_file);
     assert_eq!(check, "ok");
     assert_eq!(mail_held, ids(&taken), "exactly the mail acknowledged");
