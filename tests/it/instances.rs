@@ -199,3 +199,37 @@ fn two_instances_running_alert_rounds_at_once_send_each_alert_and_digest_once() 
         "each overdue consultation to the supervisor once"
     );
 }
+
+#[test]
+fn a_leader_that_loses_its_lock_stops_polling_and_one_instance_goes_on() {
+    use diesel::connection::SimpleConnection;
+    let imap = Dovecot::start();
+    let db = TestDb::new(Backend::Postgres);
+    let pool = madoguchi::db::connect(&test_settings(&db).database).unwrap();
+    let a = Instance::start(&db, &imap, "a");
+    let b = Instance::start(&db, &imap, "b");
+    let one_leads = eventually(Duration::from_secs(30), || {
+        (a.said(LEADS) || b.said(LEADS)).then_some(())
+    });
+    assert!(one_leads.is_some(), "one leads");
+    imap.append(&mail(0));
+    wait_for_mail(&pool, 1, Duration::from_secs(30));
+    // As a PostgreSQL restart or a dropped network does to the lock's connection.
+    let mut conn = pool.get().unwrap();
+    conn.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' AND objid = 7171002 AND granted",
+    )
+    .unwrap();
+    drop(conn);
+    let stopped = eventually(Duration::from_secs(30), || {
+        (a.said("lock was lost") || b.said("lock was lost")).then_some(())
+    });
+    assert!(stopped.is_some(), "the leader noticed and stopped polling");
+    for i in 1..4 {
+        imap.append(&mail(i));
+    }
+    wait_for_mail(&pool, 4, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(taken(&pool), expected(4), "each mail taken once");
+}
