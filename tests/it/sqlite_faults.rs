@@ -562,3 +562,41 @@ fn ingest_processes_beside_serve_and_forced_checkpoints_store_each_mail_once_in_
     let (check, ..) = stored(&db_file);
     assert_eq!(check, "ok");
 }
+
+#[test]
+fn a_folder_or_file_the_service_user_cannot_write_exits_78() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let base = std::env::temp_dir().join(format!(
+        "madoguchi_perm_{}",
+        madoguchi::random::hex_string::<8>()
+    ));
+    let folder = base.join("data");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = format!("sqlite://{}", folder.join("madoguchi.db").display());
+    let out = run(&url, &["migrate"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let as_nobody = || {
+        Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+            .arg("migrate")
+            .env("MADOGUCHI_DATABASE__URL", &url)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap()
+    };
+    // The file is root's own (0600): the service's user cannot even open it.
+    refused(&as_nobody(), 78, "read-only or not ours");
+    // The file is the user's, the folder is not writable: SQLite cannot make its -shm file.
+    std::os::unix::fs::chown(&folder, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::os::unix::fs::chown(folder.join("madoguchi.db"), Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o500)).unwrap();
+    refused(&as_nobody(), 78, "its folder must be writable");
+    let _ = std::fs::remove_dir_all(&base);
+}
