@@ -369,6 +369,29 @@ mod tests {
     }
 
     #[test]
+    fn a_first_connection_refused_by_sqlite_is_named_for_the_operator() {
+        let path = std::path::Path::new("/var/lib/madoguchi/m.db");
+        let locked =
+            sqlite_start_error(path, "timed out waiting for connection: database is locked");
+        assert!(
+            matches!(&locked, DbError::Unavailable(m) if m.contains("locked by another process"))
+        );
+        assert!(locked.is_unavailable(), "locked: try again later");
+        for said in [
+            "attempt to write a readonly database",
+            "unable to open database file",
+        ] {
+            let e = sqlite_start_error(path, said);
+            assert!(matches!(&e, DbError::NotWritable(m) if m.contains("/var/lib/madoguchi/m.db")));
+            assert!(!e.is_unavailable(), "waiting will not help: {said}");
+        }
+        assert!(matches!(
+            sqlite_start_error(path, "file is not a database"),
+            DbError::Unavailable(_)
+        ));
+    }
+
+    #[test]
     fn url_schemes_pick_the_backend() {
         assert_eq!(
             DbTarget::parse("sqlite://data/m.db").unwrap(),
