@@ -319,7 +319,7 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
 fn db_exit(e: &DbError) -> u8 {
     match e {
         DbError::Unavailable(_) => EX_TEMPFAIL,
-        DbError::BadUrl(_) => EX_CONFIG,
+        DbError::BadUrl(_) | DbError::NotWritable(_) => EX_CONFIG,
         _ => EX_UNAVAILABLE,
     }
 }

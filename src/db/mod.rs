@@ -9,6 +9,7 @@ pub mod clocks;
 pub mod consulters;
 pub mod drafts;
 pub mod imap_state;
+pub mod leader;
 pub mod login_failures;
 pub mod messages;
 pub mod outbox;
@@ -61,6 +62,10 @@ pub enum DbError {
     Migration(String),
     #[error("database.url \"{0}\" must start with sqlite:// or postgres://")]
     BadUrl(String),
+    /// The SQLite file or its folder cannot be written (read-only, no permission): an
+    /// operator has to act, waiting will not help.
+    #[error("{0}")]
+    NotWritable(String),
 }
 
 impl From<r2d2::PoolError> for DbError {
@@ -95,7 +100,7 @@ impl DbError {
         ];
         match self {
             Self::Unavailable(_) | Self::Migration(_) => true,
-            Self::BadUrl(_) => false,
+            Self::BadUrl(_) | Self::NotWritable(_) => false,
             Self::Query(e) => match e {
                 E::DatabaseError(Kind::ClosedConnection | Kind::SerializationFailure, _)
                 | E::BrokenTransactionManager
@@ -192,19 +197,10 @@ impl ManageConnection for DbManager {
 pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     let target = DbTarget::parse(&settings.url)?;
     if let DbTarget::Sqlite(path) = &target {
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            crate::private_files::create_dir_all(parent).map_err(|e| {
-                DbError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
-        // Made 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode.
-        crate::private_files::ensure_file(path)
-            .map_err(|e| DbError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
+        prepare_sqlite_file(path)?;
     }
     let manager = DbManager {
-        target,
+        target: target.clone(),
         sqlite_synchronous: settings.sqlite_synchronous,
     };
     let pool = r2d2::Pool::builder()
@@ -213,9 +209,55 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
-        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        .map_err(|e| match &target {
+            DbTarget::Sqlite(path) => sqlite_start_error(path, &e.to_string()),
+            DbTarget::Postgres(_) => DbError::Unavailable(e.to_string()),
+        })?;
     run_migrations(&mut *pool.get()?)?;
     Ok(pool)
+}
+
+/// Makes the SQLite file and its folder (0600 in 0700) and proves both writable before SQLite
+/// opens them, so that a read-only disk or a file of another owner is said plainly at start.
+fn prepare_sqlite_file(path: &std::path::Path) -> Result<(), DbError> {
+    let why = |what: &std::path::Path, e: std::io::Error| {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ReadOnlyFilesystem | K::PermissionDenied => DbError::NotWritable(format!(
+                "the SQLite database cannot be written: {} is read-only or not ours ({e}); \
+                 database.url must name a file the service can write, in a folder it can write",
+                what.display()
+            )),
+            _ => DbError::Unavailable(format!("cannot create {}: {e}", what.display())),
+        }
+    };
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        crate::private_files::create_dir_all(parent).map_err(|e| why(parent, e))?;
+    }
+    // Made 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode. Opened
+    // for writing even when it exists, which is the writability check.
+    crate::private_files::ensure_file(path).map_err(|e| why(path, e))
+}
+
+/// What SQLite said when no first connection could be had, in an operator's words.
+fn sqlite_start_error(path: &std::path::Path, said: &str) -> DbError {
+    if said.contains("locked") {
+        DbError::Unavailable(format!(
+            "the SQLite database {} is locked by another process; try again later",
+            path.display()
+        ))
+    } else if said.contains("readonly") || said.contains("unable to open") {
+        // Typically the folder: SQLite must create the -wal and -shm files beside the file.
+        DbError::NotWritable(format!(
+            "the SQLite database {} cannot be opened for writing ({said}); its folder must be \
+             writable by the service",
+            path.display()
+        ))
+    } else {
+        DbError::Unavailable(said.to_string())
+    }
 }
 
 pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
@@ -326,6 +368,29 @@ mod tests {
         ] {
             assert!(!poison.is_unavailable(), "{poison}");
         }
+    }
+
+    #[test]
+    fn a_first_connection_refused_by_sqlite_is_named_for_the_operator() {
+        let path = std::path::Path::new("/var/lib/madoguchi/m.db");
+        let locked =
+            sqlite_start_error(path, "timed out waiting for connection: database is locked");
+        assert!(
+            matches!(&locked, DbError::Unavailable(m) if m.contains("locked by another process"))
+        );
+        assert!(locked.is_unavailable(), "locked: try again later");
+        for said in [
+            "attempt to write a readonly database",
+            "unable to open database file",
+        ] {
+            let e = sqlite_start_error(path, said);
+            assert!(matches!(&e, DbError::NotWritable(m) if m.contains("/var/lib/madoguchi/m.db")));
+            assert!(!e.is_unavailable(), "waiting will not help: {said}");
+        }
+        assert!(matches!(
+            sqlite_start_error(path, "file is not a database"),
+            DbError::Unavailable(_)
+        ));
     }
 
     #[test]

@@ -132,7 +132,9 @@ fn desk_status(e: &DeskError) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        DeskError::Db(DbError::Unavailable(_)) | DeskError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        // Down, locked past the busy timeout, or a full disk: it passes, so 503 and not 500.
+        DeskError::Db(db) if db.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+        DeskError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::Db(_) | DeskError::Mail(_) | DeskError::Config(_) | DeskError::Hashing(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -173,7 +175,7 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             "busy",
             "too many sign-ins at once; please try again in a moment",
         ),
-        DeskError::Db(DbError::Unavailable(_)) => json_error(
+        DeskError::Db(db) if db.is_unavailable() => json_error(
             status,
             "unavailable",
             "the service is busy; please try again shortly",

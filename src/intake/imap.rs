@@ -13,7 +13,7 @@ use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::config::ImapTls;
-use crate::db::{DbError, imap_state as db};
+use crate::db::{DbError, imap_state as db, leader};
 use crate::intake::Outcome;
 use crate::intake::mail::{self, TakeError};
 use crate::state::AppState;
@@ -72,27 +72,94 @@ impl From<DbError> for ImapError {
     }
 }
 
-/// Polls until `shutdown` turns true, reconnecting with backoff after any failure.
+/// How often a standby instance tries to take the poller over, and how often the leader
+/// makes sure its lock is still held: a dead leader is replaced within this and a sign-in.
+const LEADERSHIP_CHECK: Duration = Duration::from_secs(10);
+
+/// Polls until `shutdown` turns true, reconnecting with backoff after any failure. With
+/// several instances on one PostgreSQL only the one holding the poller's advisory lock polls,
+/// so one mailbox is never read by two at once; the others stand by to take over.
 pub async fn run(state: web::Data<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_secs(1);
     while !*shutdown.borrow() {
-        match session(&state, &mut shutdown).await {
-            Ok(()) => backoff = Duration::from_secs(1),
-            Err(e) => {
-                tracing::warn!(
-                    error = %crate::domain::redact::addresses(&e.to_string()),
-                    retry_in = ?backoff,
-                    "IMAP polling failed; reconnecting"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => {}
+        let Some(lease) = lead(&state, &mut shutdown).await else {
+            break;
+        };
+        tracing::info!("this instance polls the IMAP mailbox");
+        let lease = std::sync::Arc::new(std::sync::Mutex::new(lease));
+        let mut backoff = Duration::from_secs(1);
+        while !*shutdown.borrow() {
+            let result = tokio::select! {
+                r = session(&state, &mut shutdown) => Some(r),
+                () = lost(lease.clone()) => None,
+            };
+            match result {
+                None => {
+                    tracing::warn!("the IMAP poller's lock was lost; standing by");
+                    break;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Some(Ok(())) => backoff = Duration::from_secs(1),
+                Some(Err(e)) => {
+                    tracing::warn!(
+                        error = %crate::domain::redact::addresses(&e.to_string()),
+                        retry_in = ?backoff,
+                        "IMAP polling failed; reconnecting"
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
         }
     }
     tracing::info!("IMAP polling stopped");
+}
+
+/// Waits until this instance leads the polling, or `None` at shutdown.
+async fn lead(
+    state: &web::Data<AppState>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<leader::Lease> {
+    let mut standing_by = false;
+    while !*shutdown.borrow() {
+        let url = state.settings.database.url.clone();
+        match web::block(move || leader::try_lead(&url, leader::IMAP_POLLER)).await {
+            Ok(Ok(Some(lease))) => return Some(lease),
+            Ok(Ok(None)) => {
+                if !standing_by {
+                    tracing::info!("another instance polls the IMAP mailbox; standing by");
+                    standing_by = true;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot ask who polls IMAP; trying again"),
+            Err(e) => tracing::warn!(error = %e, "cannot ask who polls IMAP; trying again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LEADERSHIP_CHECK) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    None
+}
+
+/// Returns once the lock is no longer held (its connection broke), checking now and then.
+async fn lost(lease: std::sync::Arc<std::sync::Mutex<leader::Lease>>) {
+    loop {
+        tokio::time::sleep(LEADERSHIP_CHECK).await;
+        let lease = lease.clone();
+        let held = web::block(move || {
+            lease
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .still_held()
+        })
+        .await
+        .unwrap_or(true);
+        if !held {
+            return;
+        }
+    }
 }
 
 async fn session(

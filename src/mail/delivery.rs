@@ -89,7 +89,10 @@ fn permanent(message: &str) -> SendError {
 fn write_eml(dir: &std::path::Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
     crate::private_files::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    crate::private_files::write(&tmp, raw)?;
+    // A disk that fills midway leaves no half-written file behind to take the space.
+    crate::private_files::write(&tmp, raw).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     std::fs::rename(tmp, dir.join(format!("{name}.eml")))
 }
 
