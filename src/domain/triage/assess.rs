@@ -30,6 +30,37 @@ struct Hit {
     entry: usize,
 }
 
+/// The exclusion spans of each category, in start order, with the furthest end reached so far:
+/// whether a hit overlaps one is a binary search, not a walk over every exclusion (a long
+/// message full of exclusions and hits was quadratic).
+struct Exclusions {
+    /// Per category (in [`Category::ALL`] order): (start, furthest end of this or any earlier).
+    spans: [Vec<(usize, usize)>; 4],
+}
+
+impl Exclusions {
+    /// `hits` must be in start order, as the scan finds them.
+    fn new(lists: &PhraseLists, hits: &[Hit]) -> Self {
+        let mut spans: [Vec<(usize, usize)>; 4] = Default::default();
+        for x in hits {
+            let list = &mut spans[lists.entries[x.entry].category as usize];
+            let furthest = list.last().map_or(x.end, |&(_, e)| e.max(x.end));
+            list.push((x.start, furthest));
+        }
+        Exclusions { spans }
+    }
+
+    /// Whether an exclusion of `category` overlaps `hit`: one that starts before the hit ends
+    /// and ends after it starts.
+    fn overlaps(&self, category: Category, hit: &Hit) -> bool {
+        let list = &self.spans[category as usize];
+        match list.partition_point(|&(start, _)| start < hit.end) {
+            0 => false,
+            i => list[i - 1].1 > hit.start,
+        }
+    }
+}
+
 /// Records a part of an `A + B` line as found: (combination, one bit per part).
 fn add_part(found: &mut Vec<(usize, u8)>, part: Part) {
     let bit = 1u8 << part.index;
@@ -85,12 +116,8 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
         });
     }
 
-    positives.retain(|p| {
-        let category = lists.entries[p.entry].category;
-        !exclusions.iter().any(|x| {
-            lists.entries[x.entry].category == category && x.start < p.end && p.start < x.end
-        })
-    });
+    let excluded = Exclusions::new(lists, &exclusions);
+    positives.retain(|p| !excluded.overlaps(lists.entries[p.entry].category, p));
     // A part of an `A + B` line is only worth judging when every part of it was found: parts
     // are common words (連絡が取れない), and judging is the costly step.
     let mut parts_seen: Vec<(usize, u8)> = Vec::new();

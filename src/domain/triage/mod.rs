@@ -30,6 +30,8 @@ use std::fmt;
 use std::str::FromStr;
 
 mod assess;
+#[cfg(test)]
+mod cost;
 mod normalise;
 mod phrases;
 mod rules;

@@ -1,0 +1,72 @@
+//! What triage costs on hostile input, and whether normalising twice is once. The fuzzer found
+//! both: a long message full of exclusions took quadratic time, and a mark left after a dropped
+//! character composed only on the second pass.
+
+use std::time::{Duration, Instant};
+
+use super::tests::builtin;
+use super::*;
+
+/// A message of about `bytes` bytes, alternating an exclusion of every category with a phrase
+/// it overlaps and one it does not: thousands of exclusions and thousands of hits.
+fn exclusions_and_hits(bytes: usize) -> String {
+    let unit = "死ぬほど疲れた。今から死ぬ気で頑張ります。OD錠。自殺のニュース。殴り書き。死にたいとは思わない。";
+    let mut text = String::with_capacity(bytes + unit.len());
+    while text.len() < bytes {
+        text.push_str(unit);
+    }
+    text
+}
+
+#[test]
+fn a_long_message_full_of_exclusions_is_assessed_in_linear_time() {
+    let text = exclusions_and_hits(720 * 1024);
+    let started = Instant::now();
+    let a = assess(&text, builtin());
+    let took = started.elapsed();
+    // Every hit is excluded or negated: nothing to flag.
+    assert_eq!(a.categories, vec![], "{a:?}");
+    // Generous for a debug build on a busy machine; the quadratic version took minutes.
+    assert!(took < Duration::from_secs(2), "720 KB took {took:?}");
+
+    // And a hit after all that is still found.
+    let text = format!("{text}もう死にたい。");
+    assert_eq!(
+        assess(&text, builtin()).categories,
+        vec![Category::SuicidalIdeation]
+    );
+}
+
+/// Normalising twice is normalising once, also where a dropped character stood between a
+/// letter and a combining mark (which NFKC would compose, or put in canonical order, only on
+/// the second pass), and where the output must stay in NFKC.
+#[test]
+fn normalising_twice_is_once_with_combining_marks() {
+    for text in [
+        "l\u{0}\u{30C}",           // NUL between l and a caron: ľ only on the second pass
+        "a˛",                      // ˛ is NFKC space + ogonek
+        "e。\u{301}",              // a mark after a sentence break
+        "x\u{301}・\u{323}",       // marks in the wrong canonical order once ・ goes
+        "a\u{323}\u{2060}\u{302}", // a word joiner between two marks of one letter
+        "\u{1100}-\u{1161}",       // Hangul jamo that compose once the dash goes
+        "か\u{200B}\u{3099}",      // a voiced mark after a zero-width space (dropped either way)
+        "死に\u{0}たい",
+    ] {
+        let once = normalise(text);
+        assert_eq!(normalise(&once), once, "{text:?}");
+    }
+    // What normalisation is for still holds.
+    assert_eq!(normalise("ｼﾆﾀｲ"), "しにたい");
+    assert_eq!(normalise("ｶﾞ"), "が");
+    assert_eq!(normalise("e\u{301}"), "é");
+}
+
+proptest::proptest! {
+    #[test]
+    fn normalise_is_idempotent(
+        text in "([a-zA-Z]|[\u{300}-\u{36F}]|[\u{1AB0}-\u{1AFF}]|[\u{1100}-\u{11FF}]|[\u{3099}-\u{309C}]|[ -/]|[\u{2000}-\u{206F}]|[\u{0}-\u{1F}]|[˘-˝]|[ァ-ヶ]|[ぁ-ゖ]|[가-힣]|[\u{0900}-\u{097F}]|[\u{09BE}-\u{09D7}]|[Ａ-ｚ]|[ｦ-ﾟ]|\\PC){0,24}"
+    ) {
+        let once = normalise(&text);
+        proptest::prop_assert_eq!(normalise(&once), once);
+    }
+}
