@@ -2,7 +2,7 @@
 
 use super::Category;
 use super::normalise::Document;
-use super::phrases::{Part, PhraseLists};
+use super::phrases::{Compiled, Part, PhraseLists};
 use super::rules::{RULES, in_media_context, is_negated};
 
 /// The outcome of [`assess`].
@@ -40,7 +40,7 @@ struct Exclusions {
 
 impl Exclusions {
     /// `hits` must be in start order, as the scan finds them.
-    fn new(lists: &PhraseLists, hits: &[Hit]) -> Self {
+    fn new(lists: &Compiled, hits: &[Hit]) -> Self {
         let mut spans: [Vec<(usize, usize)>; 4] = Default::default();
         for x in hits {
             let list = &mut spans[lists.entries[x.entry].category as usize];
@@ -71,7 +71,7 @@ fn add_part(found: &mut Vec<(usize, u8)>, part: Part) {
 }
 
 /// Whether every part of combination `combo` is in `found`.
-fn combo_complete(lists: &PhraseLists, found: &[(usize, u8)], combo: usize) -> bool {
+fn combo_complete(lists: &Compiled, found: &[(usize, u8)], combo: usize) -> bool {
     let parts = lists.combos[combo].1;
     found
         .iter()
@@ -81,6 +81,7 @@ fn combo_complete(lists: &PhraseLists, found: &[(usize, u8)], combo: usize) -> b
 /// Finds the urgent-risk categories in a consultation message. Pure and linear in the length of
 /// the text (one trie walk per character; negation and context checks only run on matches).
 pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
+    let lists = lists.compiled();
     let doc = Document::new(text);
     let norm = doc.text.as_str();
     let bytes = norm.as_bytes();

@@ -2,7 +2,7 @@
 //! expansion, and the trie that finds every phrase in one walk per position.
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use super::Category;
 use super::normalise::normalise;
@@ -48,9 +48,20 @@ pub(super) struct Part {
 ///
 /// Built from plain text, one phrase per line (see `config/triage/*.txt` for the format: `#`
 /// comments, `!` exclusions, `{a|b}` alternatives, `@name = …` groups, `A … B` within one
-/// sentence, `A + B` within one message). Phrases are normalised once, here.
+/// sentence, `A + B` within one message). Phrases are normalised once, when first needed.
+///
+/// Making lists is cheap: they keep the list texts and are expanded and indexed (some ten
+/// thousand phrases, tens of milliseconds) the first time they are used, so a process that
+/// never assesses a message (a bounce taken by `ingest`, any other command) never pays for it.
 #[derive(Clone, Default)]
 pub struct PhraseLists {
+    sources: Vec<(Category, String)>,
+    compiled: OnceLock<Compiled>,
+}
+
+/// The lists expanded and indexed.
+#[derive(Clone, Default)]
+pub(super) struct Compiled {
     pub(super) entries: Vec<Entry>,
     pub(super) trie: Trie,
     /// The B sides of `A … B` lines, one small trie per line.
@@ -90,6 +101,65 @@ impl PhraseLists {
     /// that uses an unknown `@group`, has more than one `…` in a part, more than
     /// four parts, an empty part, or is an exclusion with `+`, is skipped.
     pub fn add(&mut self, category: Category, text: &str) {
+        self.sources.push((category, text.to_owned()));
+        self.compiled = OnceLock::new();
+    }
+
+    /// The lists shipped in `config/triage/`, compiled in. Cheap: they are expanded and indexed
+    /// on first use (see [`PhraseLists`]); share one value rather than making one per message.
+    pub fn builtin() -> Self {
+        let mut lists = PhraseLists::default();
+        for category in Category::ALL {
+            lists.add(category, category.builtin_list());
+        }
+        lists
+    }
+
+    /// Expands and indexes the lists now rather than on first use (a long-running server can
+    /// pay it at start). Idempotent.
+    pub fn prepare(&self) {
+        self.compiled();
+    }
+
+    /// The lists expanded and indexed, built on first call.
+    pub(super) fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            let mut compiled = Compiled::default();
+            for (category, text) in &self.sources {
+                compiled.add(*category, text);
+            }
+            compiled
+        })
+    }
+
+    /// The normalised phrases of `category`, in the order they were added.
+    pub fn phrases(&self, category: Category) -> impl Iterator<Item = &str> {
+        self.compiled()
+            .entries
+            .iter()
+            .filter(move |e| e.category == category && !e.exclusion)
+            .map(|e| e.phrase.as_str())
+    }
+
+    /// The normalised exclusions of `category`, in the order they were added.
+    pub fn exclusions(&self, category: Category) -> impl Iterator<Item = &str> {
+        self.compiled()
+            .entries
+            .iter()
+            .filter(move |e| e.category == category && e.exclusion)
+            .map(|e| e.phrase.as_str())
+    }
+
+    /// How many lines or groups were cut off at 4,096 alternatives: some
+    /// of their phrases are missing. The built-in lists have none; an edited list should not.
+    pub fn truncated_lines(&self) -> usize {
+        self.compiled().truncated
+    }
+}
+
+impl Compiled {
+    /// Expands and indexes the phrases of `text` for `category` (see [`PhraseLists::add`]).
+    fn add(&mut self, category: Category, text: &str) {
         let mut groups: Vec<(String, String)> = Vec::new();
         for line in text.lines() {
             let line = line.split(['#', '＃']).next().unwrap_or("").trim();
@@ -160,39 +230,6 @@ impl PhraseLists {
             let phrase = normalise(&variant);
             self.insert(category, exclusion, &phrase, then, part, b_voice);
         }
-    }
-
-    /// The lists shipped in `config/triage/`, compiled in. Building them expands and indexes
-    /// some ten thousand phrases (about 20 ms in a release build): build once at start-up and
-    /// share, rather than per message.
-    pub fn builtin() -> Self {
-        let mut lists = PhraseLists::default();
-        for category in Category::ALL {
-            lists.add(category, category.builtin_list());
-        }
-        lists
-    }
-
-    /// The normalised phrases of `category`, in the order they were added.
-    pub fn phrases(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.entries
-            .iter()
-            .filter(move |e| e.category == category && !e.exclusion)
-            .map(|e| e.phrase.as_str())
-    }
-
-    /// The normalised exclusions of `category`, in the order they were added.
-    pub fn exclusions(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.entries
-            .iter()
-            .filter(move |e| e.category == category && e.exclusion)
-            .map(|e| e.phrase.as_str())
-    }
-
-    /// How many lines or groups were cut off at 4,096 alternatives: some
-    /// of their phrases are missing. The built-in lists have none; an edited list should not.
-    pub fn truncated_lines(&self) -> usize {
-        self.truncated
     }
 
     fn expand(&mut self, pattern: &str) -> Vec<String> {
