@@ -33,6 +33,11 @@ const FRESH2: &str = include_str!(concat!(
     "/tests/data/triage/fresh2.tsv"
 ));
 
+const FRESH6: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh6.tsv"
+));
+
 type Row = (&'static str, Vec<Category>);
 
 /// Reads `text<TAB>labels` lines; `labels` is `none` or a comma list of category names.
@@ -260,4 +265,20 @@ fn spent_fresh_set_precision_and_recall() {
 #[test]
 fn spent_second_fresh_set_precision_and_recall() {
     check_spent_set("fresh2.tsv", FRESH2, 60);
+}
+
+/// A held-out set: scored with its rows hidden unless `TRIAGE_SHOW_MISSES=1` (which spends it).
+fn score_held_out(name: &str, tsv: &'static str, min_rows: usize) -> Score {
+    let rows = rows(name, tsv);
+    assert!(rows.len() >= min_rows, "{name}: only {} rows", rows.len());
+    let show = std::env::var_os("TRIAGE_SHOW_MISSES").is_some_and(|v| v == "1");
+    let s = score(name, &rows, show);
+    println!("(held out: not read, not tuned on)\n{}", s.table);
+    s
+}
+
+#[test]
+fn held_out_sixth_fresh_set_precision_and_recall() {
+    // Not yet at the target (recall and precision 0.90 per message): printed, not asserted.
+    score_held_out("fresh6.tsv", FRESH6, 55);
 }
