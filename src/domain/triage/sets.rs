@@ -23,6 +23,10 @@ const KINDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/kinds.tsv"
 ));
+const KINDS2: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/kinds2.tsv"
+));
 const FRESH: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/fresh.tsv"
@@ -31,6 +35,11 @@ const FRESH: &str = include_str!(concat!(
 const FRESH2: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/fresh2.tsv"
+));
+
+const FRESH3: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh3.tsv"
 ));
 
 const FRESH6: &str = include_str!(concat!(
@@ -258,6 +267,11 @@ fn kinds_set_precision_and_recall() {
 }
 
 #[test]
+fn second_kinds_set_precision_and_recall() {
+    check_training_set("kinds2.tsv", KINDS2, 90);
+}
+
+#[test]
 fn spent_fresh_set_precision_and_recall() {
     check_spent_set("fresh.tsv", FRESH, 120);
 }
@@ -265,6 +279,11 @@ fn spent_fresh_set_precision_and_recall() {
 #[test]
 fn spent_second_fresh_set_precision_and_recall() {
     check_spent_set("fresh2.tsv", FRESH2, 60);
+}
+
+#[test]
+fn spent_third_fresh_set_precision_and_recall() {
+    check_spent_set("fresh3.tsv", FRESH3, 60);
 }
 
 /// A held-out set: scored with its rows hidden unless `TRIAGE_SHOW_MISSES=1` (which spends it).
