@@ -2,6 +2,7 @@
 
 use super::Category;
 use super::normalise::Document;
+use super::past::{last_better_now, told_as_past};
 use super::phrases::{Compiled, Part, PhraseLists};
 use super::rules::{RULES, in_media_context, is_negated};
 
@@ -144,6 +145,8 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     let mut categories: Vec<Category> = Vec::new();
     // Parts of `A + B` lines found and not cleared: (combination, bit per part).
     let mut parts_found: Vec<(usize, u8)> = Vec::new();
+    // Where the message last says things are better now; looked for once, on the first match.
+    let mut better_now: Option<Option<usize>> = None;
     for p in &positives {
         let entry = &lists.entries[p.entry];
         if categories.contains(&entry.category) {
@@ -167,6 +170,16 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
         let after = &norm[p.end..clause_end.max(p.end)];
         if in_media_context(entry, before, after, rules) {
             continue;
+        }
+        let better = *better_now.get_or_insert_with(|| last_better_now(norm));
+        if better.is_some_and(|b| b >= p.end) {
+            let sentence_start = Document::start_before(&doc.sentence_starts, p.start);
+            if told_as_past(
+                &norm[sentence_start.min(p.start)..p.start],
+                &norm[p.end..sentence_end.max(p.end)],
+            ) {
+                continue;
+            }
         }
         match entry.part {
             None => categories.push(entry.category),

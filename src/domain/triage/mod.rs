@@ -33,6 +33,7 @@ mod assess;
 #[cfg(test)]
 mod cost;
 mod normalise;
+mod past;
 mod phrases;
 mod rules;
 #[cfg(test)]
