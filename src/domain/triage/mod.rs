@@ -17,12 +17,15 @@
 //! 4. A match is cleared when, within its own sentence, it is negated (死にたい|とは思わない) or
 //!    sits in a news or fiction context (自殺|のニュース). Each match is judged on its own, so
 //!    「死にたいとは思わないけど、消えたい」 is still flagged by 消えたい.
+//! 5. A match told as the past (昔, 以前, …ていた時期) is cleared when the message later says
+//!    things are better now (今は落ち着いて…).
 //!
 //! Nothing here reads files or clocks; the phrase lists are plain text given by the caller or
 //! compiled in by [`PhraseLists::builtin`].
 //!
-//! Layout: `normalise` (step 1), `phrases` (the list format, step 2) over `trie`, `rules`
-//! (negation and context, step 4), `assess` (the whole walk, steps 2–4). The list format also
+//! Layout: `normalise` (step 1), `phrases` (the list format, step 2, built on first use) over
+//! `trie`, `rules` (negation and context, step 4), `past` (step 5), `assess` (the whole walk,
+//! steps 2–5). The list format also
 //! has `@name` groups, `A … B` (B soon after A in one sentence) and `A + B` (both anywhere in
 //! the message, neither alone); see `config/triage/*.txt`.
 
