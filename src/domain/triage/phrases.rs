@@ -164,10 +164,15 @@ impl Compiled {
         for line in text.lines() {
             let line = line.split(['#', '＃']).next().unwrap_or("").trim();
             if let Some((name, pattern)) = group_definition(line) {
-                // A definition that uses an unknown group defines nothing.
+                // A definition that uses an unknown group defines nothing, and so does one with
+                // `…` in it: `@g` would split the line using it inside its braces, into garbage.
                 let Some(pattern) = substitute_groups(pattern, &groups) else {
                     continue;
                 };
+                if pattern.contains(['…', '‥']) || pattern.contains("...") {
+                    groups.retain(|(n, _)| n != name);
+                    continue;
+                }
                 let (alternatives, cut) = group_alternatives(&pattern);
                 self.truncated += usize::from(cut);
                 groups.retain(|(n, _)| n != name);
