@@ -106,3 +106,44 @@ fn making_the_builtin_lists_is_cheap() {
     // Before, making them expanded and indexed everything: 30–60 ms in release, 650 ms here.
     assert!(making < Duration::from_millis(2), "made in {making:?}");
 }
+
+/// The index the build script wrote is exactly what compiling the shipped lists gives now, so the
+/// binary never runs on stale lists; and what does not read back whole is refused.
+#[test]
+fn the_shipped_index_is_the_lists_compiled_from_text() {
+    use super::frozen::{decode, encode};
+    use super::phrases::Compiled;
+
+    let from_text = Compiled::from_sources(Category::ALL.map(|c| (c, c.builtin_list())));
+    let index = super::builtin_index();
+    assert_eq!(decode(index).as_ref(), Some(&from_text));
+    assert_eq!(
+        PhraseLists::builtin().compiled(),
+        &from_text,
+        "the built-in lists are read from the index"
+    );
+
+    // Any lists go there and back.
+    let small = Compiled::from_sources([
+        (Category::SelfHarm, "リスカ\n!ありすか\n"),
+        (
+            Category::Emergency,
+            "@a = 今から|今夜\n@a … 死\n遺書 + 連絡がつかない\n",
+        ),
+    ]);
+    assert_eq!(decode(&encode(&small)), Some(small.clone()));
+    // Cut short, wrong magic, or a link out of bounds: refused, never a panic.
+    let bytes = encode(&small);
+    for len in [0, 3, 4, 20, bytes.len() / 2, bytes.len() - 1] {
+        assert_eq!(decode(&bytes[..len]), None, "cut at {len}");
+    }
+    let mut wrong = bytes.clone();
+    wrong[0] ^= 1;
+    assert_eq!(decode(&wrong), None);
+    // A word corrupted anywhere: decoding must not panic (the test fails if it does).
+    for at in (4..bytes.len().saturating_sub(3)).step_by(4) {
+        let mut broken = bytes.clone();
+        broken[at..at + 4].copy_from_slice(&0x00FF_FFFFu32.to_le_bytes());
+        std::hint::black_box(decode(&broken));
+    }
+}

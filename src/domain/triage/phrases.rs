@@ -15,12 +15,12 @@ pub(super) const MAX_EXPANSIONS_PER_LINE: usize = 4096;
 /// The most parts an `A + B + …` line may have; a line with more is skipped.
 const MAX_PARTS: usize = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Entry {
     pub(super) category: Category,
     pub(super) exclusion: bool,
-    /// The phrase in normalised form.
-    pub(super) phrase: String,
+    /// Where the phrase, in normalised form, is in [`Compiled::text`].
+    pub(super) phrase: (u32, u32),
     /// The phrase speaks in someone's own voice (a wish or an intention): news or fiction
     /// context never clears it, since 「ニュースで見て死にたくなった」 is about the writer.
     pub(super) own_voice: bool,
@@ -60,16 +60,18 @@ pub struct PhraseLists {
 }
 
 /// The lists expanded and indexed.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Compiled {
     pub(super) entries: Vec<Entry>,
+    /// Every phrase of `entries`, one after the other.
+    pub(super) text: String,
     pub(super) trie: Trie,
     /// The B sides of `A … B` lines, one small trie per line.
     pub(super) followers: Vec<Trie>,
     /// The `A + B` lines: category and number of parts.
     pub(super) combos: Vec<(Category, usize)>,
     /// Lines or groups cut off at [`MAX_EXPANSIONS_PER_LINE`].
-    truncated: usize,
+    pub(super) truncated: usize,
 }
 
 /// A summary: the full lists run to some ten thousand expanded phrases.
@@ -124,11 +126,17 @@ impl PhraseLists {
     /// The lists expanded and indexed, built on first call.
     pub(super) fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| {
-            let mut compiled = Compiled::default();
-            for (category, text) in &self.sources {
-                compiled.add(*category, text);
+            // The shipped lists were indexed at build time: read them back (see `frozen.rs`).
+            let shipped = self.sources.len() == Category::ALL.len()
+                && self
+                    .sources
+                    .iter()
+                    .zip(Category::ALL)
+                    .all(|((c, text), category)| *c == category && text == category.builtin_list());
+            if shipped && let Some(compiled) = super::frozen::decode(super::builtin_index()) {
+                return compiled;
             }
-            compiled
+            Compiled::from_sources(self.sources.iter().map(|(c, t)| (*c, t.as_str())))
         })
     }
 
@@ -138,7 +146,7 @@ impl PhraseLists {
             .entries
             .iter()
             .filter(move |e| e.category == category && !e.exclusion)
-            .map(|e| e.phrase.as_str())
+            .map(|e| self.compiled().phrase(e))
     }
 
     /// The normalised exclusions of `category`, in the order they were added.
@@ -147,7 +155,7 @@ impl PhraseLists {
             .entries
             .iter()
             .filter(move |e| e.category == category && e.exclusion)
-            .map(|e| e.phrase.as_str())
+            .map(|e| self.compiled().phrase(e))
     }
 
     /// How many lines or groups were cut off at 4,096 alternatives: some
@@ -158,6 +166,15 @@ impl PhraseLists {
 }
 
 impl Compiled {
+    /// The lists of `sources` expanded and indexed, from their text.
+    pub(super) fn from_sources<'a>(sources: impl IntoIterator<Item = (Category, &'a str)>) -> Self {
+        let mut compiled = Compiled::default();
+        for (category, text) in sources {
+            compiled.add(category, text);
+        }
+        compiled
+    }
+
     /// Expands and indexes the phrases of `text` for `category` (see [`PhraseLists::add`]).
     fn add(&mut self, category: Category, text: &str) {
         let mut groups: Vec<(String, String)> = Vec::new();
@@ -256,7 +273,7 @@ impl Compiled {
             return;
         }
         let entries = &self.entries;
-        let duplicate = self.trie.outputs(phrase).iter().any(|&i| {
+        let duplicate = self.trie.outputs(phrase).any(|i| {
             let e = &entries[i];
             e.category == category && e.exclusion == exclusion && e.then == then && e.part == part
         });
@@ -267,14 +284,24 @@ impl Compiled {
         self.entries.push(Entry {
             category,
             exclusion,
-            phrase: phrase.to_owned(),
+            phrase: (
+                u32::try_from(self.text.len()).unwrap_or(u32::MAX),
+                u32::try_from(phrase.len()).unwrap_or(0),
+            ),
             own_voice: then_voice || speaks_in_own_voice(phrase),
             ascii_start: phrase.starts_with(|c: char| c.is_ascii_alphanumeric()),
             ascii_end: phrase.ends_with(|c: char| c.is_ascii_alphanumeric()),
             then,
             part,
         });
+        self.text.push_str(phrase);
         self.trie.insert(phrase, index);
+    }
+
+    /// The normalised phrase of `entry`.
+    pub(super) fn phrase(&self, entry: &Entry) -> &str {
+        let (start, len) = (entry.phrase.0 as usize, entry.phrase.1 as usize);
+        self.text.get(start..start + len).unwrap_or("")
     }
 }
 
