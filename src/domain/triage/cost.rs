@@ -92,10 +92,12 @@ fn making_the_builtin_lists_is_cheap() {
         std::hint::black_box(assess("死にたい", &lists));
         first_use.push(started.elapsed());
     }
+    // The fastest of five is what it costs; the rest is other work on a busy machine.
+    let least = first_use.iter().min().copied().unwrap_or_default();
     let (making, first_use) = (median(making), median(first_use));
     println!(
         "built-in lists ({} build, median of 5): made in {making:?}; first assessment, which \
-         expands and indexes {} phrases, {first_use:?}",
+         reads {} phrases from the build-time index, {first_use:?} (fastest {least:?})",
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -114,14 +116,24 @@ fn the_shipped_index_is_the_lists_compiled_from_text() {
     use super::frozen::{decode, encode};
     use super::phrases::Compiled;
 
+    // What the index keeps: everything but the phrases' text.
+    let without_text = |c: &Compiled| {
+        let mut c = c.clone();
+        c.text.clear();
+        c.entries.iter_mut().for_each(|e| e.phrase = (0, 0));
+        c
+    };
     let from_text = Compiled::from_sources(Category::ALL.map(|c| (c, c.builtin_list())));
     let index = super::builtin_index();
-    assert_eq!(decode(index).as_ref(), Some(&from_text));
+    assert_eq!(decode(index), Some(without_text(&from_text)));
+    let builtin = PhraseLists::builtin();
     assert_eq!(
-        PhraseLists::builtin().compiled(),
-        &from_text,
+        builtin.compiled(),
+        &without_text(&from_text),
         "the built-in lists are read from the index"
     );
+    // Listing them still gives their text.
+    assert!(builtin.phrases(Category::SelfHarm).any(|p| p == "りすか"));
 
     // Any lists go there and back.
     let small = Compiled::from_sources([
@@ -131,7 +143,7 @@ fn the_shipped_index_is_the_lists_compiled_from_text() {
             "@a = 今から|今夜\n@a … 死\n遺書 + 連絡がつかない\n",
         ),
     ]);
-    assert_eq!(decode(&encode(&small)), Some(small.clone()));
+    assert_eq!(decode(&encode(&small)), Some(without_text(&small)));
     // Cut short, wrong magic, or a link out of bounds: refused, never a panic.
     let bytes = encode(&small);
     for len in [0, 3, 4, 20, bytes.len() / 2, bytes.len() - 1] {

@@ -1,7 +1,8 @@
 //! The built-in lists, indexed at build time. Expanding and indexing some 80,000 phrases takes
 //! tens of milliseconds, and `ingest` runs once per mail: the build script (`build.rs`, through
 //! `offline.rs`) compiles the shipped lists and writes them out with [`encode`], and the binary
-//! reads them back with [`decode`], which only copies arrays (about a millisecond).
+//! reads them back with [`decode`], which only copies arrays. The phrases' own text is left out
+//! (matching never needs it).
 //!
 //! The format is private to one build: little-endian `u32`s after a magic word, no versioning
 //! beyond it. Anything that does not read back whole makes [`decode`] answer `None`, and the
@@ -67,20 +68,25 @@ impl Reader<'_> {
     fn trie(&mut self) -> Option<Trie> {
         let index_root = self.u32()? != 0;
         let n = self.count(4)?;
+        let (nodes_bytes, rest) = self.bytes.split_at_checked(n * 16)?;
+        let m = u32::from_le_bytes(*rest.first_chunk::<4>()?) as usize;
+        let outputs_bytes = rest.get(4..4 + m.checked_mul(8)?)?;
+        self.bytes = &rest[4 + m * 8..];
+        let word =
+            |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let mut nodes = Vec::with_capacity(n);
-        for _ in 0..n {
+        for chunk in nodes_bytes.chunks_exact(16) {
             nodes.push(Node {
-                ch: char::from_u32(self.u32()?)?,
-                first_child: self.u32()?,
-                next_sibling: self.u32()?,
-                first_output: self.u32()?,
+                ch: char::from_u32(word(chunk, 0))?,
+                first_child: word(chunk, 4),
+                next_sibling: word(chunk, 8),
+                first_output: word(chunk, 12),
             });
         }
-        let n = self.count(2)?;
-        let mut outputs = Vec::with_capacity(n);
-        for _ in 0..n {
-            outputs.push((self.u32()?, self.u32()?));
-        }
+        let outputs: Vec<(u32, u32)> = outputs_bytes
+            .chunks_exact(8)
+            .map(|c| (word(c, 0), word(c, 4)))
+            .collect();
         let root_ok = nodes.first().is_some_and(|root| root.next_sibling == NONE);
         if !root_ok || !Trie::is_consistent(&nodes, &outputs, usize::MAX) {
             return None;
@@ -109,11 +115,7 @@ pub(super) fn encode(compiled: &Compiled) -> Vec<u8> {
                 .map_or(NONE, |p| u32::try_from(p.combo).unwrap_or(NONE)),
         );
         w.usize(e.part.map_or(0, |p| p.index));
-        w.u32(e.phrase.0);
-        w.u32(e.phrase.1);
     }
-    w.usize(compiled.text.len());
-    w.0.extend_from_slice(compiled.text.as_bytes());
     w.trie(&compiled.trie);
     w.usize(compiled.followers.len());
     for f in &compiled.followers {
@@ -134,7 +136,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
     if r.u32()? != MAGIC {
         return None;
     }
-    let n = r.count(7)?;
+    let n = r.count(5)?;
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let category = *Category::ALL.get(r.usize()?)?;
@@ -142,7 +144,6 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
         let then = r.option()?;
         let combo = r.option()?;
         let index = r.usize()?;
-        let phrase = (r.u32()?, r.u32()?);
         entries.push(Entry {
             category,
             exclusion: flags & 1 != 0,
@@ -151,13 +152,9 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
             ascii_end: flags & 8 != 0,
             then,
             part: combo.map(|combo| Part { combo, index }),
-            phrase,
+            phrase: (0, 0),
         });
     }
-    let len = r.usize()?;
-    let (text, rest) = r.bytes.split_at_checked(len)?;
-    let text = std::str::from_utf8(text).ok()?.to_owned();
-    r.bytes = rest;
     let trie = r.trie()?;
     let n = r.count(1)?;
     let mut followers = Vec::with_capacity(n);
@@ -172,7 +169,8 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
     let truncated = r.usize()?;
     let compiled = Compiled {
         entries,
-        text,
+        // The phrases' text is left out: only listing them needs it (PhraseLists::phrases).
+        text: String::new(),
         trie,
         followers,
         combos,
@@ -193,9 +191,7 @@ fn category_index(category: Category) -> usize {
 fn consistent(c: &Compiled) -> bool {
     let entries = c.entries.len();
     c.entries.iter().all(|e| {
-        let (start, len) = (e.phrase.0 as usize, e.phrase.1 as usize);
-        c.text.get(start..start.saturating_add(len)).is_some()
-            && e.then.is_none_or(|t| t < c.followers.len())
+        e.then.is_none_or(|t| t < c.followers.len())
             && e.part
                 .is_none_or(|p| p.combo < c.combos.len() && p.index < 8)
     }) && Trie::is_consistent(&c.trie.nodes, &c.trie.outputs, entries)

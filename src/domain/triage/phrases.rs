@@ -57,6 +57,9 @@ pub(super) struct Part {
 pub struct PhraseLists {
     sources: Vec<(Category, String)>,
     compiled: OnceLock<Compiled>,
+    /// The lists compiled from text, for [`PhraseLists::phrases`] when `compiled` was read from
+    /// the build-time index, which leaves the phrases' text out.
+    listing: OnceLock<Compiled>,
 }
 
 /// The lists expanded and indexed.
@@ -105,6 +108,7 @@ impl PhraseLists {
     pub fn add(&mut self, category: Category, text: &str) {
         self.sources.push((category, text.to_owned()));
         self.compiled = OnceLock::new();
+        self.listing = OnceLock::new();
     }
 
     /// The lists shipped in `config/triage/`, compiled in. Cheap: they are expanded and indexed
@@ -140,22 +144,35 @@ impl PhraseLists {
         })
     }
 
+    /// The lists with their phrases' text.
+    fn listed(&self) -> &Compiled {
+        let compiled = self.compiled();
+        if compiled.text.is_empty() && !compiled.entries.is_empty() {
+            return self.listing.get_or_init(|| {
+                Compiled::from_sources(self.sources.iter().map(|(c, t)| (*c, t.as_str())))
+            });
+        }
+        compiled
+    }
+
     /// The normalised phrases of `category`, in the order they were added.
     pub fn phrases(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.compiled()
+        let listed = self.listed();
+        listed
             .entries
             .iter()
             .filter(move |e| e.category == category && !e.exclusion)
-            .map(|e| self.compiled().phrase(e))
+            .map(move |e| listed.phrase(e))
     }
 
     /// The normalised exclusions of `category`, in the order they were added.
     pub fn exclusions(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.compiled()
+        let listed = self.listed();
+        listed
             .entries
             .iter()
             .filter(move |e| e.category == category && e.exclusion)
-            .map(|e| self.compiled().phrase(e))
+            .map(move |e| listed.phrase(e))
     }
 
     /// How many lines or groups were cut off at 4,096 alternatives: some
