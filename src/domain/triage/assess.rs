@@ -2,7 +2,8 @@
 
 use super::Category;
 use super::normalise::Document;
-use super::phrases::{Part, PhraseLists};
+use super::past::{last_better_now, told_as_past};
+use super::phrases::{Compiled, Part, PhraseLists};
 use super::rules::{RULES, in_media_context, is_negated};
 
 /// The outcome of [`assess`].
@@ -30,6 +31,37 @@ struct Hit {
     entry: usize,
 }
 
+/// The exclusion spans of each category, in start order, with the furthest end reached so far:
+/// whether a hit overlaps one is a binary search, not a walk over every exclusion (a long
+/// message full of exclusions and hits was quadratic).
+struct Exclusions {
+    /// Per category (in [`Category::ALL`] order): (start, furthest end of this or any earlier).
+    spans: [Vec<(usize, usize)>; 4],
+}
+
+impl Exclusions {
+    /// `hits` must be in start order, as the scan finds them.
+    fn new(lists: &Compiled, hits: &[Hit]) -> Self {
+        let mut spans: [Vec<(usize, usize)>; 4] = Default::default();
+        for x in hits {
+            let list = &mut spans[lists.entries[x.entry].category as usize];
+            let furthest = list.last().map_or(x.end, |&(_, e)| e.max(x.end));
+            list.push((x.start, furthest));
+        }
+        Exclusions { spans }
+    }
+
+    /// Whether an exclusion of `category` overlaps `hit`: one that starts before the hit ends
+    /// and ends after it starts.
+    fn overlaps(&self, category: Category, hit: &Hit) -> bool {
+        let list = &self.spans[category as usize];
+        match list.partition_point(|&(start, _)| start < hit.end) {
+            0 => false,
+            i => list[i - 1].1 > hit.start,
+        }
+    }
+}
+
 /// Records a part of an `A + B` line as found: (combination, one bit per part).
 fn add_part(found: &mut Vec<(usize, u8)>, part: Part) {
     let bit = 1u8 << part.index;
@@ -40,7 +72,7 @@ fn add_part(found: &mut Vec<(usize, u8)>, part: Part) {
 }
 
 /// Whether every part of combination `combo` is in `found`.
-fn combo_complete(lists: &PhraseLists, found: &[(usize, u8)], combo: usize) -> bool {
+fn combo_complete(lists: &Compiled, found: &[(usize, u8)], combo: usize) -> bool {
     let parts = lists.combos[combo].1;
     found
         .iter()
@@ -50,6 +82,7 @@ fn combo_complete(lists: &PhraseLists, found: &[(usize, u8)], combo: usize) -> b
 /// Finds the urgent-risk categories in a consultation message. Pure and linear in the length of
 /// the text (one trie walk per character; negation and context checks only run on matches).
 pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
+    let lists = lists.compiled();
     let doc = Document::new(text);
     let norm = doc.text.as_str();
     let bytes = norm.as_bytes();
@@ -85,12 +118,8 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
         });
     }
 
-    positives.retain(|p| {
-        let category = lists.entries[p.entry].category;
-        !exclusions.iter().any(|x| {
-            lists.entries[x.entry].category == category && x.start < p.end && p.start < x.end
-        })
-    });
+    let excluded = Exclusions::new(lists, &exclusions);
+    positives.retain(|p| !excluded.overlaps(lists.entries[p.entry].category, p));
     // A part of an `A + B` line is only worth judging when every part of it was found: parts
     // are common words (連絡が取れない), and judging is the costly step.
     let mut parts_seen: Vec<(usize, u8)> = Vec::new();
@@ -116,6 +145,8 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     let mut categories: Vec<Category> = Vec::new();
     // Parts of `A + B` lines found and not cleared: (combination, bit per part).
     let mut parts_found: Vec<(usize, u8)> = Vec::new();
+    // Where the message last says things are better now; looked for once, on the first match.
+    let mut better_now: Option<Option<usize>> = None;
     for p in &positives {
         let entry = &lists.entries[p.entry];
         if categories.contains(&entry.category) {
@@ -139,6 +170,16 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
         let after = &norm[p.end..clause_end.max(p.end)];
         if in_media_context(entry, before, after, rules) {
             continue;
+        }
+        let better = *better_now.get_or_insert_with(|| last_better_now(norm));
+        if better.is_some_and(|b| b >= p.end) {
+            let sentence_start = Document::start_before(&doc.sentence_starts, p.start);
+            if told_as_past(
+                &norm[sentence_start.min(p.start)..p.start],
+                &norm[p.end..sentence_end.max(p.end)],
+            ) {
+                continue;
+            }
         }
         match entry.part {
             None => categories.push(entry.category),

@@ -2,6 +2,7 @@
 //! clause breaks of a message.
 
 use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_normalizer::properties::CanonicalCombiningClassMapBorrowed;
 
 /// Splits sentences. Negation and context are only looked for inside one sentence, so that
 /// 「死にたいとは思わない。」 cannot clear a 死にたい in the next one.
@@ -72,6 +73,17 @@ fn fold_kana(c: char) -> char {
 }
 
 static NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
+static CCC: CanonicalCombiningClassMapBorrowed<'static> = CanonicalCombiningClassMapBorrowed::new();
+
+/// Kept characters that never combine with what stands before them, nor reorder: the bulk of
+/// Japanese text (hiragana once katakana is folded, CJK ideographs) and ASCII.
+fn never_combines(c: char) -> bool {
+    c.is_ascii() || ('\u{3041}'..='\u{3096}').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c)
+}
+
+/// A run of marks after the last starter longer than this, following a dropped character, is
+/// not checked but dropped: no real text has one, and checking it would cost its square.
+const MAX_UNSETTLED_BYTES: usize = 64;
 
 /// Appends normalised text to a buffer, remembering whether something was dropped since the
 /// last kept character.
@@ -82,6 +94,10 @@ struct Normaliser {
     gap: bool,
     /// The last kept character is an ASCII letter or digit.
     after_ascii_word: bool,
+    /// Byte offset in `out` of the last kept starter (canonical combining class 0).
+    starter: usize,
+    /// Since the last drop, only characters that may combine were kept: each must be checked.
+    unsettled: bool,
 }
 
 impl Normaliser {
@@ -112,6 +128,19 @@ impl Normaliser {
     }
 
     fn keep(&mut self, c: char) {
+        if never_combines(c) {
+            self.unsettled = false;
+        } else if self.gap || self.unsettled {
+            self.unsettled = true;
+            if !self.settles(c) {
+                // An orphan: its letter was dropped, or a dropped character stood between.
+                self.gap = true;
+                return;
+            }
+        }
+        if CCC.get32_u8(u32::from(c)) == 0 {
+            self.starter = self.out.len();
+        }
         let ascii_word = c.is_ascii_alphanumeric();
         // Spaces go, but two ASCII words must not run together: "my od" must not become
         // "myod", nor "good food" hide an "od" between them.
@@ -121,6 +150,30 @@ impl Normaliser {
         self.gap = false;
         self.after_ascii_word = ascii_word;
         self.out.push(c);
+    }
+}
+
+impl Normaliser {
+    /// Whether `c`, kept after a dropped character, leaves the output in NFKC. NFKC ran before
+    /// the drop, so a mark that belonged to a dropped letter, or was separated from its letter by
+    /// a dropped character, would compose or be reordered only when the output is normalised
+    /// again; such a mark is dropped instead, so that normalising twice is normalising once.
+    fn settles(&self, c: char) -> bool {
+        // A starter only combines with the character right before it; a mark with everything
+        // since the last starter.
+        let from = if CCC.get32_u8(u32::from(c)) == 0 {
+            self.out.char_indices().next_back().map_or(0, |(i, _)| i)
+        } else {
+            self.starter
+        };
+        let tail = &self.out[from..];
+        if tail.len() > MAX_UNSETTLED_BYTES {
+            return false;
+        }
+        let mut buf = String::with_capacity(tail.len() + 4);
+        buf.push_str(tail);
+        buf.push(c);
+        NFKC.is_normalized(&buf)
     }
 }
 

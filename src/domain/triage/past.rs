@@ -1,0 +1,138 @@
+//! A match told as the past, with the message saying things are better now, is cleared:
+//! 「昔は死にたいと言っていた時期もありましたが、今は落ち着いています」. Both halves are needed:
+//! 「以前は死にたいと言っていましたが、最近また言うようになりました」 stays flagged, and so does a
+//! past with nothing said of now (「昔いじめで殴られたことがあり、人が怖いです」).
+
+use std::sync::LazyLock;
+
+use super::phrases::normalised_all;
+use super::trie::Trie;
+
+/// How far before a match, within its sentence, a word of the past may be, in characters.
+const PAST_REACH_BEFORE: usize = 20;
+/// How far after a match, within its sentence, 「…時期」「…頃」 may begin.
+const PAST_REACH_AFTER: usize = 12;
+/// How far after 今は a word of being better may begin.
+const NOW_REACH: usize = 20;
+
+/// Before a match: the time it belongs to. Not 昔から or 以前から (still going on).
+const PAST_BEFORE: &[&str] = &[
+    "{昔|むかし|以前|いぜん|一時期|いちじき|去年|きょねん|昨年|さくねん|数年前|すうねんまえ|何年も前|なんねんもまえ|十年前|じゅうねんまえ|若い頃|わかいころ|学生時代|がくせいじだい}",
+    "{子ども|子供|こども|小さい|ちいさい|幼い|おさない|小学生|しょうがくせい|中学|ちゅうがく|中学生|ちゅうがくせい|高校|こうこう|高校生|こうこうせい|学生|がくせい|あの}{の頃|のころ|頃|ころ}",
+];
+
+/// After a match, in its sentence: 「死にたいと思っていた時期」「言っていた頃」「あったこともあり」.
+const PAST_AFTER: &[&str] = &["{時期|じき|頃|ころ}", "{こと|事}{も|が}{あり|あっ}"];
+
+/// Later in the message: now it is better.
+const NOW: &[&str] =
+    &["{今は|いまは|今では|いまでは|現在は|げんざいは|この一年は|ここ数年は|最近は|さいきんは}"];
+const BETTER: &[&str] = &[
+    "{落ち着|おちつ|元気|げんき|穏やか|おだやか|安定|あんてい|大丈夫|だいじょうぶ|楽しく|たのしく|明るく|あかるく|通って|かよって|通え|かよえ|働い|はたらい|安心|あんしん}",
+    "{ありません|ない|なく|聞かなくな|きかなくな|言わなくな|いわなくな}",
+];
+
+struct Words {
+    past_before: Trie,
+    past_after: Trie,
+    now: Trie,
+    better: Trie,
+}
+
+static WORDS: LazyLock<Words> = LazyLock::new(|| Words {
+    past_before: Trie::of(&normalised_all(PAST_BEFORE)),
+    past_after: Trie::of(&normalised_all(PAST_AFTER)),
+    now: Trie::of(&normalised_all(NOW)),
+    better: Trie::of(&normalised_all(BETTER)),
+});
+
+/// Where in `text` the message last says things are better now (the end of 今は…落ち着), if
+/// anywhere. Found once per message, so judging each match stays cheap.
+pub(super) fn last_better_now(text: &str) -> Option<usize> {
+    let w = &*WORDS;
+    let mut last = None;
+    for (at, _) in text.char_indices() {
+        w.now.matches_at(text, at, |end, _| {
+            for (offset, _) in text[end..].char_indices().take(NOW_REACH + 1) {
+                if w.better.any_at(text, end + offset) {
+                    last = Some(end + offset);
+                    break;
+                }
+            }
+        });
+    }
+    last
+}
+
+/// Whether a match is told as the past: `before` is its sentence up to the match, `after` the
+/// rest of its sentence.
+pub(super) fn told_as_past(before: &str, after: &str) -> bool {
+    let w = &*WORDS;
+    let skip = before.chars().count().saturating_sub(PAST_REACH_BEFORE);
+    let before_hit = before.char_indices().skip(skip).any(|(at, _)| {
+        let mut found = false;
+        w.past_before.matches_at(before, at, |end, _| {
+            // 昔から, 以前から: since then, and still.
+            found |= !before[end..].starts_with("から");
+        });
+        found
+    });
+    before_hit
+        || after
+            .char_indices()
+            .take(PAST_REACH_AFTER + 1)
+            .any(|(at, _)| w.past_after.any_at(after, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::triage::Category::*;
+    use crate::domain::triage::tests::builtin;
+    use crate::domain::triage::{Category, assess};
+
+    fn cats(text: &str) -> Vec<Category> {
+        assess(text, builtin()).categories
+    }
+
+    #[test]
+    fn the_past_with_better_now_is_cleared() {
+        for text in [
+            "以前は息子も「死にたい」と口にしていましたが、今は元気に働いています。",
+            "娘は中学の頃に自殺を考えたそうですが、今では明るく通っています。",
+            "「消えたい」と書いていた時期もありましたが、今は落ち着いています。",
+            "夫は昔、父親に殴られていたそうです。今はもうそういうことはありません。",
+        ] {
+            assert_eq!(cats(text), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn the_past_alone_or_still_going_on_stays_flagged() {
+        for (text, expected) in [
+            // Nothing said of now.
+            ("以前は死にたいと言っていました。", vec![SuicidalIdeation]),
+            // Better now, but it is not told as the past.
+            (
+                "死にたいと言います。今は少し落ち着いています。",
+                vec![SuicidalIdeation],
+            ),
+            // Since long ago, and still.
+            (
+                "昔から死にたいと思っています。今は仕事に通っています。",
+                vec![SuicidalIdeation],
+            ),
+            // The past, then worse again: only a later 「今は…」 of being better clears.
+            (
+                "以前は死にたいと言っていましたが、最近また言うようになりました。",
+                vec![SuicidalIdeation],
+            ),
+            // Better now, then a new wish after it.
+            (
+                "昔は死にたいと言っていた時期があり、今は落ち着いています。でも昨日また死にたいと言いました。",
+                vec![SuicidalIdeation],
+            ),
+        ] {
+            assert_eq!(cats(text), expected, "{text}");
+        }
+    }
+}
