@@ -6,9 +6,9 @@
 //!   ≥ 0.95 overall, per message and for every category.
 //! - spent (`fresh.tsv`, `fresh2.tsv`, `fresh3.tsv`): written as held out, scored once, then read
 //!   to fix their misses; kept as regression sets at the fresh-set bar.
-//! - held out (`fresh6.tsv`): scored, never read; the target is recall ≥ 0.90 and precision
-//!   ≥ 0.90 per message, not met yet, so it is printed rather than asserted. Its rows are not
-//!   printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix them, the set is spent
+//! - held out (`fresh6.tsv`; `fresh4.tsv` and `fresh5.tsv`, written blind by another hand):
+//!   scored, never read; the target is recall ≥ 0.90 and precision ≥ 0.90 per message, not met
+//!   yet, so it is printed rather than asserted. Their rows are not printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix them, the set is spent
 //!   (move it to the spent tests, write a new one).
 
 use std::time::Instant;
@@ -46,6 +46,17 @@ const FRESH3: &str = include_str!(concat!(
 const FRESH6: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/triage/fresh6.tsv"
+));
+
+/// Written by someone who never saw the lists, rules or other sets (only the labels' README),
+/// after the second round and before the third: the most honest estimate there is.
+const BLIND4: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh4.tsv"
+));
+const BLIND5: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/triage/fresh5.tsv"
 ));
 
 type Row = (&'static str, Vec<Category>);
@@ -301,4 +312,12 @@ fn score_held_out(name: &str, tsv: &'static str, min_rows: usize) -> Score {
 fn held_out_sixth_fresh_set_precision_and_recall() {
     // Not yet at the target (recall and precision 0.90 per message): printed, not asserted.
     score_held_out("fresh6.tsv", FRESH6, 55);
+}
+
+#[test]
+fn blind_held_out_sets_precision_and_recall() {
+    // Written blind by another hand; far from the target (recall and precision 0.90 per
+    // message), so printed, not asserted. The row counts guard against a cut file.
+    score_held_out("fresh4.tsv", BLIND4, 80);
+    score_held_out("fresh5.tsv", BLIND5, 80);
 }
