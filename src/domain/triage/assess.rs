@@ -1,9 +1,10 @@
 //! The assessment of one message: scan, drop excluded matches, clear negated or reported ones.
 
 use super::Category;
+use super::compiled::{Compiled, Part};
 use super::normalise::Document;
 use super::past::{last_better_now, told_as_past};
-use super::phrases::{Compiled, Part, PhraseLists};
+use super::phrases::PhraseLists;
 use super::rules::{RULES, in_media_context, is_negated};
 
 /// The outcome of [`assess`].

@@ -113,8 +113,8 @@ fn making_the_builtin_lists_is_cheap() {
 /// binary never runs on stale lists; and what does not read back whole is refused.
 #[test]
 fn the_shipped_index_is_the_lists_compiled_from_text() {
+    use super::compiled::Compiled;
     use super::frozen::{decode, encode};
-    use super::phrases::Compiled;
 
     // What the index keeps: everything but the phrases' text.
     let without_text = |c: &Compiled| {

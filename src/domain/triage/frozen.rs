@@ -9,7 +9,7 @@
 //! lists are then compiled from their text as any other lists are.
 
 use super::Category;
-use super::phrases::{Compiled, Entry, Part};
+use super::compiled::{Compiled, Entry, Part};
 use super::trie::{Node, Trie};
 
 const MAGIC: u32 = 0x5452_4931; // "TRI1"

@@ -31,6 +31,7 @@
 
 mod assess;
 mod category;
+mod compiled;
 #[cfg(test)]
 mod cost;
 mod frozen;

@@ -3,6 +3,8 @@
 
 #[path = "category.rs"]
 mod category;
+#[path = "compiled.rs"]
+mod compiled;
 #[path = "frozen.rs"]
 mod frozen;
 #[path = "normalise.rs"]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{LazyLock, OnceLock};
 
 use super::Category;
+use super::compiled::{Compiled, Entry, Part};
 use super::normalise::normalise;
 use super::trie::Trie;
 
@@ -14,35 +15,6 @@ pub(super) const MAX_EXPANSIONS_PER_LINE: usize = 4096;
 
 /// The most parts an `A + B + …` line may have; a line with more is skipped.
 const MAX_PARTS: usize = 4;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Entry {
-    pub(super) category: Category,
-    pub(super) exclusion: bool,
-    /// Where the phrase, in normalised form, is in [`Compiled::text`].
-    pub(super) phrase: (u32, u32),
-    /// The phrase speaks in someone's own voice (a wish or an intention): news or fiction
-    /// context never clears it, since 「ニュースで見て死にたくなった」 is about the writer.
-    pub(super) own_voice: bool,
-    /// An ASCII letter or digit at an edge must not continue a longer ASCII word.
-    pub(super) ascii_start: bool,
-    pub(super) ascii_end: bool,
-    /// For an `A … B` line, the index in [`PhraseLists::followers`] of B's phrases: the match
-    /// only counts if one of them begins soon after A, in the same sentence.
-    pub(super) then: Option<usize>,
-    /// For a part of an `A + B` line: such a match never flags on its own; the line flags when
-    /// every one of its parts is found somewhere in the message.
-    pub(super) part: Option<Part>,
-}
-
-/// One part of an `A + B` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Part {
-    /// Index in [`PhraseLists::combos`].
-    pub(super) combo: usize,
-    /// Which part, from 0; below [`MAX_PARTS`].
-    pub(super) index: usize,
-}
 
 /// The phrases to look for, per category, each with its exclusions.
 ///
@@ -60,21 +32,6 @@ pub struct PhraseLists {
     /// The lists compiled from text, for [`PhraseLists::phrases`] when `compiled` was read from
     /// the build-time index, which leaves the phrases' text out.
     listing: OnceLock<Compiled>,
-}
-
-/// The lists expanded and indexed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Compiled {
-    pub(super) entries: Vec<Entry>,
-    /// Every phrase of `entries`, one after the other.
-    pub(super) text: String,
-    pub(super) trie: Trie,
-    /// The B sides of `A … B` lines, one small trie per line.
-    pub(super) followers: Vec<Trie>,
-    /// The `A + B` lines: category and number of parts.
-    pub(super) combos: Vec<(Category, usize)>,
-    /// Lines or groups cut off at [`MAX_EXPANSIONS_PER_LINE`].
-    pub(super) truncated: usize,
 }
 
 /// A summary: the full lists run to some ten thousand expanded phrases.

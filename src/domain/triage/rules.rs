@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-use super::phrases::{Entry, normalised_all};
+use super::compiled::Entry;
+use super::phrases::normalised_all;
 use super::trie::Trie;
 
 /// How far after a match a negation may begin, in characters. Long enough for
