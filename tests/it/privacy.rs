@@ -1,0 +1,519 @@
+//! Privacy, proven (issue 17, point 3): a real `madoguchi serve` process at the most verbose
+//! log level, driven through the whole flow with known consulter data, and then every line it
+//! wrote, every line `ingest` and `staff add` wrote, and the metrics searched for that data.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::smtp_server::{Stage, TestSmtpServer};
+use crate::support::{Backend, TestDb, base64, eventually, hidden_value};
+
+both_backends!(no_consulter_data_reaches_a_log_line_or_a_metric);
+
+const NAME: &str = "秘密花子";
+const ADDRESS: &str = "himitsu.hanako@example.jp";
+const LOCAL_PART: &str = "himitsu.hanako";
+const FORM_SUBJECT: &str = "木蓮相談の件名";
+const FORM_BODY: &str = "息子が部屋から出ません。目印は紫陽花通信です。";
+const FORM_MARKER: &str = "紫陽花通信";
+const API_SUBJECT: &str = "向日葵窓口の件名";
+const API_MARKER: &str = "蒲公英便り";
+const MAIL_SUBJECT: &str = "秋桜メールの件名";
+const MAIL_MARKER: &str = "金木犀日記";
+const PASSPHRASE: &str = "くもりぞら-ほしのうみ-7731";
+const REPLY_MARKER: &str = "菖蒲返信文";
+const NOTE_MARKER: &str = "山茶花覚書";
+const DESK_NOTE_MARKER: &str = "沈丁花記録";
+const STAFF_EMAIL: &str = "shokuin.kato@center.example";
+const STAFF_PASSWORD: &str = "tsukimi-dango-password-42";
+const WRONG_PASSWORD: &str = "machigai-kasutera-password-99";
+
+/// The lines a process writes to stdout and stderr, gathered as they come.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn follow(&self, stream: impl std::io::Read + Send + 'static, tag: &'static str) {
+        let sink = self.0.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(format!("{tag}: {line}"));
+            }
+        });
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+struct Serve {
+    child: Child,
+    lines: Lines,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn madoguchi(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    c.arg("--config")
+        .arg(config)
+        // The config file alone decides the level: nothing from the test's environment.
+        .env_remove("RUST_LOG")
+        .env_remove("MADOGUCHI_LOG__LEVEL")
+        .env_remove("MADOGUCHI_DATABASE__URL");
+    c
+}
+
+fn start_serve(config: &Path) -> Serve {
+    let mut child = madoguchi(config)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("madoguchi starts");
+    let lines = Lines::default();
+    lines.follow(child.stdout.take().unwrap(), "serve stdout");
+    lines.follow(child.stderr.take().unwrap(), "serve stderr");
+    let serving = eventually(Duration::from_secs(30), || {
+        lines
+            .all()
+            .into_iter()
+            .find(|l| l.contains("madoguchi is serving"))
+    })
+    .unwrap_or_else(|| panic!("serve did not start: {:#?}", lines.all()));
+    let port: u16 = serving
+        .split("port=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {serving:?}"));
+    Serve {
+        child,
+        lines,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// Runs a one-shot command with `stdin`; its stdout and stderr as tagged lines.
+fn run_once(config: &Path, args: &[&str], stdin: &[u8], tag: &str) -> Vec<String> {
+    let mut child = madoguchi(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        for l in String::from_utf8_lossy(bytes).lines() {
+            lines.push(format!("{tag} {stream}: {l}"));
+        }
+    }
+    assert!(out.status.success(), "{tag} failed: {lines:#?}");
+    lines
+}
+
+struct Answer {
+    status: u16,
+    set_cookie: String,
+    body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn send(req: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut r = req.expect("the server answers");
+    let set_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Answer {
+        status: r.status().as_u16(),
+        set_cookie,
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+impl Serve {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str, bearer: Option<&str>, cookie: Option<&str>) -> Answer {
+        let mut req = agent().get(self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        send(req.call())
+    }
+
+    fn post_json(&self, path: &str, bearer: Option<&str>, body: &Value) -> Answer {
+        let mut req = agent().post(self.url(path));
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        send(req.send_json(body))
+    }
+
+    fn post_form(&self, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Answer {
+        let mut req = agent().post(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        send(req.send_form(fields.iter().copied()))
+    }
+
+    /// Signs in on the console's page; the session cookie's `name=value`.
+    fn desk_sign_in(&self, password: &str) -> (u16, String) {
+        let page = self.get("/desk", None, None);
+        let token = hidden_value(&page.body, "login_token").expect("the sign-in form's token");
+        let a = self.post_form(
+            "/desk/login",
+            None,
+            &[
+                ("email", STAFF_EMAIL),
+                ("password", password),
+                ("next", "/desk"),
+                ("login_token", &token),
+            ],
+        );
+        (
+            a.status,
+            a.set_cookie.split(';').next().unwrap_or("").to_string(),
+        )
+    }
+}
+
+fn write_config(db: &TestDb, smtp: &TestSmtpServer) -> std::path::PathBuf {
+    let path = db.dir.join("privacy.toml");
+    let mail_dir = db.dir.join("sent-mail");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+bind = "127.0.0.1:0"
+workers = 2
+
+[database]
+url = "{url}"
+pool_size = 4
+sqlite_synchronous = "normal"
+
+[center]
+reply_address = "soudan@kokoro-recovery.org"
+
+[smtp]
+transport = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+timeout_seconds = 5
+retry_base_seconds = 1
+file_dir = "{mail_dir}"
+
+[log]
+level = "trace"
+"#,
+            url = db.url,
+            port = smtp.port(),
+            mail_dir = mail_dir.display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn mail_from_the_consulter() -> Vec<u8> {
+    format!(
+        "From: {NAME} <{ADDRESS}>\r\nTo: soudan@kokoro-recovery.org\r\n\
+         Subject: =?UTF-8?B?{subject}?=\r\nDate: Wed, 25 Nov 2026 10:00:00 +0900\r\n\
+         Message-ID: <privacy-first@example.jp>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         はじめまして。{MAIL_MARKER}。合言葉は {PASSPHRASE} です。\r\n",
+        subject = base64(MAIL_SUBJECT.as_bytes()),
+    )
+    .into_bytes()
+}
+
+fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
+    let db = TestDb::new(backend);
+    let smtp = TestSmtpServer::start();
+    let config = write_config(&db, &smtp);
+    let mut other_lines = run_once(
+        &config,
+        &[
+            "staff",
+            "add",
+            "--email",
+            STAFF_EMAIL,
+            "--name",
+            "加藤 職員",
+            "--role",
+            "supervisor",
+        ],
+        format!("{STAFF_PASSWORD}\n").as_bytes(),
+        "staff add",
+    );
+    // Servers quote the recipient in their refusals; that must not reach the log either.
+    smtp.fail_next(
+        1,
+        Stage::Rcpt,
+        450,
+        &format!("4.2.1 <{ADDRESS}>: Recipient address rejected: mailbox busy"),
+    );
+    let serve = start_serve(&config);
+
+    // The consultation form, as a person sends it: served, then sent 3 real seconds later.
+    let page = serve.get("/consult", None, None);
+    assert_eq!(page.status, 200);
+    let form_token = hidden_value(&page.body, "form_token").expect("the form's token");
+    std::thread::sleep(Duration::from_millis(3200));
+    let form = serve.post_form(
+        "/consult",
+        None,
+        &[
+            ("name", NAME),
+            ("email", ADDRESS),
+            ("relationship", "family"),
+            ("subject", FORM_SUBJECT),
+            ("body", FORM_BODY),
+            ("consent", "true"),
+            ("form_token", &form_token),
+            ("homepage", ""),
+        ],
+    );
+    assert_eq!(form.status, 200, "{}", form.body);
+
+    let api = serve.post_json(
+        "/api/v1/consultations",
+        None,
+        &json!({
+            "name": NAME,
+            "email": ADDRESS,
+            "relationship": "self",
+            "age_group": "20代",
+            "area": "白石区",
+            "subject": API_SUBJECT,
+            "body": format!("{API_MARKER}。合言葉は {PASSPHRASE} です。"),
+            "consent": true,
+        }),
+    );
+    assert_eq!(api.status, 201, "{}", api.body);
+    let reference = api.body.clone();
+    let reference: Value = serde_json::from_str(&reference).unwrap();
+    let reference = reference["reference"].as_str().unwrap().to_string();
+
+    other_lines.extend(run_once(
+        &config,
+        &["ingest"],
+        &mail_from_the_consulter(),
+        "ingest",
+    ));
+
+    // Staff: a wrong password on both doors, then the right one on both.
+    let wrong = serve.post_json(
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": STAFF_EMAIL, "password": WRONG_PASSWORD}),
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let (wrong_desk, no_cookie) = serve.desk_sign_in(WRONG_PASSWORD);
+    assert_ne!(wrong_desk, 303, "a wrong password opens nothing");
+    assert!(no_cookie.is_empty() || !no_cookie.contains("madoguchi_desk="));
+    let login = serve.post_json(
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": STAFF_EMAIL, "password": STAFF_PASSWORD}),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let login: Value = serde_json::from_str(&login.body).unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let (signed_in, cookie) = serve.desk_sign_in(STAFF_PASSWORD);
+    assert_eq!(signed_in, 303);
+    let session = cookie.split_once('=').map(|(_, v)| v.to_string()).unwrap();
+    assert!(session.len() >= 16, "a session value: {cookie}");
+
+    let queue = serve.get("/api/v1/tickets", Some(&token), None);
+    let queue: Value = serde_json::from_str(&queue.body).unwrap();
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        3,
+        "form, API and mail each opened one: {queue}"
+    );
+    let id = items
+        .iter()
+        .find(|t| t["reference"] == reference.as_str())
+        .and_then(|t| t["id"].as_i64())
+        .unwrap();
+
+    let ticket = serve.get(&format!("/api/v1/tickets/{id}"), Some(&token), None);
+    assert_eq!(ticket.status, 200);
+    assert!(
+        ticket.body.contains(API_MARKER),
+        "the API shows the message"
+    );
+    let desk_page = serve.get(&format!("/desk/tickets/{id}"), None, Some(&cookie));
+    assert_eq!(desk_page.status, 200);
+    assert!(desk_page.body.contains(NAME), "the console shows the name");
+    let csrf = hidden_value(&desk_page.body, "csrf").expect("the forms carry a token");
+
+    let reply = serve.post_json(
+        &format!("/api/v1/tickets/{id}/replies"),
+        Some(&token),
+        &json!({"body": format!("ご相談ありがとうございます。{REPLY_MARKER}")}),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let note = serve.post_json(
+        &format!("/api/v1/tickets/{id}/notes"),
+        Some(&token),
+        &json!({"body": format!("{NOTE_MARKER}：{NAME}さん")}),
+    );
+    assert!(note.status == 201 || note.status == 200, "{}", note.body);
+    let desk_note = serve.post_form(
+        &format!("/desk/tickets/{id}/note"),
+        Some(&cookie),
+        &[("body", DESK_NOTE_MARKER), ("csrf", &csrf)],
+    );
+    assert_eq!(desk_note.status, 303);
+
+    // Three acknowledgements and the reply reach the consulter (the first after a retry).
+    let mails = smtp.wait_for(4, Duration::from_secs(30));
+    assert_eq!(mails.len(), 4, "every mail was delivered");
+    let reply_mail = mails
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.data).contains(&reference) && m.data.len() > 100)
+        .is_some();
+    assert!(reply_mail, "the reply names its reference");
+    // The mail worker logs each delivery; wait until the fourth is in the log too.
+    let sent_lines = eventually(Duration::from_secs(20), || {
+        let n = serve
+            .lines
+            .all()
+            .iter()
+            .filter(|l| l.contains("mail sent"))
+            .count();
+        (n >= 4).then_some(n)
+    });
+    assert!(sent_lines.is_some(), "{:#?}", serve.lines.all());
+
+    for path in ["/api/v1/reports/overdue", "/api/v1/reports/sla"] {
+        let r = serve.get(path, Some(&token), None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    let metrics = serve.get("/metrics", None, None);
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains("madoguchi_"), "{}", metrics.body);
+
+    let serve_lines = serve.lines.all();
+    let verbose = serve_lines
+        .iter()
+        .filter(|l| l.contains("TRACE") || l.contains("DEBUG"))
+        .count();
+    assert!(
+        verbose > 50,
+        "the log must really be at trace level ({verbose} trace/debug lines): {serve_lines:#?}"
+    );
+    // What may be logged is: ids, so the search below reads a real log of this flow.
+    assert!(
+        serve_lines
+            .iter()
+            .any(|l| l.contains("consultation opened")
+                && l.contains(&format!("reference={reference}"))),
+        "the API consultation's reference is logged: {serve_lines:#?}"
+    );
+    assert!(
+        serve_lines
+            .iter()
+            .any(|l| l.contains("will retry") && l.contains("outbox_id=1")),
+        "the refused delivery is logged: {serve_lines:#?}"
+    );
+    assert!(
+        other_lines.iter().any(|l| l.starts_with("ingest stderr")
+            && l.contains("mail taken")
+            && l.contains("ticket_id=")),
+        "ingest logs the ticket it opened: {other_lines:#?}"
+    );
+
+    let secrets: Vec<(&str, String)> = vec![
+        ("name", NAME.to_string()),
+        ("name's family part", "秘密".to_string()),
+        ("address", ADDRESS.to_string()),
+        ("address's local part", LOCAL_PART.to_string()),
+        ("address, form-encoded", ADDRESS.replace('@', "%40")),
+        ("form subject", FORM_SUBJECT.to_string()),
+        ("form body", FORM_MARKER.to_string()),
+        ("API subject", API_SUBJECT.to_string()),
+        ("API body", API_MARKER.to_string()),
+        ("mail subject", MAIL_SUBJECT.to_string()),
+        ("mail subject, encoded", base64(MAIL_SUBJECT.as_bytes())),
+        ("mail body", MAIL_MARKER.to_string()),
+        ("passphrase", PASSPHRASE.to_string()),
+        ("passphrase's core", "ほしのうみ".to_string()),
+        ("reply", REPLY_MARKER.to_string()),
+        ("API note", NOTE_MARKER.to_string()),
+        ("console note", DESK_NOTE_MARKER.to_string()),
+        ("staff password", STAFF_PASSWORD.to_string()),
+        ("wrong password", WRONG_PASSWORD.to_string()),
+        ("bearer token", token.clone()),
+        ("session cookie", session.clone()),
+        ("console form token", csrf.clone()),
+    ];
+    let metric_lines: Vec<String> = metrics
+        .body
+        .lines()
+        .map(|l| format!("metrics: {l}"))
+        .collect();
+    let searched: Vec<&String> = serve_lines
+        .iter()
+        .chain(&other_lines)
+        .chain(&metric_lines)
+        .collect();
+    let leaks: Vec<String> = secrets
+        .iter()
+        .flat_map(|(what, secret)| {
+            searched
+                .iter()
+                .filter(|l| l.contains(secret.as_str()))
+                .map(move |l| format!("{what} ({secret}) in: {l}"))
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "consulter data or secrets in {} lines searched:\n{}",
+        searched.len(),
+        leaks.join("\n")
+    );
+}
