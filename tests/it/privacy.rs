@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mail_parser::MessageParser;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::support::dovecot::{self, Dovecot};
 use crate::support::smtp_server::{Stage, TestSmtpServer};
 use crate::support::{Backend, TestDb, base64, eventually, hidden_value};
 
@@ -27,6 +29,8 @@ const API_MARKER: &str = "蒲公英便り";
 const MAIL_SUBJECT: &str = "秋桜メールの件名";
 const MAIL_MARKER: &str = "金木犀日記";
 const PASSPHRASE: &str = "くもりぞら-ほしのうみ-7731";
+const IMAP_SUBJECT_MARKER: &str = "鈴蘭再送の件名";
+const IMAP_MARKER: &str = "月下美人返事";
 const REPLY_MARKER: &str = "菖蒲返信文";
 const NOTE_MARKER: &str = "山茶花覚書";
 const DESK_NOTE_MARKER: &str = "沈丁花記録";
@@ -163,6 +167,13 @@ fn send(req: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
 }
 
 impl Serve {
+    fn lines_matching(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        eventually(timeout, || {
+            self.lines.all().iter().any(|l| pred(l)).then_some(())
+        })
+        .is_some()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -215,7 +226,7 @@ impl Serve {
     }
 }
 
-fn write_config(db: &TestDb, smtp: &TestSmtpServer) -> std::path::PathBuf {
+fn write_config(db: &TestDb, smtp: &TestSmtpServer, imap: &Dovecot) -> std::path::PathBuf {
     let path = db.dir.join("privacy.toml");
     let mail_dir = db.dir.join("sent-mail");
     std::fs::write(
@@ -228,7 +239,7 @@ workers = 2
 
 [database]
 url = "{url}"
-pool_size = 4
+pool_size = 8
 sqlite_synchronous = "normal"
 
 [center]
@@ -243,11 +254,26 @@ timeout_seconds = 5
 retry_base_seconds = 1
 file_dir = "{mail_dir}"
 
+[imap]
+enabled = true
+host = "127.0.0.1"
+port = {imap_port}
+username = "{imap_user}"
+password = "{imap_password}"
+poll_seconds = 1
+
+[alerts]
+# The supervisors' digest goes out at once, before the flow, whatever the hour of the test.
+digest_time = "00:00"
+
 [log]
 level = "trace"
 "#,
             url = db.url,
             port = smtp.port(),
+            imap_port = imap.port,
+            imap_user = dovecot::USER,
+            imap_password = dovecot::PASSWORD,
             mail_dir = mail_dir.display(),
         ),
     )
@@ -267,10 +293,25 @@ fn mail_from_the_consulter() -> Vec<u8> {
     .into_bytes()
 }
 
+/// The consulter's answer to the reply, as it arrives in the mailbox.
+fn answer_by_imap(reference: &str) -> Vec<u8> {
+    let subject = format!("Re: {IMAP_SUBJECT_MARKER} [#{reference}]");
+    format!(
+        "From: {NAME} <{ADDRESS}>\r\nTo: soudan@kokoro-recovery.org\r\n\
+         Subject: =?UTF-8?B?{subject}?=\r\nDate: Wed, 25 Nov 2026 12:00:00 +0900\r\n\
+         Message-ID: <privacy-answer@example.jp>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         ありがとうございます。{IMAP_MARKER}。\r\n",
+        subject = base64(subject.as_bytes()),
+    )
+    .into_bytes()
+}
+
 fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
     let db = TestDb::new(backend);
     let smtp = TestSmtpServer::start();
-    let config = write_config(&db, &smtp);
+    let imap = Dovecot::start();
+    let config = write_config(&db, &smtp, &imap);
     let mut other_lines = run_once(
         &config,
         &[
@@ -286,6 +327,13 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
         format!("{STAFF_PASSWORD}\n").as_bytes(),
         "staff add",
     );
+    let serve = start_serve(&config);
+    assert!(
+        serve.lines_matching(Duration::from_secs(20), |l| l
+            .contains("mail sent outbox_id=1")),
+        "the digest went out first: {:#?}",
+        serve.lines.all()
+    );
     // Servers quote the recipient in their refusals; that must not reach the log either.
     smtp.fail_next(
         1,
@@ -293,7 +341,6 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
         450,
         &format!("4.2.1 <{ADDRESS}>: Recipient address rejected: mailbox busy"),
     );
-    let serve = start_serve(&config);
 
     // The consultation form, as a person sends it: served, then sent 3 real seconds later.
     let page = serve.get("/consult", None, None);
@@ -409,15 +456,21 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
     );
     assert_eq!(desk_note.status, 303);
 
-    // Three acknowledgements and the reply reach the consulter (the first after a retry).
-    let mails = smtp.wait_for(4, Duration::from_secs(30));
-    assert_eq!(mails.len(), 4, "every mail was delivered");
-    let reply_mail = mails
-        .iter()
-        .find(|m| String::from_utf8_lossy(&m.data).contains(&reference) && m.data.len() > 100)
-        .is_some();
-    assert!(reply_mail, "the reply names its reference");
-    // The mail worker logs each delivery; wait until the fourth is in the log too.
+    // The digest, three acknowledgements (the first after a retry) and the reply.
+    let mails = smtp.wait_for(5, Duration::from_secs(30));
+    assert_eq!(mails.len(), 5, "every mail was delivered");
+    let reply_arrived = mails.iter().any(|m| {
+        let parsed = MessageParser::default().parse(&m.data).unwrap();
+        m.to == [ADDRESS.to_string()]
+            && parsed
+                .subject()
+                .is_some_and(|s| s.starts_with("Re: ") && s.contains(&reference))
+            && parsed
+                .body_text(0)
+                .is_some_and(|b| b.contains(REPLY_MARKER))
+    });
+    assert!(reply_arrived, "the reply reached the consulter");
+    // The mail worker logs each delivery; wait until the fifth is in the log too.
     let sent_lines = eventually(Duration::from_secs(20), || {
         let n = serve
             .lines
@@ -425,9 +478,22 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
             .iter()
             .filter(|l| l.contains("mail sent"))
             .count();
-        (n >= 4).then_some(n)
+        (n >= 5).then_some(n)
     });
     assert!(sent_lines.is_some(), "{:#?}", serve.lines.all());
+
+    // The consulter answers; the answer comes in by IMAP and joins the consultation.
+    imap.append(&answer_by_imap(&reference));
+    let joined = serve.lines_matching(Duration::from_secs(30), |l| {
+        l.contains("mail taken") && l.contains("imap") && l.contains("joined")
+    });
+    assert!(
+        joined,
+        "the IMAP answer was taken: {:#?}",
+        serve.lines.all()
+    );
+    let thread = serve.get(&format!("/api/v1/tickets/{id}"), Some(&token), None);
+    assert!(thread.body.contains(IMAP_MARKER), "it joined the ticket");
 
     for path in ["/api/v1/reports/overdue", "/api/v1/reports/sla"] {
         let r = serve.get(path, Some(&token), None);
@@ -457,7 +523,7 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
     assert!(
         serve_lines
             .iter()
-            .any(|l| l.contains("will retry") && l.contains("outbox_id=1")),
+            .any(|l| l.contains("will retry") && l.contains("outbox_id=2")),
         "the refused delivery is logged: {serve_lines:#?}"
     );
     assert!(
@@ -482,6 +548,9 @@ fn no_consulter_data_reaches_a_log_line_or_a_metric(backend: Backend) {
         ("mail body", MAIL_MARKER.to_string()),
         ("passphrase", PASSPHRASE.to_string()),
         ("passphrase's core", "ほしのうみ".to_string()),
+        ("IMAP subject", IMAP_SUBJECT_MARKER.to_string()),
+        ("IMAP body", IMAP_MARKER.to_string()),
+        ("IMAP password", dovecot::PASSWORD.to_string()),
         ("reply", REPLY_MARKER.to_string()),
         ("API note", NOTE_MARKER.to_string()),
         ("console note", DESK_NOTE_MARKER.to_string()),
