@@ -42,6 +42,11 @@ pub fn since(
     })
 }
 
+/// The advisory lock that makes counting and recording a sign-in one step on PostgreSQL. Its
+/// own key: it once shared the IMAP poller's ([`super::leader::IMAP_POLLER`]), which the
+/// leading instance holds for as long as it runs, so with IMAP on no sign-in ever finished.
+pub const SIGN_IN_LOCK: i64 = 7_171_003;
+
 /// Takes a place for one sign-in attempt, counted as a failure until [`release`]d, unless
 /// the account from this address or the address alone has used up its allowance since
 /// `since`. Count and insert are one step (a transaction, serialised across instances), so
@@ -59,10 +64,9 @@ pub fn reserve(
     super::write_tx(conn, |conn| {
         if let DbConn::Postgres(pg) = conn {
             // SQLite's write transaction already runs alone; PostgreSQL's do not.
-            diesel::connection::SimpleConnection::batch_execute(
-                pg,
-                "SELECT pg_advisory_xact_lock(7171002)",
-            )?;
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(SIGN_IN_LOCK)
+                .execute(pg)?;
         }
         let failed = self::since(conn, account, client_addr, since)?;
         if failed.by_account >= allowed_for_account || failed.by_address >= allowed_for_address {

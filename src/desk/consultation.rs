@@ -125,6 +125,13 @@ pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<O
     let now = state.time.now();
     let opened = write_tx(conn, |conn| open(state, conn, &Opening::from_form(c), now))?;
     state.metrics.intake(Channel::WebForm.as_str(), "opened");
+    // Ids only: never who wrote, nor what.
+    tracing::info!(
+        ticket_id = opened.ticket_id.0,
+        reference = %opened.reference,
+        urgent = opened.urgent,
+        "consultation opened"
+    );
     if opened.acknowledged {
         state.waker.wake();
     }

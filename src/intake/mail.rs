@@ -71,7 +71,7 @@ pub fn take(
         Ok(outcome) => outcome,
         Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now())?,
     };
-    state.metrics.intake(source, outcome.as_str());
+    outcome.record(state, source);
     Ok(outcome)
 }
 
@@ -139,7 +139,7 @@ pub fn take_batch(
             Ok(outcome) => outcome,
             Err(reason) => quarantine_now(conn, raw, source, &reason, now)?,
         };
-        state.metrics.intake(source, outcome.as_str());
+        outcome.record(state, source);
         outcomes.push(outcome);
     }
     Ok(outcomes)
@@ -255,7 +255,7 @@ pub fn too_large(
         state.settings.intake.max_message_bytes
     );
     let outcome = quarantine_now(conn, &[], source, &reason, state.time.now())?;
-    state.metrics.intake(source, outcome.as_str());
+    outcome.record(state, source);
     Ok(outcome)
 }
 

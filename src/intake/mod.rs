@@ -38,4 +38,24 @@ impl Outcome {
             Self::Quarantined { .. } => "quarantined",
         }
     }
+
+    /// The consultation it opened or joined, if any.
+    pub fn ticket_id(&self) -> Option<TicketId> {
+        match self {
+            Self::Opened { ticket_id, .. } | Self::Joined { ticket_id } => Some(*ticket_id),
+            Self::Bounce { ticket_id } => *ticket_id,
+            Self::Duplicate | Self::Quarantined { .. } => None,
+        }
+    }
+
+    /// Counts it and logs it, once it is committed. Ids only: never who wrote, nor what.
+    pub fn record(&self, state: &crate::state::AppState, source: &str) {
+        state.metrics.intake(source, self.as_str());
+        tracing::info!(
+            source,
+            outcome = self.as_str(),
+            ticket_id = self.ticket_id().map(|t| t.0),
+            "mail taken"
+        );
+    }
 }

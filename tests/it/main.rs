@@ -21,6 +21,7 @@ mod intake;
 mod intake_guard;
 mod mail_out;
 mod outbox;
+mod privacy;
 mod reports;
 mod sign_in_limits;
 mod sqlite_faults;
