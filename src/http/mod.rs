@@ -10,6 +10,7 @@ pub mod form_guard;
 pub mod gate;
 pub mod headers;
 pub mod health;
+pub mod methods;
 pub mod metrics;
 pub mod public;
 pub mod quarantine;

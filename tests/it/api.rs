@@ -28,6 +28,7 @@ both_backends!(
     a_reply_after_a_newer_consulter_message_is_refused,
     notes_assignment_and_status_changes,
     every_read_and_change_is_audited_without_text,
+    a_method_a_path_does_not_have_is_405_with_allow,
 );
 
 fn ids(reply: &Value) -> Vec<i64> {
@@ -897,4 +898,34 @@ fn the_openapi_document_covers_every_route() {
         let r = app.call(method, &path, None, Some(&json!({})));
         assert_ne!(r.status, 404, "{entry} is not served");
     }
+}
+
+fn a_method_a_path_does_not_have_is_405_with_allow(backend: Backend) {
+    let app = spawn_app(backend);
+    let delete = |path: &str| {
+        app.http
+            .delete(app.url(path))
+            .call()
+            .expect("the request reached the server")
+    };
+    let mut r = delete("/api/v1/tickets");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let r = delete("/api/v1/tickets/7");
+    assert_eq!(r.status().as_u16(), 405);
+    let mut allow: Vec<&str> = r.headers()["allow"].to_str().unwrap().split(", ").collect();
+    allow.sort_unstable();
+    assert_eq!(allow, ["GET", "PATCH"]);
+    let r = app
+        .http
+        .put(app.url("/healthz"))
+        .send_empty()
+        .expect("the request reached the server");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    // A path nobody serves stays 404.
+    assert_eq!(delete("/api/v1/nothing-here").status().as_u16(), 404);
+    assert_eq!(app.get("/api/v1/tickets/7/nothing").status, 404);
 }
