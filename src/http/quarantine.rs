@@ -15,8 +15,10 @@ use crate::intake::mail;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Also mail that was taken on a later retry.
+    #[param(value_type = bool, required = false)]
     all: Option<bool>,
 }
 

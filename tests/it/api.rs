@@ -929,3 +929,46 @@ fn a_method_a_path_does_not_have_is_405_with_allow(backend: Backend) {
     assert_eq!(delete("/api/v1/nothing-here").status().as_u16(), 404);
     assert_eq!(app.get("/api/v1/tickets/7/nothing").status, 404);
 }
+
+#[test]
+fn the_openapi_document_types_the_queue_filters_and_lists_bad_bodies() {
+    let app = spawn_app(Backend::Sqlite);
+    let doc = app.get("/api/v1/openapi.json").json();
+    let params = doc["paths"]["/api/v1/tickets"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let schema = |name: &str| {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert!(p["required"] != true, "{name} is optional");
+        assert_eq!(p["in"], "query", "{name}");
+        let s = &p["schema"];
+        match s["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => s.clone(),
+        }
+    };
+    assert_eq!(
+        schema("status")["enum"],
+        json!(["new", "open", "waiting", "closed"])
+    );
+    assert_eq!(
+        schema("sla")["enum"],
+        json!(["none", "on_track", "due_soon", "overdue"])
+    );
+    assert_eq!(schema("limit")["minimum"], 1);
+    assert_eq!(schema("assignee")["pattern"], "^(me|none|[0-9]{1,18})$");
+    // A body that does not parse is 400, and every operation that takes a body says so.
+    for (path, method) in [
+        ("/api/v1/consultations", "post"),
+        ("/api/v1/tickets/{id}", "patch"),
+        ("/api/v1/auth/login", "post"),
+        ("/consult", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["400"].is_object(),
+            "{method} {path}"
+        );
+    }
+    let r = app.post_raw("/api/v1/consultations", "application/json", "{not json");
+    assert_eq!(r.status, 400);
+}
