@@ -34,3 +34,21 @@ pub fn report_format() -> RefOr<Schema> {
 pub fn sla_group() -> RefOr<Schema> {
     words(&["month", "counsellor"])
 }
+
+/// Who the consulter is to the person the consultation is about.
+pub fn relationship() -> RefOr<Schema> {
+    words(&["self", "family", "other"])
+}
+
+/// A staff decision on an urgent-risk flag.
+pub fn triage_decision() -> RefOr<Schema> {
+    words(&["confirm", "clear"])
+}
+
+/// Consent, which a consultation cannot be taken without.
+pub fn must_be_true() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+        .into()
+}

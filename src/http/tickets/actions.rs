@@ -76,6 +76,7 @@ pub async fn assign(
 #[derive(Deserialize, ToSchema)]
 pub struct ReplyRequest {
     /// What the counsellor writes; the greeting and signature are added from the template.
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     body: String,
     /// Close the ticket with this reply.
     close: Option<bool>,
@@ -142,6 +143,7 @@ pub async fn reply(
 
 #[derive(Deserialize, ToSchema)]
 pub struct NoteRequest {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     body: String,
 }
 
@@ -214,8 +216,10 @@ pub async fn update(
 #[derive(Deserialize, ToSchema)]
 pub struct TriageDecision {
     /// `confirm` (the danger is real: keep it urgent) or `clear` (a false alarm).
+    #[schema(schema_with = crate::http::params::triage_decision)]
     decision: String,
     /// Why; kept with the flag for supervisors.
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     reason: String,
 }
 
