@@ -41,6 +41,7 @@ pub struct QuarantineItem {
     responses(
         (status = 200, description = "Mail that could not be taken, newest first", body = Vec<QuarantineItem>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "`all` is not true or false", body = ErrorBody),
     )
 )]
 #[get("/quarantine")]

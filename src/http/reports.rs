@@ -228,7 +228,8 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
     security(("bearer" = [])),
     params(OverdueParams),
     responses(
-        (status = 200, description = "Every ticket whose running reply clock is past due at as_of, most overdue first; CSV has the same columns", body = OverdueReport),
+        (status = 200, description = "Every ticket whose running reply clock is past due at as_of, most overdue first; CSV has the same columns",
+            content((OverdueReport = "application/json"), (String = "text/csv"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]

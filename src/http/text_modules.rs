@@ -26,13 +26,17 @@ pub struct TextModuleList {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewTextModule {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 100)]
     title: String,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 10000)]
     body: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct TextModulePatch {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 100)]
     title: Option<String>,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 10000)]
     body: Option<String>,
 }
 

@@ -969,6 +969,9 @@ fn the_openapi_document_types_the_queue_filters_and_lists_bad_bodies() {
             "{method} {path}"
         );
     }
+    let overdue = &doc["paths"]["/api/v1/reports/overdue"]["get"]["responses"]["200"]["content"];
+    assert!(overdue["text/csv"].is_object(), "{overdue}");
+    assert!(doc["paths"]["/api/v1/quarantine"]["get"]["responses"]["422"].is_object());
     let r = app.post_raw("/api/v1/consultations", "application/json", "{not json");
     assert_eq!(r.status, 400);
 }

@@ -111,6 +111,8 @@ pub async fn list(
     user: Session,
     params: AfterAuth<web::Query<QueueParams>>,
 ) -> Result<HttpResponse, ApiError> {
+    // The filters are checked even when a reference makes them moot: a bad one is still 422.
+    let query = queue_query(&state, &user, &params)?;
     if let Some(typed) = params.reference.clone() {
         let rows = blocking(&state, move |st, conn| {
             desk::tickets::find_by_reference(st, conn, &user.actor, &typed)
@@ -121,7 +123,6 @@ pub async fn list(
             next_cursor: None,
         }));
     }
-    let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
     let filters = format!(
         "status={} assignee={} sla={}",
