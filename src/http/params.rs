@@ -52,3 +52,29 @@ pub fn must_be_true() -> RefOr<Schema> {
         .enum_values(Some([true]))
         .into()
 }
+
+/// A JSON body that must be an object. serde reads a struct from an array too (`[null]` as a
+/// patch that changes nothing); the document says object, so an array is refused as bad JSON.
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::deserialize(d)?;
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who a ticket goes to: a staff id, `"me"`, or null for nobody.
+pub fn assignee_ref() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .item(words(&["me"]))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}

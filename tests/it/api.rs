@@ -974,4 +974,21 @@ fn the_openapi_document_types_the_queue_filters_and_lists_bad_bodies() {
     assert!(doc["paths"]["/api/v1/quarantine"]["get"]["responses"]["422"].is_object());
     let r = app.post_raw("/api/v1/consultations", "application/json", "{not json");
     assert_eq!(r.status, 400);
+    // A patch is an object: an array (which serde would read as a struct) is refused too.
+    let s = app.staff("s@center.example", "supervisor");
+    let ticket = app.new_ticket("a@example.jp");
+    let r = app.call(
+        "PATCH",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(&s.token),
+        Some(&json!([null, null])),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = app.call(
+        "PATCH",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(&s.token),
+        Some(&json!({"urgent": true})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
 }

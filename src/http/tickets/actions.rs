@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct AssignRequest {
     /// A staff id, `"me"` for the caller, or null for nobody.
+    #[schema(schema_with = crate::http::params::assignee_ref)]
     assignee_id: Option<AssigneeRef>,
 }
 
@@ -198,10 +199,10 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: AfterAuth<web::Json<PatchRequest>>,
+    body: AfterAuth<web::Json<crate::http::params::Object<PatchRequest>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let PatchRequest { status, urgent } = body.into_inner();
+    let PatchRequest { status, urgent } = body.into_inner().0;
     let status = status
         .map(|s| s.parse::<Status>())
         .transpose()
