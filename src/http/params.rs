@@ -1,6 +1,7 @@
 //! Schemas of query parameters whose words or formats the handlers enforce, so the document
 //! says exactly what the server takes.
 
+use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
@@ -77,4 +78,22 @@ pub fn assignee_ref() -> RefOr<Schema> {
         .item(words(&["me"]))
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .into()
+}
+
+/// JSON Schema counts `7.0` as an integer; serde's `i64` does not. Ids are read as either.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("expected a whole number")),
+    }
+}
+
+pub fn whole_number_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
 }

@@ -991,4 +991,21 @@ fn the_openapi_document_types_the_queue_filters_and_lists_bad_bodies() {
         Some(&json!({"urgent": true})),
     );
     assert_eq!(r.status, 204, "{}", r.body);
+    // JSON Schema's integer takes `7.0`; so does the server.
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{ticket}/assign"),
+        Some(&s.token),
+        Some(&json!({"assignee_id": s.id as f64})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{ticket}"),
+            Some(&s.token),
+            None,
+        )
+        .json();
+    assert_eq!(detail["assignee"]["id"], s.id);
 }

@@ -26,7 +26,7 @@ pub struct AssignRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AssigneeRef {
-    Id(i64),
+    Id(#[serde(deserialize_with = "crate::http::params::whole_number")] i64),
     /// Only `"me"`.
     Word(String),
 }
@@ -74,6 +74,10 @@ pub async fn assign(
     Ok(HttpResponse::NoContent().finish())
 }
 
+fn message_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<MessageId>, D::Error> {
+    Ok(crate::http::params::whole_number_opt(d)?.map(MessageId))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ReplyRequest {
     /// What the counsellor writes; the greeting and signature are added from the template.
@@ -83,6 +87,7 @@ pub struct ReplyRequest {
     close: Option<bool>,
     /// The newest message the counsellor has seen; if the consulter wrote after it, 409.
     #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "message_id")]
     last_seen_message_id: Option<MessageId>,
 }
 
