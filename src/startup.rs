@@ -116,7 +116,9 @@ impl Application {
             .local_addr()
             .map_err(|e| StartError::Bind(bind.clone(), e))?
             .port();
-        let doc = crate::http::openapi()
+        let openapi = crate::http::openapi();
+        let methods = web::Data::new(crate::http::methods::MethodTable::of(&openapi));
+        let doc = openapi
             .to_json()
             .map_err(|e| StartError::Mail(format!("OpenAPI document: {e}")))?;
         let doc = web::Data::new(crate::http::OpenApiJson(doc));
@@ -126,13 +128,14 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(app_state.clone())
                 .app_data(doc.clone())
+                .app_data(methods.clone())
                 .configure(crate::http::register)
                 .into_app()
                 .wrap_fn(crate::http::deadline::body_deadline)
                 .wrap_fn(crate::http::metrics::measure)
                 .wrap_fn(crate::http::headers::protective)
                 .configure(crate::http::configure)
-                .default_service(web::to(crate::http::not_found))
+                .default_service(web::to(crate::http::methods::unrouted))
         });
         if workers > 0 {
             server = server.workers(workers);

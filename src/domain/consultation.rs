@@ -88,7 +88,21 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
         } else {
             crate::domain::inbound::one_line(&cleaned)
         };
-        if cleaned.is_empty() {
+        // A one-line field is measured as sent, so the limit is the one the API documents; the
+        // body is measured cleaned (a form sends CRLF line ends).
+        let length = if field == "body" {
+            cleaned.chars().count()
+        } else {
+            value.as_deref().map_or(0, |v| v.chars().count())
+        };
+        if length > max {
+            errors.push(FieldError {
+                field,
+                code: "too_long",
+                message_ja: "長すぎます。短くしてください。",
+            });
+            None
+        } else if cleaned.is_empty() {
             if let Some(message_ja) = required {
                 errors.push(FieldError {
                     field,
@@ -96,13 +110,6 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
                     message_ja,
                 });
             }
-            None
-        } else if cleaned.chars().count() > max {
-            errors.push(FieldError {
-                field,
-                code: "too_long",
-                message_ja: "長すぎます。短くしてください。",
-            });
             None
         } else {
             Some(cleaned)
@@ -306,6 +313,29 @@ mod tests {
         assert_eq!(c.relationship, Relationship::Family);
         assert_eq!(c.body, "はじめて相談します。\nよろしくお願いします。");
         assert_eq!(c.area, None);
+    }
+
+    #[test]
+    fn a_one_line_field_is_measured_as_sent() {
+        // 100 characters as the document counts them, with control characters the cleaning
+        // drops, or blanks alone: over the limit either way.
+        let padded = format!("白石区{}", "\u{15}".repeat(98));
+        let blanks = " ".repeat(101);
+        let raw = RawConsultation {
+            area: Some(padded),
+            name: Some(blanks),
+            ..good()
+        };
+        let errors = validate(&raw, &LIMITS).unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            vec![("name", "too_long"), ("area", "too_long")]
+        );
+        let exact = RawConsultation {
+            area: Some("区".repeat(100)),
+            ..good()
+        };
+        assert!(validate(&exact, &LIMITS).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::db::DbError;
 use crate::desk::DeskError;
 use crate::domain::consultation::FieldError;
+use crate::mail::mailer::ComposeError;
 
 /// Why a request was not served. Each answers with one status and a stable code.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +133,7 @@ fn desk_status(e: &DeskError) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        DeskError::Mail(ComposeError::Recipient) => StatusCode::CONFLICT,
         // Down, locked past the busy timeout, or a full disk: it passes, so 503 and not 500.
         DeskError::Db(db) if db.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -174,6 +176,11 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             status,
             "busy",
             "too many sign-ins at once; please try again in a moment",
+        ),
+        DeskError::Mail(ComposeError::Recipient) => json_error(
+            status,
+            "unmailable_address",
+            "the consulter's address cannot be written on a mail; nothing was sent",
         ),
         DeskError::Db(db) if db.is_unavailable() => json_error(
             status,

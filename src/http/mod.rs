@@ -10,7 +10,9 @@ pub mod form_guard;
 pub mod gate;
 pub mod headers;
 pub mod health;
+pub mod methods;
 pub mod metrics;
+pub mod params;
 pub mod public;
 pub mod quarantine;
 pub mod reports;
@@ -120,6 +122,54 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(register)
         .split_for_parts()
         .1
+        .tap_bad_bodies()
+}
+
+trait BadBodies {
+    fn tap_bad_bodies(self) -> Self;
+}
+
+impl BadBodies for utoipa::openapi::OpenApi {
+    /// Every body is read through the shared JSON and form settings (`configure`), whose
+    /// answer to a body that does not parse is 400: each operation that takes a body says so.
+    fn tap_bad_bodies(mut self) -> Self {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
+        for item in self.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.put, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if op.request_body.is_none() || op.responses.responses.contains_key("400") {
+                    continue;
+                }
+                let json = op.request_body.as_ref().is_some_and(
+                    |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
+                );
+                // The form pages answer a page, the API its error object.
+                let content: (&str, RefOr<Schema>) = if json {
+                    (
+                        "application/json",
+                        Ref::from_schema_name("ErrorBody").into(),
+                    )
+                } else {
+                    (
+                        "text/html",
+                        ObjectBuilder::new().schema_type(Type::String).into(),
+                    )
+                };
+                let response = ResponseBuilder::new()
+                    .description("The body does not parse as the media type it declares")
+                    .content(
+                        content.0,
+                        ContentBuilder::new().schema(Some(content.1)).build(),
+                    )
+                    .build();
+                op.responses.responses.insert("400".into(), response.into());
+            }
+        }
+        self
+    }
 }
 
 pub struct OpenApiJson(pub String);

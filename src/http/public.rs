@@ -109,15 +109,27 @@ async fn take(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct ConsultationRequest {
+    #[schema(max_length = 100)]
     name: Option<String>,
+    #[schema(
+        pattern = r"^\s*[!-;=?A-~]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\s*$",
+        max_length = 254
+    )]
     email: String,
     /// `self`, `family` or `other`.
+    #[schema(schema_with = crate::http::params::relationship)]
     relationship: String,
+    #[schema(max_length = 100)]
     age_group: Option<String>,
+    #[schema(max_length = 100)]
     area: Option<String>,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 200)]
     subject: String,
+    /// At most `intake.max_body_chars` characters.
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     body: String,
     /// Must be true.
+    #[schema(schema_with = crate::http::params::must_be_true)]
     consent: bool,
 }
 

@@ -15,8 +15,10 @@ use crate::intake::mail;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Also mail that was taken on a later retry.
+    #[param(value_type = bool, required = false)]
     all: Option<bool>,
 }
 
@@ -39,6 +41,7 @@ pub struct QuarantineItem {
     responses(
         (status = 200, description = "Mail that could not be taken, newest first", body = Vec<QuarantineItem>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "`all` is not true or false", body = ErrorBody),
     )
 )]
 #[get("/quarantine")]

@@ -18,10 +18,13 @@ use crate::http::gate::AfterAuth;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WindowParams {
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default 30 days before `to`.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     from: Option<String>,
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     to: Option<String>,
 }
 
@@ -161,10 +164,13 @@ pub struct OverdueReport {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OverdueParams {
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     as_of: Option<String>,
     /// `json` (default) or `csv` (UTF-8 with a BOM, for Excel).
+    #[param(schema_with = crate::http::params::report_format, required = false)]
     format: Option<String>,
 }
 
@@ -222,7 +228,8 @@ fn overdue_csv(items: &[OverdueItem]) -> String {
     security(("bearer" = [])),
     params(OverdueParams),
     responses(
-        (status = 200, description = "Every ticket whose running reply clock is past due at as_of, most overdue first; CSV has the same columns", body = OverdueReport),
+        (status = 200, description = "Every ticket whose running reply clock is past due at as_of, most overdue first; CSV has the same columns",
+            content((OverdueReport = "application/json"), (String = "text/csv"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
@@ -265,8 +272,10 @@ pub async fn overdue(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DueByParams {
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default three days from now.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     by: Option<String>,
 }
 
@@ -326,12 +335,16 @@ pub async fn due_by(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlaParams {
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default 30 days before `to`.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     from: Option<String>,
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
+    #[param(schema_with = crate::http::params::instant, required = false)]
     to: Option<String>,
     /// `month` (in the centre's time zone, default) or `counsellor`.
+    #[param(schema_with = crate::http::params::sla_group, required = false)]
     group_by: Option<String>,
 }
 

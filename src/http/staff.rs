@@ -15,11 +15,18 @@ use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewStaffRequest {
+    #[schema(
+        pattern = r"^\s*[!-;=?A-~]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\s*$",
+        max_length = 254
+    )]
     email: String,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 100)]
     name: String,
     /// `counsellor` or `supervisor`.
+    #[schema(value_type = crate::domain::vocabulary::Role)]
     role: String,
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     password: String,
 }
 
@@ -147,6 +154,7 @@ pub async fn reactivate(
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
     /// At least 10 characters.
+    #[schema(min_length = 10)]
     password: String,
 }
 

@@ -26,13 +26,17 @@ pub struct TextModuleList {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewTextModule {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 100)]
     title: String,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 10000)]
     body: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct TextModulePatch {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 100)]
     title: Option<String>,
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 10000)]
     body: Option<String>,
 }
 
@@ -107,10 +111,10 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<i64>,
-    body: AfterAuth<web::Json<TextModulePatch>>,
+    body: AfterAuth<web::Json<crate::http::params::Object<TextModulePatch>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let TextModulePatch { title, body } = body.into_inner();
+    let TextModulePatch { title, body } = body.into_inner().0;
     blocking(&state, move |st, conn| {
         desk::text_modules::update(st, conn, &user.actor, id, title.as_deref(), body.as_deref())
     })

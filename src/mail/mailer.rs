@@ -32,6 +32,10 @@ pub enum ComposeError {
     Template(#[from] TemplateError),
     #[error("{0} is not a usable mail address")]
     Address(String),
+    /// The consulter's address as stored cannot be written on a mail: the person's data, not
+    /// the service's, so the caller is told (409) rather than given a 500.
+    #[error("the recipient is not a usable mail address")]
+    Recipient,
     #[error("cannot build mail: {0}")]
     Build(String),
 }
@@ -189,8 +193,7 @@ impl Mailer {
             .reply_address
             .parse()
             .map_err(|_| ComposeError::Address("center.reply_address".into()))?;
-        let to_address =
-            wire_address(to).ok_or_else(|| ComposeError::Address("the recipient".into()))?;
+        let to_address = wire_address(to).ok_or(ComposeError::Recipient)?;
         // Given, not read back from the headers: lettre's header parser refuses a quoted
         // local part such as `"taro..yamada."` that it writes itself.
         let envelope = Envelope::new(Some(from_address.clone()), vec![to_address.clone()])

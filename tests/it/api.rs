@@ -28,6 +28,7 @@ both_backends!(
     a_reply_after_a_newer_consulter_message_is_refused,
     notes_assignment_and_status_changes,
     every_read_and_change_is_audited_without_text,
+    a_method_a_path_does_not_have_is_405_with_allow,
 );
 
 fn ids(reply: &Value) -> Vec<i64> {
@@ -897,4 +898,114 @@ fn the_openapi_document_covers_every_route() {
         let r = app.call(method, &path, None, Some(&json!({})));
         assert_ne!(r.status, 404, "{entry} is not served");
     }
+}
+
+fn a_method_a_path_does_not_have_is_405_with_allow(backend: Backend) {
+    let app = spawn_app(backend);
+    let delete = |path: &str| {
+        app.http
+            .delete(app.url(path))
+            .call()
+            .expect("the request reached the server")
+    };
+    let mut r = delete("/api/v1/tickets");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let r = delete("/api/v1/tickets/7");
+    assert_eq!(r.status().as_u16(), 405);
+    let mut allow: Vec<&str> = r.headers()["allow"].to_str().unwrap().split(", ").collect();
+    allow.sort_unstable();
+    assert_eq!(allow, ["GET", "PATCH"]);
+    let r = app
+        .http
+        .put(app.url("/healthz"))
+        .send_empty()
+        .expect("the request reached the server");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    // A path nobody serves stays 404.
+    assert_eq!(delete("/api/v1/nothing-here").status().as_u16(), 404);
+    assert_eq!(app.get("/api/v1/tickets/7/nothing").status, 404);
+}
+
+#[test]
+fn the_openapi_document_types_the_queue_filters_and_lists_bad_bodies() {
+    let app = spawn_app(Backend::Sqlite);
+    let doc = app.get("/api/v1/openapi.json").json();
+    let params = doc["paths"]["/api/v1/tickets"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let schema = |name: &str| {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert!(p["required"] != true, "{name} is optional");
+        assert_eq!(p["in"], "query", "{name}");
+        let s = &p["schema"];
+        match s["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => s.clone(),
+        }
+    };
+    assert_eq!(
+        schema("status")["enum"],
+        json!(["new", "open", "waiting", "closed"])
+    );
+    assert_eq!(
+        schema("sla")["enum"],
+        json!(["none", "on_track", "due_soon", "overdue"])
+    );
+    assert_eq!(schema("limit")["minimum"], 1);
+    assert_eq!(schema("assignee")["pattern"], "^(me|none|[0-9]{1,18})$");
+    // A body that does not parse is 400, and every operation that takes a body says so.
+    for (path, method) in [
+        ("/api/v1/consultations", "post"),
+        ("/api/v1/tickets/{id}", "patch"),
+        ("/api/v1/auth/login", "post"),
+        ("/consult", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["400"].is_object(),
+            "{method} {path}"
+        );
+    }
+    let overdue = &doc["paths"]["/api/v1/reports/overdue"]["get"]["responses"]["200"]["content"];
+    assert!(overdue["text/csv"].is_object(), "{overdue}");
+    assert!(doc["paths"]["/api/v1/quarantine"]["get"]["responses"]["422"].is_object());
+    let r = app.post_raw("/api/v1/consultations", "application/json", "{not json");
+    assert_eq!(r.status, 400);
+    // A patch is an object: an array (which serde would read as a struct) is refused too.
+    let s = app.staff("s@center.example", "supervisor");
+    let ticket = app.new_ticket("a@example.jp");
+    let r = app.call(
+        "PATCH",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(&s.token),
+        Some(&json!([null, null])),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = app.call(
+        "PATCH",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(&s.token),
+        Some(&json!({"urgent": true})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    // JSON Schema's integer takes `7.0`; so does the server.
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{ticket}/assign"),
+        Some(&s.token),
+        Some(&json!({"assignee_id": s.id as f64})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/{ticket}"),
+            Some(&s.token),
+            None,
+        )
+        .json();
+    assert_eq!(detail["assignee"]["id"], s.id);
 }

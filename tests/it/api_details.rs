@@ -95,6 +95,16 @@ fn a_ticket_is_found_by_the_reference_read_out_on_the_phone(backend: Backend) {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["items"][0]["reference"], reference.as_str());
+    // … but a filter the queue would refuse is refused here too, as the document says.
+    for bad in ["sla=late", "assignee=someone", "limit=0", "cursor=x"] {
+        let r = app.call(
+            "GET",
+            &format!("/api/v1/tickets?reference={reference}&{bad}"),
+            Some(&staff.token),
+            None,
+        );
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
 
     // A reference of nobody's, or text that cannot be one, finds nothing (and is no error).
     let first_reference = reference_of(&app, &staff.token, first);

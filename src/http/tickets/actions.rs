@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct AssignRequest {
     /// A staff id, `"me"` for the caller, or null for nobody.
+    #[schema(schema_with = crate::http::params::assignee_ref)]
     assignee_id: Option<AssigneeRef>,
 }
 
@@ -25,7 +26,7 @@ pub struct AssignRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AssigneeRef {
-    Id(i64),
+    Id(#[serde(deserialize_with = "crate::http::params::whole_number")] i64),
     /// Only `"me"`.
     Word(String),
 }
@@ -73,14 +74,20 @@ pub async fn assign(
     Ok(HttpResponse::NoContent().finish())
 }
 
+fn message_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<MessageId>, D::Error> {
+    Ok(crate::http::params::whole_number_opt(d)?.map(MessageId))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ReplyRequest {
     /// What the counsellor writes; the greeting and signature are added from the template.
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     body: String,
     /// Close the ticket with this reply.
     close: Option<bool>,
     /// The newest message the counsellor has seen; if the consulter wrote after it, 409.
     #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "message_id")]
     last_seen_message_id: Option<MessageId>,
 }
 
@@ -142,6 +149,7 @@ pub async fn reply(
 
 #[derive(Deserialize, ToSchema)]
 pub struct NoteRequest {
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     body: String,
 }
 
@@ -196,10 +204,10 @@ pub async fn update(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: AfterAuth<web::Json<PatchRequest>>,
+    body: AfterAuth<web::Json<crate::http::params::Object<PatchRequest>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let PatchRequest { status, urgent } = body.into_inner();
+    let PatchRequest { status, urgent } = body.into_inner().0;
     let status = status
         .map(|s| s.parse::<Status>())
         .transpose()
@@ -214,8 +222,10 @@ pub async fn update(
 #[derive(Deserialize, ToSchema)]
 pub struct TriageDecision {
     /// `confirm` (the danger is real: keep it urgent) or `clear` (a false alarm).
+    #[schema(schema_with = crate::http::params::triage_decision)]
     decision: String,
     /// Why; kept with the flag for supervisors.
+    #[schema(pattern = r"[^\s\x00-\x1f\x7f-\x9f]", max_length = 20000)]
     reason: String,
 }
 

@@ -22,17 +22,22 @@ pub struct QueuePage {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueParams {
     /// `open` (every status but closed) or one status.
-    #[param(value_type = Option<Status>)]
+    #[param(value_type = Status, required = false)]
     pub(crate) status: Option<String>,
     /// `me`, `none`, or a staff id.
+    #[param(value_type = String, required = false, pattern = r"^(me|none|[0-9]{1,18})$")]
     pub(crate) assignee: Option<String>,
     /// `overdue`, `due_soon`, `on_track` or `none`.
-    #[param(value_type = Option<SlaState>)]
+    #[param(value_type = SlaState, required = false)]
     pub(crate) sla: Option<String>,
     /// 1–200, default 50; larger is clamped to 200.
+    #[param(value_type = i64, required = false, minimum = 1)]
     pub(crate) limit: Option<i64>,
+    /// The `next_cursor` of the page before.
+    #[param(value_type = String, required = false, pattern = r"^([01]\.-?[0-9]{1,16}\.[0-9]{1,18})?$")]
     pub(crate) cursor: Option<String>,
     /// A ticket's reference, as read out on the phone: letter case, spaces and the hyphen do
     /// not matter. Returns that ticket alone, or no items; the other filters are ignored.
@@ -106,6 +111,8 @@ pub async fn list(
     user: Session,
     params: AfterAuth<web::Query<QueueParams>>,
 ) -> Result<HttpResponse, ApiError> {
+    // The filters are checked even when a reference makes them moot: a bad one is still 422.
+    let query = queue_query(&state, &user, &params)?;
     if let Some(typed) = params.reference.clone() {
         let rows = blocking(&state, move |st, conn| {
             desk::tickets::find_by_reference(st, conn, &user.actor, &typed)
@@ -116,7 +123,6 @@ pub async fn list(
             next_cursor: None,
         }));
     }
-    let query = queue_query(&state, &user, &params)?;
     let limit = query.limit as usize;
     let filters = format!(
         "status={} assignee={} sla={}",
