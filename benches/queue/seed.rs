@@ -57,7 +57,7 @@ fn plans(count: usize, now: DateTime<Utc>, rng: &mut Rng) -> Vec<Plan> {
 }
 
 /// A distinct reference per ticket: an odd multiplier is a bijection on 40 bits.
-fn reference_for(i: usize) -> String {
+pub fn reference_for(i: usize) -> String {
     let scrambled = (i as u64).wrapping_mul(0x009E_3779_B97F) & ((1u64 << 40) - 1);
     let b = scrambled.to_be_bytes();
     reference::from_entropy([b[3], b[4], b[5], b[6], b[7]])
