@@ -306,11 +306,11 @@ pub fn attachments_of(
         .load(conn)?)
 }
 
-/// A file to hand out.
+/// A file to hand out: its name and bytes (the type its sender claimed is never used: every
+/// download is `application/octet-stream`).
 #[derive(Debug, Clone, Queryable)]
 pub struct AttachmentFile {
     pub filename: String,
-    pub content_type: String,
     pub content: Vec<u8>,
 }
 
@@ -324,11 +324,7 @@ pub fn attachment(
         .inner_join(messages::table)
         .filter(attachments::id.eq(attachment_id))
         .filter(messages::ticket_id.eq(ticket_id))
-        .select((
-            attachments::filename,
-            attachments::content_type,
-            attachments::content,
-        ))
+        .select((attachments::filename, attachments::content))
         .first(conn)
         .optional()?)
 }

@@ -11,6 +11,27 @@ use actix_web::http::header::{
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 
+/// An attachment as a download of opaque bytes, whatever its sender claimed it was: a browser
+/// that believed `text/html` or `image/svg+xml` could run a stranger's script in the desk.
+/// The API and the console serve attachments through this one answer.
+pub fn attachment_download(file: crate::db::queue::AttachmentFile) -> actix_web::HttpResponse {
+    use actix_web::http::header::{
+        Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+    };
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: file.filename.into_bytes(),
+        })],
+    };
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
+        .insert_header(disposition)
+        .body(file.content)
+}
+
 /// Script, style and images from us alone; forms post to us alone.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \

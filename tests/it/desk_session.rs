@@ -11,6 +11,7 @@ use crate::support::{Backend, STAFF_PASSWORD, TestApp, hidden_value, spawn_app_w
 both_backends!(
     the_session_cookie_is_strict_and_changes_need_the_form_token,
     sign_in_is_throttled_and_sessions_end_idle_or_at_their_age,
+    an_attachment_is_a_download_of_opaque_bytes_whatever_its_sender_claimed,
 );
 
 /// An HTTP client that keeps no cookies and follows no redirects, to read each answer.
@@ -26,6 +27,8 @@ struct Answer {
     status: u16,
     location: String,
     set_cookie: String,
+    content_type: String,
+    disposition: String,
     body: String,
 }
 
@@ -40,10 +43,13 @@ fn send(req: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
             .join("\n")
     };
     let (location, set_cookie) = (header("location"), header("set-cookie"));
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
     Answer {
         status: r.status().as_u16(),
         location,
         set_cookie,
+        content_type,
+        disposition,
         body: r.body_mut().read_to_string().unwrap_or_default(),
     }
 }
@@ -232,4 +238,41 @@ fn sign_in_is_throttled_and_sessions_end_idle_or_at_their_age(backend: Backend) 
     let aged = get_with(&app, "/desk/tickets/1", &cookie);
     assert_eq!(aged.status, 303, "12 hours after sign-in, however used");
     assert!(aged.location.contains("expired=1"), "{}", aged.location);
+}
+
+/// The console hands out attachments as the API does: never as the type the sender claimed
+/// (a consulter's HTML or SVG must not run in a counsellor's browser).
+fn an_attachment_is_a_download_of_opaque_bytes_whatever_its_sender_claimed(backend: Backend) {
+    let app = app_with(backend, None);
+    let raw = std::fs::read(format!(
+        "{}/tests/data/mail/rfc2231-filename.eml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let outcome = {
+        let mut conn = app.conn();
+        madoguchi::intake::mail::take(&app.state, &mut conn, &raw, "test").expect("stored")
+    };
+    let madoguchi::intake::Outcome::Opened { ticket_id, .. } = outcome else {
+        panic!("expected a new ticket, got {outcome:?}");
+    };
+    app.add_staff(SUPERVISOR, "supervisor");
+    let (_, cookie) = http_sign_in(&app, SUPERVISOR, STAFF_PASSWORD);
+    let page = get_with(&app, &format!("/desk/tickets/{}", ticket_id.0), &cookie);
+    assert_eq!(page.status, 200);
+    // The page escapes the link's slashes (`&#x2f;`), as minijinja escapes every value.
+    let body = page.body.replace("&#x2f;", "/");
+    let prefix = format!("/desk/tickets/{}/attachments/", ticket_id.0);
+    let at = body
+        .find(&prefix)
+        .expect("a download link on the ticket page");
+    let link: String = body[at..].chars().take_while(|c| *c != '"').collect();
+    let file = get_with(&app, &link, &cookie);
+    assert_eq!(file.status, 200);
+    assert_eq!(file.content_type, "application/octet-stream");
+    assert!(
+        file.disposition.starts_with("attachment"),
+        "{}",
+        file.disposition
+    );
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, web};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -263,7 +262,7 @@ pub async fn page(
         ("attachment_id" = i64, Path, description = "Attachment id"),
     ),
     responses(
-        (status = 200, description = "The file, always as a download"),
+        (status = 200, description = "The file as `application/octet-stream`, always a download", content_type = "application/octet-stream"),
         (status = 303, description = "Not signed in: to the sign-in page"),
         (status = 404, description = "No such attachment on this ticket", content_type = "text/html"),
     )
@@ -284,21 +283,5 @@ pub async fn attachment(
         Ok(f) => f,
         Err(e) => return failed(&state, &user, &e, &format!("/desk/tickets/{id}")),
     };
-    let mime: actix_web::mime::Mime = file
-        .content_type
-        .parse()
-        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-    // Always a download, never shown inline: a consulter's HTML must not run in staff browsers.
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::FilenameExt(header::ExtendedValue {
-            charset: header::Charset::Ext("UTF-8".into()),
-            language_tag: None,
-            value: file.filename.into_bytes(),
-        })],
-    };
-    HttpResponse::Ok()
-        .content_type(mime)
-        .insert_header(disposition)
-        .body(file.content)
+    crate::http::headers::attachment_download(file)
 }

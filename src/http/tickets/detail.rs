@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -210,19 +209,5 @@ pub async fn attachment(
         desk::tickets::attachment(st, conn, &user.actor, id, attachment_id)
     })
     .await?;
-    // Always a download of opaque bytes, whatever the sender claimed it was: a browser that
-    // believed `text/html` or `image/svg+xml` could run a stranger's script in the desk.
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::FilenameExt(header::ExtendedValue {
-            charset: header::Charset::Ext("UTF-8".into()),
-            language_tag: None,
-            value: file.filename.into_bytes(),
-        })],
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
-        .insert_header(disposition)
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(file.content))
+    Ok(crate::http::headers::attachment_download(file))
 }
