@@ -1,6 +1,8 @@
 //! What staff do to a ticket. Each action is one transaction that also writes its audit
 //! event and queues any mail it causes.
 
+use std::collections::HashMap;
+
 use super::{Actor, DeskError, audit};
 use crate::db::audit::{self as audit_trail_db, AuditRow};
 use crate::db::messages::{self, NewMessage};
@@ -37,6 +39,41 @@ pub struct TicketView {
     pub messages: Vec<ThreadMessage>,
     pub deliveries: Vec<outbox::DeliveryRow>,
     pub attachments: Vec<queue::AttachmentMeta>,
+}
+
+/// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
+/// attachments that came with it.
+pub struct ThreadEntry {
+    pub message: ThreadMessage,
+    pub delivery: Option<outbox::DeliveryRow>,
+    pub attachments: Vec<queue::AttachmentMeta>,
+}
+
+impl TicketView {
+    /// The thread in its order, each message with its own delivery and attachments (the API
+    /// and the console both show it so).
+    pub fn entries(
+        messages: Vec<ThreadMessage>,
+        deliveries: Vec<outbox::DeliveryRow>,
+        attachments: Vec<queue::AttachmentMeta>,
+    ) -> Vec<ThreadEntry> {
+        let mut deliveries: HashMap<MessageId, outbox::DeliveryRow> = deliveries
+            .into_iter()
+            .filter_map(|d| d.message_id.map(|m| (m, d)))
+            .collect();
+        let mut by_message: HashMap<MessageId, Vec<queue::AttachmentMeta>> = HashMap::new();
+        for a in attachments {
+            by_message.entry(a.message_id).or_default().push(a);
+        }
+        messages
+            .into_iter()
+            .map(|message| ThreadEntry {
+                delivery: deliveries.remove(&message.id),
+                attachments: by_message.remove(&message.id).unwrap_or_default(),
+                message,
+            })
+            .collect()
+    }
 }
 
 /// The whole ticket, read in four queries, and the read audited.

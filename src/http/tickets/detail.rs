@@ -1,8 +1,6 @@
 //! What staff read: a ticket with its thread, its audit trail, and its attachments. Each read
 //! is audited by the desk.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -81,50 +79,38 @@ pub async fn detail(
         desk::tickets::view(st, conn, &user.actor, id)
     })
     .await?;
-    let mut deliveries: HashMap<MessageId, DeliveryOut> = view
-        .deliveries
-        .into_iter()
-        .filter_map(|d| {
-            d.message_id.map(|m| {
-                (
-                    m,
-                    DeliveryOut {
+    let messages =
+        desk::tickets::TicketView::entries(view.messages, view.deliveries, view.attachments)
+            .into_iter()
+            .map(|e| {
+                let m = e.message;
+                MessageOut {
+                    delivery: e.delivery.map(|d| DeliveryOut {
                         status: d.status,
                         attempts: d.attempts,
                         last_error: d.last_error,
-                    },
-                )
+                    }),
+                    attachments: e
+                        .attachments
+                        .into_iter()
+                        .map(|a| AttachmentOut {
+                            url: format!("/api/v1/tickets/{id}/attachments/{}", a.id),
+                            id: a.id,
+                            filename: a.filename,
+                            content_type: a.content_type,
+                            size_bytes: a.size_bytes,
+                        })
+                        .collect(),
+                    author: StaffRef::of(m.author_id, m.author_name),
+                    created_at: local_time(&state, from_db(m.created_at)),
+                    id: m.id,
+                    kind: m.kind,
+                    body_text: m.body_text,
+                    automatic: m.automatic,
+                    system_note: m.system_note,
+                }
             })
-        })
-        .collect();
-    let mut attachments: HashMap<MessageId, Vec<AttachmentOut>> = HashMap::new();
-    for a in view.attachments {
-        attachments
-            .entry(a.message_id)
-            .or_default()
-            .push(AttachmentOut {
-                url: format!("/api/v1/tickets/{id}/attachments/{}", a.id),
-                id: a.id,
-                filename: a.filename,
-                content_type: a.content_type,
-                size_bytes: a.size_bytes,
-            });
-    }
-    let messages = view
-        .messages
-        .into_iter()
-        .map(|m| MessageOut {
-            delivery: deliveries.remove(&m.id),
-            attachments: attachments.remove(&m.id).unwrap_or_default(),
-            author: StaffRef::of(m.author_id, m.author_name),
-            created_at: local_time(&state, from_db(m.created_at)),
-            id: m.id,
-            kind: m.kind,
-            body_text: m.body_text,
-            automatic: m.automatic,
-            system_note: m.system_note,
-        })
-        .collect();
+            .collect();
     let c = view.consulter;
     Ok(HttpResponse::Ok().json(TicketDetail {
         summary: summary(&state, view.summary),
