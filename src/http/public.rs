@@ -1,7 +1,6 @@
 //! The public intake: the consultation form (`/consult`) and `POST /api/v1/consultations`.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -79,10 +78,6 @@ impl ConsultForm {
     }
 }
 
-fn client_addr(req: &HttpRequest) -> IpAddr {
-    super::client_ip(req)
-}
-
 fn limits(state: &AppState) -> Limits {
     Limits {
         max_body_chars: state.settings.intake.max_body_chars,
@@ -97,7 +92,7 @@ async fn take(
 ) -> Result<Opened, ApiError> {
     if !state
         .intake_limiter
-        .try_acquire(client_addr(req), state.time.now())
+        .try_acquire(super::client_ip(req), state.time.now())
     {
         return Err(ApiError::RateLimited);
     }
