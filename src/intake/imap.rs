@@ -319,7 +319,7 @@ async fn take_new<S: Stream>(
             let st = state.clone();
             let mb = mailbox.clone();
             let too_large = matches!(item, Fetched::TooLarge(_));
-            let taken = web::block(move || {
+            web::block(move || {
                 let mut conn = st.pool.get().map_err(DbError::from)?;
                 let outcome = match item {
                     Fetched::Whole(raw) => mail::take(&st, &mut conn, &raw, "imap")?,
@@ -335,7 +335,8 @@ async fn take_new<S: Stream>(
             .await
             .map_err(|e| ImapError::Intake(e.to_string()))?
             .map_err(|e| ImapError::Intake(e.to_string()))?;
-            tracing::info!(uid, outcome = taken.as_str(), "mail taken from IMAP");
+            // `Outcome::record` has logged the mail itself; the UID says where in the mailbox.
+            tracing::debug!(uid, "IMAP mail stored");
             if too_large {
                 // Left unseen in the mailbox, where a person can still read it.
                 continue;
