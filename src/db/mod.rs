@@ -262,7 +262,12 @@ fn sqlite_start_error(path: &std::path::Path, said: &str) -> DbError {
 
 pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
     let applied = match conn {
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        // Several processes may start at once on a new file (two `ingest` pipes for the first
+        // mails): the write lock makes one migrate while the others wait, then find nothing
+        // pending. Each migration's own transaction becomes a savepoint inside it.
+        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+        }),
         DbConn::Postgres(c) => {
             // Several instances may start at once; one migrates while the others wait.
             c.batch_execute("SELECT pg_advisory_lock(7171001)")?;

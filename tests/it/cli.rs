@@ -12,6 +12,7 @@ use crate::support::{Backend, TestDb};
 both_backends!(
     migrate_applies_and_is_idempotent,
     staff_add_creates_an_account_with_a_hashed_password,
+    processes_started_together_on_a_new_database_all_migrate,
 );
 
 fn madoguchi(db: &TestDb, args: &[&str], stdin: &str) -> Output {
@@ -42,6 +43,32 @@ fn migrate_applies_and_is_idempotent(backend: Backend) {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    }
+}
+
+/// Two MTA pipes delivering the first mails, or several instances started at once: one
+/// migrates, the others wait and find nothing pending (on SQLite they once failed with
+/// "table staff already exists").
+fn processes_started_together_on_a_new_database_all_migrate(backend: Backend) {
+    let db = TestDb::new(backend);
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+                .arg("migrate")
+                .env("MADOGUCHI_DATABASE__URL", &db.url)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("madoguchi runs")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
