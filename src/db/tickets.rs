@@ -214,3 +214,13 @@ pub fn new_since(conn: &mut DbConn, since: DateTime<Utc>) -> Result<i64, DbError
         .count()
         .get_result(conn)?)
 }
+
+/// The tickets not closed that a staff member holds, oldest first (to hand them over).
+pub fn open_assigned_to(conn: &mut DbConn, staff: StaffId) -> Result<Vec<TicketId>, DbError> {
+    Ok(tickets::table
+        .filter(tickets::assignee_id.eq(staff))
+        .filter(tickets::status.ne(Status::Closed))
+        .order(tickets::id)
+        .select(tickets::id)
+        .load(conn)?)
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::auth::passwords::{self, PasswordError};
 use super::{Actor, DeskError, audit};
 use crate::db::staff::{self, NewStaff};
-use crate::db::{DbConn, sessions, to_db, write_tx};
+use crate::db::{DbConn, sessions, tickets, to_db, write_tx};
 use crate::domain::consultation::normalise_email;
 use crate::domain::vocabulary::{Role, StaffId};
 use crate::state::AppState;
@@ -161,4 +161,61 @@ pub fn colleagues(conn: &mut DbConn) -> Result<Vec<(StaffId, String)>, DeskError
         .filter(|s| s.active)
         .map(|s| (s.id, s.name))
         .collect())
+}
+
+/// Hands every open ticket of one account (a counsellor who left) to an active colleague, in
+/// one transaction, each ticket audited as an assignment. Answers how many moved.
+pub fn reassign_open(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    from: StaffId,
+    to: StaffId,
+) -> Result<usize, DeskError> {
+    actor.require_supervisor()?;
+    if from == to {
+        return Err(DeskError::Invalid(vec![("to", "same_account")]));
+    }
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        if !staff::is_active(conn, to)? {
+            return Err(DeskError::Invalid(vec![("to", "not_active_staff")]));
+        }
+        let ids = tickets::open_assigned_to(conn, from)?;
+        let detail = format!("assignee={to} from={from}");
+        for id in &ids {
+            tickets::assign(conn, *id, Some(to), now)?;
+            audit(
+                conn,
+                actor,
+                now,
+                "ticket.assign",
+                Some(*id),
+                None,
+                Some(&detail),
+            )?;
+        }
+        Ok(ids.len())
+    })
+}
+
+/// Every account, for the supervisors' staff page; the read is audited.
+pub fn list(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+) -> Result<Vec<staff::StaffListRow>, DeskError> {
+    actor.require_supervisor()?;
+    let rows = staff::list(conn)?;
+    let detail = format!("count={}", rows.len());
+    audit(
+        conn,
+        actor,
+        state.time.now(),
+        "staff.list",
+        None,
+        None,
+        Some(&detail),
+    )?;
+    Ok(rows)
 }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod params;
 pub mod public;
 pub mod quarantine;
+pub mod report_csv;
 pub mod reports;
 pub mod schema;
 pub mod site;
@@ -80,6 +81,22 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::actions::assign)
         .service(desk::actions::status)
         .service(desk::actions::triage)
+        // The supervisors' pages (issue 13, point 5).
+        .service(desk::reports::overdue)
+        .service(desk::reports::overdue_csv)
+        .service(desk::reports::sla)
+        .service(desk::reports::sla_csv)
+        .service(desk::reports::urgent)
+        .service(desk::workload::show)
+        .service(desk::workload::reassign)
+        .service(desk::staff::list)
+        .service(desk::staff::create)
+        .service(desk::staff::show_member)
+        .service(desk::staff::change)
+        .service(desk::quarantine::list)
+        .service(desk::quarantine::show)
+        .service(desk::quarantine::download)
+        .service(desk::quarantine::retry)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)

@@ -1,15 +1,15 @@
 //! Supervisors' reports.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::{blocking, local_time};
-use crate::db::reports::{self, ClockRow};
-use crate::db::{from_db, messages, triage_flags};
+use super::{blocking, local_time, report_csv};
+use crate::db::from_db;
+use crate::db::reports;
+use crate::desk;
 use crate::desk::auth::Session;
 use crate::domain::clock::SlaState;
 use crate::domain::vocabulary::{StaffId, Status, TicketId};
@@ -22,14 +22,14 @@ use crate::state::AppState;
 pub struct WindowParams {
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default 30 days before `to`.
     #[param(schema_with = crate::http::params::instant, required = false)]
-    from: Option<String>,
+    pub from: Option<String>,
     /// RFC 3339 or a plain date YYYY-MM-DD (00:00 in the centre's zone); default now.
     #[param(schema_with = crate::http::params::instant, required = false)]
-    to: Option<String>,
+    pub to: Option<String>,
 }
 
 /// RFC 3339, or a plain date read as 00:00 in the centre's zone (CONTRACT.md §6).
-fn instant(
+pub fn instant(
     state: &AppState,
     field: &'static str,
     raw: Option<&str>,
@@ -41,7 +41,10 @@ fn instant(
     .transpose()
 }
 
-fn window(state: &AppState, p: &WindowParams) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+pub fn window(
+    state: &AppState,
+    p: &WindowParams,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let to = instant(state, "to", p.to.as_deref())?.unwrap_or_else(|| state.time.now());
     let from = instant(state, "from", p.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to {
@@ -92,44 +95,29 @@ pub async fn urgent(
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
     let (from, to) = window(&state, &params)?;
-    let (flags, replies) = blocking(&state, move |_, conn| {
-        let flags = triage_flags::flags_between(conn, from, to)?;
-        let ids: Vec<TicketId> = flags.iter().map(|f| f.ticket_id).collect();
-        let replies = messages::staff_replies_on(conn, &ids)?;
-        Ok::<_, crate::db::DbError>((flags, replies))
+    let figures = blocking(&state, move |st, conn| {
+        desk::reports::urgent(st, conn, &user.actor, from, to)
     })
     .await?;
-    let items: Vec<UrgentItem> = flags
+    let items: Vec<UrgentItem> = figures
+        .lines
         .into_iter()
-        .map(|f| {
-            let flagged = from_db(f.flagged_at);
-            let first_reply = replies
-                .iter()
-                .filter(|r| r.ticket_id == f.ticket_id && from_db(r.at) >= flagged)
-                .map(|r| from_db(r.at))
-                .min();
-            UrgentItem {
-                ticket_id: f.ticket_id,
-                reference: f.reference,
-                categories: f.categories.split(',').map(str::to_string).collect(),
-                state: f.state,
-                flagged_at: local_time(&state, flagged),
-                first_reply_at: first_reply.map(|r| local_time(&state, r)),
-                minutes_to_first_reply: first_reply.map(|r| (r - flagged).num_minutes()),
-            }
+        .map(|l| UrgentItem {
+            ticket_id: l.ticket_id,
+            reference: l.reference,
+            categories: l.categories,
+            state: l.state,
+            flagged_at: local_time(&state, l.flagged_at),
+            first_reply_at: l.first_reply_at.map(|r| local_time(&state, r)),
+            minutes_to_first_reply: l.minutes_to_first_reply,
         })
         .collect();
-    let mut minutes: Vec<i64> = items
-        .iter()
-        .filter_map(|i| i.minutes_to_first_reply)
-        .collect();
-    minutes.sort_unstable();
     Ok(HttpResponse::Ok().json(UrgentReport {
         from: local_time(&state, from),
         to: local_time(&state, to),
         count: items.len(),
-        unanswered: items.iter().filter(|i| i.first_reply_at.is_none()).count(),
-        median_minutes_to_first_reply: crate::domain::stats::median(&minutes),
+        unanswered: figures.unanswered,
+        median_minutes_to_first_reply: figures.median_minutes_to_first_reply,
         items,
     }))
 }
@@ -174,53 +162,18 @@ pub struct OverdueParams {
     format: Option<String>,
 }
 
-fn overdue_item(state: &AppState, row: ClockRow, at: DateTime<Utc>) -> OverdueItem {
-    let due = from_db(row.due_at);
+fn overdue_item(state: &AppState, l: desk::reports::OverdueLine) -> OverdueItem {
     OverdueItem {
-        id: row.ticket_id,
-        reference: row.reference,
-        subject: row.subject,
-        assignee: row
-            .assignee_id
-            .zip(row.assignee_name)
-            .map(|(id, name)| StaffName { id, name }),
-        clock_started_at: local_time(state, from_db(row.started_at)),
-        reply_due_at: local_time(state, due),
-        overdue_hours: ((at - due).num_minutes() as f64 / 6.0).round() / 10.0,
-        urgent: row.urgent,
-        status: row.status,
+        id: l.id,
+        reference: l.reference,
+        subject: l.subject,
+        assignee: l.assignee.map(|(id, name)| StaffName { id, name }),
+        clock_started_at: local_time(state, l.clock_started_at),
+        reply_due_at: local_time(state, l.reply_due_at),
+        overdue_hours: l.overdue_hours,
+        urgent: l.urgent,
+        status: l.status,
     }
-}
-
-const OVERDUE_COLUMNS: [&str; 9] = [
-    "id",
-    "reference",
-    "subject",
-    "assignee",
-    "clock_started_at",
-    "reply_due_at",
-    "overdue_hours",
-    "urgent",
-    "status",
-];
-
-fn overdue_csv(items: &[OverdueItem]) -> String {
-    let rows = items.iter().map(|i| {
-        vec![
-            i.id.to_string(),
-            i.reference.clone(),
-            i.subject.clone(),
-            i.assignee
-                .as_ref()
-                .map_or(String::new(), |a| a.name.clone()),
-            i.clock_started_at.clone(),
-            i.reply_due_at.clone(),
-            i.overdue_hours.to_string(),
-            i.urgent.to_string(),
-            i.status.to_string(),
-        ]
-    });
-    crate::domain::csv::document(&OVERDUE_COLUMNS, rows)
 }
 
 #[utoipa::path(
@@ -240,30 +193,19 @@ pub async fn overdue(
     params: AfterAuth<web::Query<OverdueParams>>,
 ) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
-    let csv = match params.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ApiError::field("format", "invalid")),
-    };
+    let csv = report_csv::wants_csv(params.format.as_deref())?;
     let at = instant(&state, "as_of", params.as_of.as_deref())?.unwrap_or_else(|| state.time.now());
-    let rows = blocking(&state, move |_, conn| reports::overdue_at(conn, at)).await?;
-    let items: Vec<OverdueItem> = rows
-        .into_iter()
-        .map(|r| overdue_item(&state, r, at))
-        .collect();
+    let lines = blocking(&state, move |st, conn| {
+        desk::reports::overdue(st, conn, &user.actor, at)
+    })
+    .await?;
     if csv {
-        let name = format!(
-            "overdue-{}.csv",
-            at.with_timezone(&state.rules.tz).format("%Y%m%d-%H%M")
-        );
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ))
-            .body(overdue_csv(&items)));
+        return Ok(report_csv::download(
+            &report_csv::overdue_name(&state, at),
+            report_csv::overdue(&state, &lines),
+        ));
     }
+    let items: Vec<OverdueItem> = lines.into_iter().map(|l| overdue_item(&state, l)).collect();
     Ok(HttpResponse::Ok().json(OverdueReport {
         as_of: local_time(&state, at),
         count: items.len(),
@@ -346,6 +288,9 @@ pub struct SlaParams {
     /// `month` (in the centre's time zone, default) or `counsellor`.
     #[param(schema_with = crate::http::params::sla_group, required = false)]
     group_by: Option<String>,
+    /// `json` (default) or `csv` (UTF-8 with a BOM and Japanese headings, for Excel).
+    #[param(schema_with = crate::http::params::report_format, required = false)]
+    format: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -373,7 +318,8 @@ pub struct SlaReport {
     security(("bearer" = [])),
     params(SlaParams),
     responses(
-        (status = 200, description = "Compliance for clocks whose due time falls in the window; every clock counts", body = SlaReport),
+        (status = 200, description = "Compliance for clocks whose due time falls in the window; every clock counts; CSV has the same columns with Japanese headings",
+            content((SlaReport = "application/json"), (String = "text/csv"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
@@ -389,6 +335,7 @@ pub async fn sla_report(
         Some("counsellor") => sla::GroupBy::Counsellor,
         Some(_) => return Err(ApiError::field("group_by", "invalid")),
     };
+    let csv = report_csv::wants_csv(params.format.as_deref())?;
     let (from, to) = window(
         &state,
         &WindowParams {
@@ -396,24 +343,17 @@ pub async fn sla_report(
             to: params.to.clone(),
         },
     )?;
-    let (rows, names) = blocking(&state, move |_, conn| {
-        Ok::<_, crate::db::DbError>((
-            reports::due_between(conn, from, to)?,
-            reports::staff_names(conn)?,
-        ))
+    let rows = blocking(&state, move |st, conn| {
+        desk::reports::sla(st, conn, &user.actor, from, to, group_by)
     })
     .await?;
-    let name_of = |id: StaffId| names.iter().find(|n| n.id == id).map(|n| n.name.clone());
-    let clocks: Vec<sla::Clock> = rows
-        .into_iter()
-        .map(|r| sla::Clock {
-            started_at: from_db(r.started_at),
-            due_at: from_db(r.due_at),
-            stopped_at: r.stopped_at.map(from_db),
-            counsellor: r.stopped_by.and_then(name_of).or(r.assignee_name),
-        })
-        .collect();
-    let rows = sla::report(&clocks, group_by, state.rules.tz, state.time.now())
+    if csv {
+        return Ok(report_csv::download(
+            &report_csv::sla_name(&state, from, to, group_by),
+            report_csv::sla(group_by, &rows),
+        ));
+    }
+    let rows = rows
         .into_iter()
         .map(|r| SlaRow {
             key: r.key,
@@ -433,35 +373,7 @@ pub async fn sla_report(
     }))
 }
 
-#[derive(Serialize, ToSchema, Default)]
-pub struct Workload {
-    on_track: usize,
-    due_soon: usize,
-    overdue: usize,
-    /// Open tickets without a running clock (answered, waiting on the consulter).
-    none: usize,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CounsellorWorkload {
-    #[schema(value_type = i64)]
-    id: StaffId,
-    name: String,
-    /// A deactivated account still holding tickets: they need reassigning.
-    active: bool,
-    open: usize,
-    by_sla_state: Workload,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WorkloadReport {
-    counsellors: Vec<CounsellorWorkload>,
-    unassigned: Workload,
-    unassigned_open: usize,
-    /// Open tickets assigned to deactivated accounts.
-    #[schema(value_type = Vec<i64>)]
-    needs_reassignment: Vec<TicketId>,
-}
+pub use crate::desk::reports::{CounsellorWorkload, Workload, WorkloadReport};
 
 #[utoipa::path(
     tag = "reports",
@@ -474,60 +386,9 @@ pub struct WorkloadReport {
 #[get("/reports/workload")]
 pub async fn workload(state: web::Data<AppState>, user: Session) -> Result<HttpResponse, ApiError> {
     user.actor.require_supervisor()?;
-    let (open, names) = blocking(&state, move |_, conn| {
-        Ok::<_, crate::db::DbError>((reports::open_tickets(conn)?, reports::staff_names(conn)?))
+    let report = blocking(&state, move |st, conn| {
+        desk::reports::workload(st, conn, &user.actor)
     })
     .await?;
-    let now = state.time.now();
-    let mut counsellors: Vec<CounsellorWorkload> = Vec::new();
-    let mut unassigned = Workload::default();
-    let mut unassigned_open = 0;
-    let mut needs_reassignment = Vec::new();
-    for ticket in open {
-        let state_now = clock::sla_state(&state.rules, ticket.reply_due_at.map(from_db), now);
-        let bucket = match ticket.assignee_id {
-            None => {
-                unassigned_open += 1;
-                &mut unassigned
-            }
-            Some(id) => {
-                let (name, active) = names
-                    .iter()
-                    .find(|n| n.id == id)
-                    .map_or((String::new(), false), |n| (n.name.clone(), n.active));
-                if !active {
-                    needs_reassignment.push(ticket.id);
-                }
-                let entry = match counsellors.iter().position(|c| c.id == id) {
-                    Some(i) => &mut counsellors[i],
-                    None => {
-                        counsellors.push(CounsellorWorkload {
-                            id,
-                            name,
-                            active,
-                            open: 0,
-                            by_sla_state: Workload::default(),
-                        });
-                        counsellors.last_mut().expect("just pushed")
-                    }
-                };
-                entry.open += 1;
-                &mut entry.by_sla_state
-            }
-        };
-        match state_now {
-            clock::SlaState::None => bucket.none += 1,
-            clock::SlaState::OnTrack => bucket.on_track += 1,
-            clock::SlaState::DueSoon => bucket.due_soon += 1,
-            clock::SlaState::Overdue => bucket.overdue += 1,
-        }
-    }
-    counsellors.sort_by(|a, b| a.name.cmp(&b.name));
-    needs_reassignment.sort_unstable();
-    Ok(HttpResponse::Ok().json(WorkloadReport {
-        counsellors,
-        unassigned,
-        unassigned_open,
-        needs_reassignment,
-    }))
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -102,6 +102,38 @@ const BUILT_IN: &[(&str, &str)] = &[
         "desk/message.html",
         include_str!("../../config/templates/desk/message.html"),
     ),
+    (
+        "desk/overdue.html",
+        include_str!("../../config/templates/desk/overdue.html"),
+    ),
+    (
+        "desk/sla.html",
+        include_str!("../../config/templates/desk/sla.html"),
+    ),
+    (
+        "desk/urgent.html",
+        include_str!("../../config/templates/desk/urgent.html"),
+    ),
+    (
+        "desk/workload.html",
+        include_str!("../../config/templates/desk/workload.html"),
+    ),
+    (
+        "desk/staff.html",
+        include_str!("../../config/templates/desk/staff.html"),
+    ),
+    (
+        "desk/staff_member.html",
+        include_str!("../../config/templates/desk/staff_member.html"),
+    ),
+    (
+        "desk/quarantine.html",
+        include_str!("../../config/templates/desk/quarantine.html"),
+    ),
+    (
+        "desk/quarantine_mail.html",
+        include_str!("../../config/templates/desk/quarantine_mail.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

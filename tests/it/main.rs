@@ -9,6 +9,7 @@ mod cli;
 mod consultations;
 mod desk;
 mod desk_session;
+mod desk_supervisor;
 mod desk_ticket;
 mod desk_work;
 mod file_modes;

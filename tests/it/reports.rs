@@ -100,8 +100,8 @@ fn the_overdue_report_turns_at_the_due_time_and_exports_csv(backend: Backend) {
         .filter(|l| !l.is_empty())
         .collect();
     assert_eq!(
-        lines[0],
-        "id,reference,subject,assignee,clock_started_at,reply_due_at,overdue_hours,urgent,status"
+        lines[0], "相談ID,受付番号,件名,担当,返信待ちの開始,返信期限,超過時間,緊急,状態",
+        "the JSON's columns in its order, with Japanese headings"
     );
     let cells: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(cells.len(), 9);
@@ -109,6 +109,9 @@ fn the_overdue_report_turns_at_the_due_time_and_exports_csv(backend: Backend) {
     assert_eq!(cells[1], later["items"][0]["reference"]);
     assert_eq!(cells[3], "テスト 職員");
     assert_eq!(cells[6], "35");
+    assert_eq!(cells[4], "2026-11-20 10:00", "a time Excel reads as a date");
+    assert_eq!(cells[5], "2026-11-30 10:00");
+    assert_eq!(cells[7], "", "not urgent: an empty flag");
     assert_eq!(lines.len(), 3);
 
     let due = get(

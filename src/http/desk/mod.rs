@@ -3,12 +3,17 @@
 //! session is the API's sign-in, carried in a cookie instead of a bearer header.
 
 pub mod actions;
+pub mod chart;
 pub mod drafts;
+pub mod quarantine;
 pub mod queue;
+pub mod reports;
 pub mod sign_in;
+pub mod staff;
 pub mod text_modules;
 pub mod ticket;
 pub mod words;
+pub mod workload;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -195,6 +200,12 @@ pub fn message(
         "相談のページに戻る"
     } else if back.starts_with("/desk/text-modules") {
         "定型文の一覧に戻る"
+    } else if back.starts_with("/desk/staff") {
+        "職員の一覧に戻る"
+    } else if back.starts_with("/desk/quarantine") {
+        "隔離メールの一覧に戻る"
+    } else if back.starts_with("/desk/workload") {
+        "担当状況に戻る"
     } else {
         "相談一覧に戻る"
     };
@@ -204,6 +215,21 @@ pub fn message(
         context! { title, text, back, back_words, ..base(state, user) },
         status,
     )
+}
+
+/// The supervisors' pages: a counsellor is told, kindly, that the page is not theirs (403).
+pub fn supervisors_only(state: &AppState, user: &DeskUser) -> Result<(), HttpResponse> {
+    if user.session.actor.is_supervisor() {
+        return Ok(());
+    }
+    Err(message(
+        state,
+        Some(user),
+        "このページはスーパーバイザー用です",
+        "このページは、スーパーバイザーだけが開けます。必要なときは、スーパーバイザーに声をかけてください。",
+        "/desk",
+        StatusCode::FORBIDDEN,
+    ))
 }
 
 /// A form that came without this session's token: refused, nothing changed.
