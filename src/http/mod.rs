@@ -86,7 +86,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::reports::overdue_csv)
         .service(desk::reports::sla)
         .service(desk::reports::sla_csv)
-        .service(desk::reports::urgent)
+        .service(desk::urgent::urgent)
         .service(desk::workload::show)
         .service(desk::workload::reassign)
         .service(desk::staff::list)

@@ -880,6 +880,21 @@ fn the_openapi_document_covers_every_route() {
         "POST /desk/tickets/{id}/assign",
         "POST /desk/tickets/{id}/status",
         "POST /desk/tickets/{id}/triage",
+        "GET /desk/overdue",
+        "GET /desk/overdue.csv",
+        "GET /desk/sla",
+        "GET /desk/sla.csv",
+        "GET /desk/urgent",
+        "GET /desk/workload",
+        "POST /desk/workload/reassign",
+        "GET /desk/staff",
+        "POST /desk/staff",
+        "GET /desk/staff/{id}",
+        "POST /desk/staff/{id}",
+        "GET /desk/quarantine",
+        "GET /desk/quarantine/{id}",
+        "GET /desk/quarantine/{id}/raw",
+        "POST /desk/quarantine/{id}/retry",
     ]
     .iter()
     .map(|s| s.to_string())

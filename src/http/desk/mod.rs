@@ -12,6 +12,7 @@ pub mod sign_in;
 pub mod staff;
 pub mod text_modules;
 pub mod ticket;
+pub mod urgent;
 pub mod words;
 pub mod workload;
 
@@ -217,12 +218,13 @@ pub fn message(
     )
 }
 
-/// The supervisors' pages: a counsellor is told, kindly, that the page is not theirs (403).
-pub fn supervisors_only(state: &AppState, user: &DeskUser) -> Result<(), HttpResponse> {
+/// The supervisors' pages: none for a supervisor; for a counsellor the page to answer
+/// instead, which says kindly that the page is not theirs (403).
+pub fn supervisors_only(state: &AppState, user: &DeskUser) -> Option<HttpResponse> {
     if user.session.actor.is_supervisor() {
-        return Ok(());
+        return None;
     }
-    Err(message(
+    Some(message(
         state,
         Some(user),
         "このページはスーパーバイザー用です",

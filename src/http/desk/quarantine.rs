@@ -31,12 +31,12 @@ pub fn header_lines(raw: &[u8]) -> Vec<(String, String)> {
         if line.is_empty() {
             break;
         }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = lines.last_mut() {
-                value.push(' ');
-                value.push_str(line.trim());
-                continue;
-            }
+        if line.starts_with([' ', '\t'])
+            && let Some((_, value)) = lines.last_mut()
+        {
+            value.push(' ');
+            value.push_str(line.trim());
+            continue;
         }
         match line.split_once(':') {
             Some((name, value)) => lines.push((name.trim().to_string(), value.trim().to_string())),
@@ -86,7 +86,7 @@ pub async fn list(
     user: DeskUser,
     form: web::Query<ListForm>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let all = form.all.as_deref() == Some("1");
@@ -141,7 +141,7 @@ pub async fn show(
     id: web::Path<i64>,
     shown: web::Query<Shown>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let id = QuarantineId(id.into_inner());
@@ -186,7 +186,7 @@ pub async fn download(
     user: DeskUser,
     id: web::Path<i64>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let id = QuarantineId(id.into_inner());
@@ -225,7 +225,7 @@ pub async fn retry(
     id: web::Path<i64>,
     form: web::Form<RetryForm>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let raw_id = id.into_inner();

@@ -118,7 +118,7 @@ pub async fn list(
     user: DeskUser,
     shown: web::Query<Shown>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let notice = match shown.done.as_deref() {
@@ -150,7 +150,7 @@ pub async fn create(
     user: DeskUser,
     form: web::Form<NewMemberForm>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     if !user.form_is_ours(form.csrf.as_deref()) {
@@ -240,7 +240,7 @@ pub async fn show_member(
     id: web::Path<i64>,
     shown: web::Query<Shown>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let notice = match shown.done.as_deref() {
@@ -280,7 +280,7 @@ pub async fn change(
     id: web::Path<i64>,
     form: web::Form<ChangeForm>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let id = id.into_inner();

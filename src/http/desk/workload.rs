@@ -42,7 +42,7 @@ pub async fn show(
     user: DeskUser,
     shown: web::Query<Shown>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     let actor = user.session.actor.clone();
@@ -107,7 +107,7 @@ pub async fn reassign(
     user: DeskUser,
     form: web::Form<ReassignForm>,
 ) -> HttpResponse {
-    if let Err(page) = supervisors_only(&state, &user) {
+    if let Some(page) = supervisors_only(&state, &user) {
         return page;
     }
     if !user.form_is_ours(form.csrf.as_deref()) {
