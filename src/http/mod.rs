@@ -16,6 +16,7 @@ pub mod params;
 pub mod public;
 pub mod quarantine;
 pub mod reports;
+pub mod reviews;
 pub mod schema;
 pub mod site;
 pub mod staff;
@@ -110,6 +111,11 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(text_modules::remove)
                 .service(quarantine::list)
                 .service(quarantine::retry)
+                // Reply review (CONTRACT §8).
+                .service(staff::update)
+                .service(reviews::list)
+                .service(reviews::approve)
+                .service(reviews::send_back)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

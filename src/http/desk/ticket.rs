@@ -133,50 +133,52 @@ pub async fn page(
         Err(e) => return failed(state, user, &e, "/desk"),
     };
     let last_seen = view.messages.iter().map(|m| m.id.0).max().unwrap_or(0);
-    let messages: Vec<Message> =
-        desk::tickets::TicketView::entries(view.messages, view.deliveries, view.attachments)
-            .into_iter()
-            .map(|e| {
-                let m = e.message;
-                Message {
-                    who: match (m.kind, m.automatic) {
-                        (MessageKind::Inbound, _) => "相談者から".to_string(),
-                        (MessageKind::Outbound, true) => {
-                            "自動送信（受付のお知らせなど）".to_string()
-                        }
-                        (MessageKind::Outbound, false) => {
-                            format!("{} の返信", m.author_name.as_deref().unwrap_or("相談員"))
-                        }
-                        (MessageKind::Note, _) => format!(
-                            "内部メモ（{}）",
-                            m.author_name.as_deref().unwrap_or("相談員")
-                        ),
-                    },
-                    kind: m.kind.as_str(),
-                    when: words::when(state, from_db(m.created_at)),
-                    delivery: e.delivery.map(|d| Delivery {
-                        word: words::delivery(d.status),
-                        failed: d.status == crate::domain::vocabulary::DeliveryStatus::Failed,
-                        attempts: d.attempts,
-                        last_error: d.last_error,
-                    }),
-                    attachments: e
-                        .attachments
-                        .into_iter()
-                        .map(|a| Attachment {
-                            url: format!("/desk/tickets/{id}/attachments/{}", a.id),
-                            filename: a.filename,
-                            size: size_words(a.size_bytes),
-                        })
-                        .collect(),
-                    newer: again.newer == Some(m.id),
-                    automatic: m.automatic,
-                    id: m.id.0,
-                    body: m.body_text,
-                    system_note: m.system_note,
+    let messages: Vec<Message> = desk::tickets::TicketView::entries(
+        view.messages,
+        view.deliveries,
+        view.attachments,
+        view.reviews,
+    )
+    .into_iter()
+    .map(|e| {
+        let m = e.message;
+        Message {
+            who: match (m.kind, m.automatic) {
+                (MessageKind::Inbound, _) => "相談者から".to_string(),
+                (MessageKind::Outbound, true) => "自動送信（受付のお知らせなど）".to_string(),
+                (MessageKind::Outbound, false) => {
+                    format!("{} の返信", m.author_name.as_deref().unwrap_or("相談員"))
                 }
-            })
-            .collect();
+                (MessageKind::Note, _) => format!(
+                    "内部メモ（{}）",
+                    m.author_name.as_deref().unwrap_or("相談員")
+                ),
+            },
+            kind: m.kind.as_str(),
+            when: words::when(state, from_db(m.created_at)),
+            delivery: e.delivery.map(|d| Delivery {
+                word: words::delivery(d.status),
+                failed: d.status == crate::domain::vocabulary::DeliveryStatus::Failed,
+                attempts: d.attempts,
+                last_error: d.last_error,
+            }),
+            attachments: e
+                .attachments
+                .into_iter()
+                .map(|a| Attachment {
+                    url: format!("/desk/tickets/{id}/attachments/{}", a.id),
+                    filename: a.filename,
+                    size: size_words(a.size_bytes),
+                })
+                .collect(),
+            newer: again.newer == Some(m.id),
+            automatic: m.automatic,
+            id: m.id.0,
+            body: m.body_text,
+            system_note: m.system_note,
+        }
+    })
+    .collect();
     let s = view.summary;
     let due = s.reply_due_at.map(from_db);
     let sla = clock::sla_state(&state.rules, due, state.time.now());
