@@ -81,6 +81,11 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::actions::assign)
         .service(desk::actions::status)
         .service(desk::actions::triage)
+        // 承認待ち (reply review).
+        .service(desk::reviews::list)
+        .service(desk::reviews::show)
+        .service(desk::reviews::approve)
+        .service(desk::reviews::send_back)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)

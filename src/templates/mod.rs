@@ -124,6 +124,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../config/templates/desk/reviews.html"),
     ),
     (
+        "desk/thread.html",
+        include_str!("../../config/templates/desk/thread.html"),
+    ),
+    (
         "desk/review.html",
         include_str!("../../config/templates/desk/review.html"),
     ),

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod consultations;
 mod desk;
+mod desk_review;
 mod desk_session;
 mod desk_ticket;
 mod desk_work;

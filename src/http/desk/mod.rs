@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod drafts;
 pub mod queue;
+pub mod reviews;
 pub mod sign_in;
 pub mod text_modules;
 pub mod ticket;
@@ -78,6 +79,7 @@ fn come_back_to(req: &HttpRequest) -> String {
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         ["", "desk", "tickets", id, ..] => format!("/desk/tickets/{id}"),
+        ["", "desk", "reviews", id, ..] => format!("/desk/reviews/{id}"),
         _ => "/desk".to_string(),
     }
 }
@@ -195,6 +197,8 @@ pub fn message(
         "相談のページに戻る"
     } else if back.starts_with("/desk/text-modules") {
         "定型文の一覧に戻る"
+    } else if back.starts_with("/desk/reviews") {
+        "承認待ちの一覧に戻る"
     } else {
         "相談一覧に戻る"
     };
