@@ -111,9 +111,13 @@ pub(super) fn thread(
                     m.kind.as_str()
                 },
                 when: words::when(state, from_db(m.created_at)),
-                delivery: if held.is_some() {
+                delivery: if let Some(r) = held {
                     Some(Delivery {
-                        word: words::delivery(DeliveryStatus::AwaitingReview),
+                        word: if r.status == ReviewStatus::Returned {
+                            "差し戻し（まだ送っていません）"
+                        } else {
+                            words::delivery(DeliveryStatus::AwaitingReview)
+                        },
                         failed: false,
                         attempts: 0,
                         last_error: None,
