@@ -28,6 +28,10 @@ pub fn hold_reason(
     if actor.is_supervisor() {
         return Ok(None);
     }
+    // A reply that went into review finishes there, even if the policy changed meanwhile.
+    if let Some(pending) = reviews::pending_of(conn, ticket.id, actor.staff_id)? {
+        return Ok(Some(pending.reason));
+    }
     if staff::reviews_replies(conn, actor.staff_id)? {
         return Ok(Some(HoldReason::Counsellor));
     }

@@ -22,6 +22,7 @@ both_backends!(
     a_returned_reply_comes_back_with_its_comment_and_goes_again,
     supervisors_replies_are_never_held_and_the_urgent_policy_holds_the_rest,
     a_waiting_reply_reminds_the_supervisors_once_and_counts_as_due_soon,
+    in_business_mode_the_reminder_counts_opening_hours_and_a_held_reply_stays_held,
 );
 
 pub(crate) const URGENT_TEXT: &str = "もう消えてしまいたい。死にたいです。";
@@ -589,4 +590,68 @@ fn a_waiting_reply_reminds_the_supervisors_once_and_counts_as_due_soon(backend: 
     );
     assert_eq!(run("2026-12-09T13:59:00+09:00").review_reminders, 0);
     assert_eq!(run("2026-12-09T14:00:00+09:00").review_reminders, 1);
+}
+
+fn in_business_mode_the_reminder_counts_opening_hours_and_a_held_reply_stays_held(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.intake.rate_limit_per_hour = 0;
+        s.auth.session_idle_hours = 24 * 90;
+        s.auth.session_max_hours = 24 * 90;
+        s.alerts.digest_time = String::new();
+        s.alerts.enabled = false;
+        s.sla.mode = madoguchi::config::SlaMode::Business;
+    });
+    let s = app.staff("s@center.example", "supervisor");
+    let c = app.staff("c@center.example", "counsellor");
+    review_on(&app, &s.token, c.id);
+    app.time.set(at("2026-12-04T14:00:00+09:00"));
+    let id = ticket_with(&app, "a@example.jp", "相談です。");
+    // Held on Friday at 15:00: two opening hours that day, two on Monday.
+    app.time.set(at("2026-12-04T15:00:00+09:00"));
+    let held = reply(&app, &c.token, id, &json!({"body": "お返事です。"}));
+    assert_eq!(held["delivery"]["status"], "awaiting_review");
+    let run = |t: &str| {
+        app.time.set(at(t));
+        let mut conn = app.conn();
+        alerts::run_once(&app.state, &mut conn).unwrap()
+    };
+    assert_eq!(run("2026-12-04T19:00:00+09:00").review_reminders, 0);
+    assert_eq!(
+        run("2026-12-06T12:00:00+09:00").review_reminders,
+        0,
+        "Sunday"
+    );
+    assert_eq!(run("2026-12-07T10:59:00+09:00").review_reminders, 0);
+    assert_eq!(run("2026-12-07T11:00:00+09:00").review_reminders, 1);
+
+    // Turning review off does not let a reply already in review skip it.
+    let r = app.call(
+        "PATCH",
+        &format!("/api/v1/staff/{}", c.id),
+        Some(&s.token),
+        Some(&json!({"review_replies": false})),
+    );
+    assert_eq!(r.status, 204);
+    let again = reply(
+        &app,
+        &c.token,
+        id,
+        &json!({"body": "書き直したお返事です。"}),
+    );
+    assert_eq!(again["delivery"]["status"], "awaiting_review");
+    assert_eq!(again["message_id"], held["message_id"]);
+    let other = ticket_with(&app, "b@example.jp", "別の相談です。");
+    let direct = reply(&app, &c.token, other, &json!({"body": "お返事です。"}));
+    assert_eq!(direct["delivery"]["status"], "queued", "review is off now");
+    let list = app
+        .call("GET", "/api/v1/staff", Some(&s.token), None)
+        .json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["review_replies"] == false)
+    );
 }
