@@ -113,7 +113,6 @@ pub(crate) fn hold(
             ctx,
             now,
         )?;
-        state.waker.wake();
     }
     Ok(message)
 }
@@ -137,6 +136,20 @@ pub fn waiting(
         Some(&detail),
     )?;
     Ok(rows)
+}
+
+/// The active counsellors, each with whether their replies are reviewed (supervisors; for
+/// the 承認待ち page's policy control).
+pub fn counsellors(
+    conn: &mut DbConn,
+    actor: &Actor,
+) -> Result<Vec<(crate::domain::vocabulary::StaffId, String, bool)>, DeskError> {
+    actor.require_supervisor()?;
+    Ok(staff::list(conn)?
+        .into_iter()
+        .filter(|s| s.active && s.role == Role::Counsellor)
+        .map(|s| (s.id, s.name, s.review_replies))
+        .collect())
 }
 
 /// The actor's own replies that are held, waiting or returned to them; audited.

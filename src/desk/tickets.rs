@@ -219,9 +219,8 @@ pub fn reply(
             held: false,
         })
     })?;
-    if !queued.held {
-        state.waker.wake();
-    }
+    // Also for a held reply: the supervisors' alert of an urgent ticket may be queued.
+    state.waker.wake();
     Ok(queued)
 }
 

@@ -83,6 +83,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::actions::triage)
         // 承認待ち (reply review).
         .service(desk::reviews::list)
+        .service(desk::reviews::policy)
         .service(desk::reviews::show)
         .service(desk::reviews::approve)
         .service(desk::reviews::send_back)

@@ -886,6 +886,7 @@ fn the_openapi_document_covers_every_route() {
         "POST /api/v1/reviews/{message_id}/approve",
         "POST /api/v1/reviews/{message_id}/return",
         "GET /desk/reviews",
+        "POST /desk/reviews/policy",
         "GET /desk/reviews/{message_id}",
         "POST /desk/reviews/{message_id}/approve",
         "POST /desk/reviews/{message_id}/return",

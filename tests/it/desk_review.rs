@@ -50,7 +50,8 @@ fn sign_out_and_in_as(b: &Browser, app: &TestApp, email: &str, path: &str) {
 fn a_supervisor_edits_and_approves_a_counsellors_reply_in_the_browser(backend: Backend) {
     let smtp = TestSmtpServer::start();
     let app = app_with(backend, Some(&smtp));
-    let (token, _) = reviewed_counsellor(&app);
+    let token = app.staff(SUPERVISOR, "supervisor").token;
+    app.staff(COUNSELLOR, "counsellor");
     let (id, reference) = ticket_with(
         &app,
         "hanako@example.jp",
@@ -59,7 +60,23 @@ fn a_supervisor_edits_and_approves_a_counsellors_reply_in_the_browser(backend: B
     );
     smtp.wait_for(1, Duration::from_secs(30));
 
+    // The supervisor turns review on for the counsellor, on the 承認待ち page.
     let mut b = browser();
+    b.goto(&app.url("/desk/reviews"));
+    sign_in(&b, SUPERVISOR);
+    assert!(
+        b.text().contains("テスト 職員：承認なしで送る"),
+        "{}",
+        b.text()
+    );
+    b.press("テスト 職員 さんの返信を承認制にする");
+    assert_eq!(b.path(), "/desk/reviews?done=policy_on");
+    assert!(b.text().contains("テスト 職員：承認制"), "{}", b.text());
+    let staff = app.call("GET", "/api/v1/staff", Some(&token), None).json();
+    assert_eq!(staff[1]["review_replies"], true, "{staff}");
+    look_at(&mut b, "desk-reviews-policy");
+    b.press("ログアウト");
+
     b.goto(&app.url(&format!("/desk/tickets/{id}")));
     sign_in(&b, COUNSELLOR);
     let written = "ご相談ありがとうございます。息子さんのこと、ご心配ですね。";

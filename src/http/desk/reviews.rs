@@ -54,6 +54,10 @@ fn done_words(done: &str) -> Option<&'static str> {
     Some(match done {
         "approve" => "返信を承認しました。相談者への送信待ちに入りました。",
         "return" => "返信を差し戻しました。書いた人にコメントが表示されます。",
+        "policy_on" => "この相談員の返信は、これから承認してから送られます。",
+        "policy_off" => {
+            "この相談員の返信は、これから承認なしで送られます（承認待ちのものは、承認か差し戻しまで残ります）。"
+        }
         _ => return None,
     })
 }
@@ -80,16 +84,21 @@ pub async fn list(
     let supervisor = actor.is_supervisor();
     let rows = blocking(&state, move |st, conn| {
         if actor.is_supervisor() {
-            desk::reviews::waiting(st, conn, &actor)
+            let counsellors = desk::reviews::counsellors(conn, &actor)?;
+            Ok::<_, DeskError>((desk::reviews::waiting(st, conn, &actor)?, counsellors))
         } else {
-            desk::reviews::mine(st, conn, &actor)
+            Ok((desk::reviews::mine(st, conn, &actor)?, Vec::new()))
         }
     })
     .await;
-    let rows = match rows {
+    let (rows, counsellors) = match rows {
         Ok(r) => r,
         Err(e) => return failed(&state, &user, &e, "/desk"),
     };
+    let counsellors: Vec<_> = counsellors
+        .into_iter()
+        .map(|(id, name, on)| context! { id => id.0, name, on })
+        .collect();
     let lines: Vec<Line> = rows.into_iter().map(|r| line(&state, r)).collect();
     render(
         &state,
@@ -97,6 +106,7 @@ pub async fn list(
         context! {
             lines,
             supervisor,
+            counsellors,
             notice => shown.done.as_deref().and_then(done_words),
             current => "reviews",
             ..base(&state, Some(&user))
@@ -362,5 +372,59 @@ pub async fn send_back(
             }
             None => failed(&state, &user, &e, &here),
         },
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PolicyForm {
+    csrf: Option<String>,
+    staff_id: Option<i64>,
+    /// `on` or `off`, from the button pressed.
+    review_replies: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "desk",
+    responses(
+        (status = 303, description = "The counsellor's review flag set as the API's PATCH /api/v1/staff/{id} does; back to the list"),
+        (status = 403, description = "The form's token is missing or wrong, or not a supervisor", content_type = "text/html"),
+        (status = 404, description = "No such staff account", content_type = "text/html"),
+        (status = 422, description = "The form does not say which account or which way", content_type = "text/html"),
+    )
+)]
+#[post("/desk/reviews/policy")]
+pub async fn policy(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    form: web::Form<PolicyForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    if !user.form_is_ours(form.csrf.as_deref()) {
+        return refused(&state, &user, "/desk/reviews");
+    }
+    let on = match form.review_replies.as_deref() {
+        Some("on") => true,
+        Some("off") => false,
+        _ => {
+            let e = ApiError::field("review_replies", "invalid");
+            return failed(&state, &user, &e, "/desk/reviews");
+        }
+    };
+    let Some(id) = form.staff_id.map(crate::domain::vocabulary::StaffId) else {
+        let e = ApiError::field("staff_id", "required");
+        return failed(&state, &user, &e, "/desk/reviews");
+    };
+    let actor = user.session.actor.clone();
+    match blocking(&state, move |st, conn| {
+        desk::staff::set_review(st, conn, &actor, id, on)
+    })
+    .await
+    {
+        Ok(()) => see_other(if on {
+            "/desk/reviews?done=policy_on"
+        } else {
+            "/desk/reviews?done=policy_off"
+        }),
+        Err(e) => failed(&state, &user, &e, "/desk/reviews"),
     }
 }
