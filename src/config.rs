@@ -81,6 +81,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub triage: TriageSettings,
     pub log: LogSettings,
+    pub review: ReviewSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +284,16 @@ pub struct TriageSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: LogLevel,
+}
+
+/// Reply review (CONTRACT §8): which replies a supervisor reads before they go out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// Every reply on an urgent ticket by a counsellor is held, and supervisors told at once.
+    pub urgent_tickets: bool,
+    /// A reply waiting this long (business hours in business mode) reminds the supervisors.
+    pub remind_after_hours: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

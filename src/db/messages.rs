@@ -204,3 +204,36 @@ pub fn staff_replies_on(
         .select((messages::ticket_id, messages::created_at))
         .load(conn)?)
 }
+
+/// A held reply rewritten by its author before it is reviewed (again).
+pub fn set_body(conn: &mut DbConn, id: MessageId, body: &str) -> Result<(), DbError> {
+    diesel::update(messages::table.find(id))
+        .set(messages::body_text.eq(body))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A reply held for review becomes the mail it was approved as: the same message, now
+/// outbound, with the text, headers and time of the mail queued for it.
+pub fn release_held(conn: &mut DbConn, id: MessageId, m: &NewMessage<'_>) -> Result<(), DbError> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::kind.eq(m.kind),
+            messages::subject.eq(m.subject),
+            messages::body_text.eq(m.body_text),
+            messages::rfc_message_id.eq(m.rfc_message_id),
+            messages::in_reply_to.eq(m.in_reply_to),
+            messages::created_at.eq(m.created_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A message's text.
+pub fn body_of(conn: &mut DbConn, id: MessageId) -> Result<Option<String>, DbError> {
+    Ok(messages::table
+        .find(id)
+        .select(messages::body_text)
+        .first(conn)
+        .optional()?)
+}

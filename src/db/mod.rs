@@ -14,6 +14,7 @@ pub mod login_failures;
 pub mod messages;
 pub mod outbox;
 pub mod quarantine;
+pub mod reviews;
 pub mod schema;
 pub mod sessions;
 pub mod staff;

@@ -24,10 +24,14 @@ pub struct SummaryRow {
     pub reply_due_at: Option<NaiveDateTime>,
     pub queue_due_at: NaiveDateTime,
     pub urgent_reasons: Option<String>,
+    /// A reply on it waits for a supervisor's review (CONTRACT §8).
+    pub awaiting_review: bool,
 }
 
 #[diesel::dsl::auto_type(no_type_alias)]
 fn summary_columns() -> _ {
+    let awaiting_review: diesel::expression::SqlLiteral<diesel::sql_types::Bool> =
+        super::reviews::awaiting_mark();
     (
         tickets::id,
         tickets::reference,
@@ -41,6 +45,7 @@ fn summary_columns() -> _ {
         tickets::reply_due_at,
         tickets::queue_due_at,
         tickets::urgent_reasons,
+        awaiting_review,
     )
 }
 

@@ -11,6 +11,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         deactivated_at -> Nullable<Timestamp>,
+        review_replies -> Bool,
     }
 }
 
@@ -210,6 +211,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reviews (message_id) {
+        message_id -> BigInt,
+        ticket_id -> BigInt,
+        author_id -> BigInt,
+        status -> Text,
+        reason -> Text,
+        close_ticket -> Bool,
+        submitted_at -> Timestamp,
+        reminded_at -> Nullable<Timestamp>,
+        comment -> Nullable<Text>,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        edited -> Bool,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -224,6 +242,8 @@ diesel::joinable!(outbound_mail -> tickets (ticket_id));
 diesel::joinable!(audit_events -> staff (staff_id));
 diesel::joinable!(audit_events -> tickets (ticket_id));
 diesel::joinable!(triage_flags -> tickets (ticket_id));
+diesel::joinable!(reviews -> messages (message_id));
+diesel::joinable!(reviews -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -242,4 +262,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     triage_flags,
     drafts,
     text_modules,
+    reviews,
 );

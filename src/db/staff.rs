@@ -112,6 +112,8 @@ pub struct StaffListRow {
     pub role: Role,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    /// Its replies wait for a supervisor's review before they go out.
+    pub review_replies: bool,
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<StaffListRow>, DbError> {
@@ -124,6 +126,7 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<StaffListRow>, DbError> {
             staff::role,
             staff::active,
             staff::created_at,
+            staff::review_replies,
         ))
         .load(conn)?)
 }
@@ -148,6 +151,33 @@ pub fn set_active(
 pub fn set_password(conn: &mut DbConn, id: StaffId, password_hash: &str) -> Result<bool, DbError> {
     Ok(diesel::update(staff::table.find(id))
         .set(staff::password_hash.eq(password_hash))
+        .execute(conn)?
+        > 0)
+}
+
+/// Whether a supervisor requires review of this account's replies (CONTRACT §8).
+pub fn reviews_replies(conn: &mut DbConn, id: StaffId) -> Result<bool, DbError> {
+    Ok(staff::table
+        .find(id)
+        .select(staff::review_replies)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The account's role, if there is such an account.
+pub fn role_of(conn: &mut DbConn, id: StaffId) -> Result<Option<Role>, DbError> {
+    Ok(staff::table
+        .find(id)
+        .select(staff::role)
+        .first(conn)
+        .optional()?)
+}
+
+/// Returns false when there is no such account.
+pub fn set_review_replies(conn: &mut DbConn, id: StaffId, on: bool) -> Result<bool, DbError> {
+    Ok(diesel::update(staff::table.find(id))
+        .set(staff::review_replies.eq(on))
         .execute(conn)?
         > 0)
 }

@@ -8,8 +8,8 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{BigInt, Text};
 
 use crate::domain::vocabulary::{
-    AttachmentId, Channel, ClockId, ConsulterId, DeliveryStatus, MessageId, MessageKind, OutboxId,
-    QuarantineId, Role, SessionId, StaffId, Status, TicketId,
+    AttachmentId, Channel, ClockId, ConsulterId, DeliveryStatus, HoldReason, MessageId,
+    MessageKind, OutboxId, QuarantineId, ReviewStatus, Role, SessionId, StaffId, Status, TicketId,
 };
 
 macro_rules! stored_as_bigint {
@@ -84,4 +84,12 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(Status, Role, Channel, MessageKind, DeliveryStatus);
+stored_as_text!(
+    Status,
+    Role,
+    Channel,
+    MessageKind,
+    DeliveryStatus,
+    ReviewStatus,
+    HoldReason
+);

@@ -12,7 +12,7 @@ use minijinja::{Value, context};
 use super::DeskError;
 use crate::db::clocks::{self, ClockAlert, NotYet};
 use crate::db::staff::{self, StaffContact};
-use crate::db::{DbConn, alerts_sent, from_db, tickets, write_tx};
+use crate::db::{DbConn, alerts_sent, from_db, reviews, tickets, write_tx};
 use crate::domain::jpdate;
 use crate::domain::vocabulary::{Role, TicketId};
 use crate::mail::outgoing;
@@ -25,6 +25,8 @@ pub struct Sent {
     pub due_soon: usize,
     pub overdue: usize,
     pub digests: usize,
+    /// Replies waiting for review long enough to remind the supervisors of.
+    pub review_reminders: usize,
 }
 
 /// One pass at the state's current time. Safe to run from several places at once.
@@ -38,6 +40,7 @@ pub fn run_once(state: &AppState, conn: &mut DbConn) -> Result<Sent, DeskError> 
     for clock in clocks::running_due(conn, None, now, NotYet::Overdue)? {
         sent.overdue += write_tx(conn, |c| overdue(state, c, &clock, now))?;
     }
+    sent.review_reminders += super::reviews::remind(state, conn, now)?;
     if let Some(at) = state.settings.alerts.digest_at()? {
         let local = now.with_timezone(&state.rules.tz);
         if local.time() >= at {
@@ -90,14 +93,25 @@ fn due_soon(
         None => None,
     };
     let assigned = assignee.is_some();
-    let recipients = match assignee {
+    let mut recipients = match assignee {
         Some(one) => vec![one],
         None => staff::active_with_role(conn, Role::Counsellor)?,
     };
+    // A reply written but waiting for review is no answer yet: the supervisors who must
+    // read it are told too.
+    let awaiting_review = reviews::awaiting_on(conn, clock.ticket_id)?;
+    if awaiting_review {
+        for s in staff::active_with_role(conn, Role::Supervisor)? {
+            if !recipients.iter().any(|r| r.id == s.id) {
+                recipients.push(s);
+            }
+        }
+    }
     let ctx = context! {
         reference => &clock.reference,
         due => local(state, clock.due_at),
         assigned => assigned,
+        awaiting_review => awaiting_review,
         link => state.mailer.ticket_link(clock.ticket_id),
     };
     queue(

@@ -8,6 +8,7 @@ pub mod consultation;
 pub mod drafts;
 pub mod quarantine;
 pub mod reports;
+pub mod reviews;
 pub mod staff;
 pub mod text_modules;
 pub mod tickets;
@@ -88,6 +89,9 @@ pub enum DeskError {
         /// In the centre's zone, as every time the API answers.
         created_at: DateTime<chrono::FixedOffset>,
     },
+    /// The reply is not waiting for review (approved or returned already).
+    #[error("this reply is not waiting for review")]
+    ReviewDecided,
     #[error("a staff account with that email exists already")]
     AccountExists,
     #[error("you cannot deactivate your own account")]

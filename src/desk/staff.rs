@@ -120,6 +120,43 @@ pub fn set_active(
     })
 }
 
+/// A supervisor turns review of a counsellor's replies on or off (CONTRACT §8); audited.
+/// Supervisors' own replies are never held, so the flag is refused for them.
+pub fn set_review(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: StaffId,
+    on: bool,
+) -> Result<(), DeskError> {
+    actor.require_supervisor()?;
+    write_tx(conn, |conn| {
+        let now = state.time.now();
+        match staff::role_of(conn, id)? {
+            None => return Err(DeskError::NotFound("staff account")),
+            Some(Role::Supervisor) if on => {
+                return Err(DeskError::Invalid(vec![(
+                    "review_replies",
+                    "supervisor_never_reviewed",
+                )]));
+            }
+            Some(_) => {}
+        }
+        staff::set_review_replies(conn, id, on)?;
+        let target = format!("staff:{id}");
+        let detail = format!("review_replies={on}");
+        Ok(audit(
+            conn,
+            actor,
+            now,
+            "staff.review_replies",
+            None,
+            Some(&target),
+            Some(&detail),
+        )?)
+    })
+}
+
 /// A new password ends every sign-in of the account.
 pub fn reset_password(
     state: &AppState,

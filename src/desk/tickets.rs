@@ -7,6 +7,7 @@ use super::{Actor, DeskError, audit};
 use crate::db::audit::{self as audit_trail_db, AuditRow};
 use crate::db::messages::{self, NewMessage};
 use crate::db::queue::{self, AttachmentFile, ConsulterRow, SummaryRow, ThreadMessage, TicketHead};
+use crate::db::reviews::{self, ReviewRow};
 use crate::db::{DbConn, clocks, outbox, staff, tickets, triage_flags, write_tx};
 use crate::domain::consultation::clean_text;
 use crate::domain::threading;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 
 const MAX_TEXT: usize = 20_000;
 
-fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
+pub(crate) fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
     let text = clean_text(raw);
     if text.is_empty() {
         Err(DeskError::Invalid(vec![(field, "required")]))
@@ -29,7 +30,7 @@ fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
 }
 
 /// The ticket, or `NotFound`.
-fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
+pub(crate) fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
     queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
 }
 
@@ -39,6 +40,8 @@ pub struct TicketView {
     pub messages: Vec<ThreadMessage>,
     pub deliveries: Vec<outbox::DeliveryRow>,
     pub attachments: Vec<queue::AttachmentMeta>,
+    /// Of the thread's replies that were held for review.
+    pub reviews: Vec<ReviewRow>,
 }
 
 /// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
@@ -47,6 +50,8 @@ pub struct ThreadEntry {
     pub message: ThreadMessage,
     pub delivery: Option<outbox::DeliveryRow>,
     pub attachments: Vec<queue::AttachmentMeta>,
+    /// A reply that was held for review: where that stands.
+    pub review: Option<ReviewRow>,
 }
 
 impl TicketView {
@@ -56,7 +61,10 @@ impl TicketView {
         messages: Vec<ThreadMessage>,
         deliveries: Vec<outbox::DeliveryRow>,
         attachments: Vec<queue::AttachmentMeta>,
+        reviews: Vec<ReviewRow>,
     ) -> Vec<ThreadEntry> {
+        let mut reviews: HashMap<MessageId, ReviewRow> =
+            reviews.into_iter().map(|r| (r.message_id, r)).collect();
         let mut deliveries: HashMap<MessageId, outbox::DeliveryRow> = deliveries
             .into_iter()
             .filter_map(|d| d.message_id.map(|m| (m, d)))
@@ -70,13 +78,14 @@ impl TicketView {
             .map(|message| ThreadEntry {
                 delivery: deliveries.remove(&message.id),
                 attachments: by_message.remove(&message.id).unwrap_or_default(),
+                review: reviews.remove(&message.id),
                 message,
             })
             .collect()
     }
 }
 
-/// The whole ticket, read in four queries, and the read audited.
+/// The whole ticket, read in five queries, and the read audited.
 pub fn view(
     state: &AppState,
     conn: &mut DbConn,
@@ -89,6 +98,7 @@ pub fn view(
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
+    let reviews = reviews::for_messages(conn, &ids)?;
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
     Ok(TicketView {
         summary,
@@ -96,6 +106,7 @@ pub fn view(
         messages,
         deliveries,
         attachments,
+        reviews,
     })
 }
 
@@ -145,11 +156,24 @@ pub fn find_by_reference(
     Ok(found.into_iter().collect())
 }
 
+/// What became of a reply: queued for the consulter, or held for a supervisor's review.
 pub struct Queued {
     pub message_id: MessageId,
+    /// Held for review (CONTRACT §8): nothing mailed, the reply clock still running.
+    pub held: bool,
 }
 
-/// A counsellor's reply: stops the clock, queues the mail, and sets the status.
+/// A reply as its author wrote it, and what it is to do to the ticket.
+pub struct ReplyText<'a> {
+    pub author: StaffId,
+    pub author_name: &'a str,
+    pub body: &'a str,
+    /// 送信して終了: the ticket closes with it.
+    pub close: bool,
+}
+
+/// A counsellor's reply: stops the clock, queues the mail, and sets the status; or, when the
+/// reply must be reviewed first, holds it (nothing mailed, the clock keeps running).
 pub fn reply(
     state: &AppState,
     conn: &mut DbConn,
@@ -161,73 +185,25 @@ pub fn reply(
 ) -> Result<Queued, DeskError> {
     let body = text_field("body", body)?;
     let now = state.time.now();
+    let text = ReplyText {
+        author: actor.staff_id,
+        author_name: &actor.name,
+        body: &body,
+        close,
+    };
     let queued = write_tx(conn, |conn| {
-        let TicketHead { summary, consulter } = head(conn, ticket)?;
-        if let Some(seen) = last_seen_message_id
-            && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
-        {
-            return Err(DeskError::Collision {
-                message_id: newer.id,
-                body_text: newer.body_text,
-                created_at: crate::db::from_db(newer.created_at)
-                    .with_timezone(&state.rules.tz)
-                    .fixed_offset(),
+        let head = head(conn, ticket)?;
+        guard_collision(state, conn, ticket, last_seen_message_id)?;
+        if let Some(reason) = super::reviews::hold_reason(state, conn, actor, &head.summary)? {
+            let message_id = super::reviews::hold(state, conn, actor, &head, &text, reason, now)?;
+            return Ok(Queued {
+                message_id,
+                held: true,
             });
         }
-        let thread = queue::thread(conn, ticket)?;
-        let ids: Vec<String> = thread
-            .iter()
-            .filter_map(|m| m.rfc_message_id.clone())
-            .collect();
-        let newest_inbound = thread
-            .iter()
-            .rev()
-            .find(|m| m.kind == MessageKind::Inbound && !m.automatic)
-            .and_then(|m| m.rfc_message_id.as_deref());
-        let ack = thread
-            .iter()
-            .rev()
-            .find(|m| m.kind == MessageKind::Outbound && m.automatic)
-            .and_then(|m| m.rfc_message_id.as_deref());
-        let threading =
-            threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
-                Threading {
-                    in_reply_to,
-                    references,
-                }
-            });
-        let mail = state.mailer.staff_reply(
-            StaffReply {
-                to: &consulter.email,
-                consulter_name: consulter.name.as_deref(),
-                counsellor_name: &actor.name,
-                reference: &summary.reference,
-                ticket_subject: &summary.subject,
-                body: &body,
-                threading,
-            },
-            now,
-        )?;
-        let message = outgoing::queue_on_ticket(
-            conn,
-            ticket,
-            &mail,
-            Sender::Staff {
-                id: actor.staff_id,
-                body: &body,
-                in_reply_to: newest_inbound.or(ack),
-            },
-            now,
-        )?;
-        clocks::stop(conn, ticket, now, actor.staff_id, Some(message))?;
+        let (message, status) = send(state, conn, &head, &text, None, now)?;
         // The draft of this reply has done its work.
         crate::db::drafts::discard(conn, ticket, actor.staff_id)?;
-        let status = if close {
-            Status::Closed
-        } else {
-            Status::Waiting
-        };
-        tickets::update(conn, ticket, Some(status), None, now)?;
         let target = format!("message:{}", message.0);
         audit(
             conn,
@@ -238,12 +214,104 @@ pub fn reply(
             Some(&target),
             Some(&format!("status={status}")),
         )?;
-        Ok(Queued {
+        Ok::<_, DeskError>(Queued {
             message_id: message,
+            held: false,
         })
     })?;
+    // Also for a held reply: the supervisors' alert of an urgent ticket may be queued.
     state.waker.wake();
     Ok(queued)
+}
+
+/// The collision guard: a consulter message newer than the one the writer last saw stops it.
+pub(crate) fn guard_collision(
+    state: &AppState,
+    conn: &mut DbConn,
+    ticket: TicketId,
+    last_seen: Option<MessageId>,
+) -> Result<(), DeskError> {
+    if let Some(seen) = last_seen
+        && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
+    {
+        return Err(DeskError::Collision {
+            message_id: newer.id,
+            body_text: newer.body_text,
+            created_at: crate::db::from_db(newer.created_at)
+                .with_timezone(&state.rules.tz)
+                .fixed_offset(),
+        });
+    }
+    Ok(())
+}
+
+/// A reply's mail, in the caller's transaction: threaded on the newest consulter message,
+/// composed, queued, the clock stopped and the status set. A direct reply and an approved
+/// one (`held`: the message that waited for review) both go out through here.
+pub(crate) fn send(
+    state: &AppState,
+    conn: &mut DbConn,
+    head: &TicketHead,
+    text: &ReplyText<'_>,
+    held: Option<MessageId>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(MessageId, Status), DeskError> {
+    let TicketHead { summary, consulter } = head;
+    let ticket = summary.id;
+    let thread = queue::thread(conn, ticket)?;
+    let ids: Vec<String> = thread
+        .iter()
+        .filter_map(|m| m.rfc_message_id.clone())
+        .collect();
+    let newest_inbound = thread
+        .iter()
+        .rev()
+        .find(|m| m.kind == MessageKind::Inbound && !m.automatic)
+        .and_then(|m| m.rfc_message_id.as_deref());
+    let ack = thread
+        .iter()
+        .rev()
+        .find(|m| m.kind == MessageKind::Outbound && m.automatic)
+        .and_then(|m| m.rfc_message_id.as_deref());
+    let threading =
+        threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
+            Threading {
+                in_reply_to,
+                references,
+            }
+        });
+    let mail = state.mailer.staff_reply(
+        StaffReply {
+            to: &consulter.email,
+            consulter_name: consulter.name.as_deref(),
+            counsellor_name: text.author_name,
+            reference: &summary.reference,
+            ticket_subject: &summary.subject,
+            body: text.body,
+            threading,
+        },
+        now,
+    )?;
+    let message = outgoing::queue_on_ticket(
+        conn,
+        ticket,
+        &mail,
+        Sender::Staff {
+            id: text.author,
+            body: text.body,
+            in_reply_to: newest_inbound.or(ack),
+            held,
+        },
+        now,
+    )?;
+    clocks::stop(conn, ticket, now, text.author, Some(message))?;
+    let status = if text.close {
+        Status::Closed
+    } else {
+        Status::Waiting
+    };
+    tickets::update(conn, ticket, Some(status), None, now)?;
+    Ok((message, status))
 }
 
 pub fn note(

@@ -13,6 +13,7 @@ pub mod jpdate;
 pub mod proxies;
 pub mod redact;
 pub mod reference;
+pub mod review;
 pub mod sla;
 pub mod stats;
 pub mod text_module;

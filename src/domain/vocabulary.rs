@@ -150,6 +150,31 @@ words!(
         Sent = "sent",
         /// Refused for good, given up, bounced, or never made.
         Failed = "failed",
+        /// A staff reply held for a supervisor's review: not in the outbox at all yet
+        /// (a message's state only; the outbox never holds this word).
+        AwaitingReview = "awaiting_review",
+    }
+);
+
+words!(
+    /// Where a reply held for review stands (CONTRACT §8).
+    ReviewStatus, "review status" {
+        /// Written, not mailed: a supervisor has to approve it.
+        AwaitingReview = "awaiting_review",
+        /// Sent back to its author with a comment; nothing was mailed.
+        Returned = "returned",
+        /// Approved (as written or edited) and queued as a direct reply is.
+        Approved = "approved",
+    }
+);
+
+words!(
+    /// Why a reply was held for review.
+    HoldReason, "hold reason" {
+        /// Its author's replies are reviewed (`staff.review_replies`).
+        Counsellor = "counsellor",
+        /// It answers an urgent ticket and `review.urgent_tickets` is on.
+        Urgent = "urgent",
     }
 );
 
@@ -173,6 +198,9 @@ mod tests {
         }
         for d in DeliveryStatus::ALL {
             assert_eq!(d.as_str().parse::<DeliveryStatus>(), Ok(*d));
+        }
+        for r in ReviewStatus::ALL {
+            assert_eq!(r.as_str().parse::<ReviewStatus>(), Ok(*r));
         }
         assert_eq!(
             "Closed".parse::<Status>().unwrap_err().to_string(),

@@ -126,9 +126,10 @@ fn desk_status(e: &DeskError) -> StatusCode {
         DeskError::NotFound(_) => StatusCode::NOT_FOUND,
         DeskError::Forbidden(_) => StatusCode::FORBIDDEN,
         DeskError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        DeskError::Collision { .. } | DeskError::AccountExists | DeskError::OwnAccount => {
-            StatusCode::CONFLICT
-        }
+        DeskError::Collision { .. }
+        | DeskError::AccountExists
+        | DeskError::OwnAccount
+        | DeskError::ReviewDecided => StatusCode::CONFLICT,
         DeskError::InvalidToken | DeskError::Expired | DeskError::WrongCredentials => {
             StatusCode::UNAUTHORIZED
         }
@@ -163,6 +164,7 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
             }
         })),
         DeskError::AccountExists => json_error(status, "exists", &e.to_string()),
+        DeskError::ReviewDecided => json_error(status, "review_decided", &e.to_string()),
         DeskError::OwnAccount => json_error(status, "own_account", &e.to_string()),
         DeskError::InvalidToken => json_error(status, "invalid_token", &e.to_string()),
         DeskError::Expired => json_error(status, "token_expired", &e.to_string()),

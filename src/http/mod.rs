@@ -17,6 +17,7 @@ pub mod public;
 pub mod quarantine;
 pub mod report_csv;
 pub mod reports;
+pub mod reviews;
 pub mod schema;
 pub mod site;
 pub mod staff;
@@ -97,6 +98,12 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::quarantine::show)
         .service(desk::quarantine::download)
         .service(desk::quarantine::retry)
+        // 承認待ち (reply review).
+        .service(desk::reviews::list)
+        .service(desk::reviews::policy)
+        .service(desk::reviews::show)
+        .service(desk::reviews::approve)
+        .service(desk::reviews::send_back)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)
@@ -127,6 +134,11 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(text_modules::remove)
                 .service(quarantine::list)
                 .service(quarantine::retry)
+                // Reply review (CONTRACT §8).
+                .service(staff::update)
+                .service(reviews::list)
+                .service(reviews::approve)
+                .service(reviews::send_back)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

@@ -5,7 +5,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::domain::clock::SlaState;
-use crate::domain::vocabulary::{Channel, DeliveryStatus, MessageKind, Role, Status};
+use crate::domain::vocabulary::{Channel, DeliveryStatus, MessageKind, ReviewStatus, Role, Status};
 
 macro_rules! word_schemas {
     ($($name:ty),* $(,)?) => {$(
@@ -21,4 +21,12 @@ macro_rules! word_schemas {
     )*};
 }
 
-word_schemas!(Status, Role, Channel, MessageKind, DeliveryStatus, SlaState);
+word_schemas!(
+    Status,
+    Role,
+    Channel,
+    MessageKind,
+    DeliveryStatus,
+    SlaState,
+    ReviewStatus
+);

@@ -1,6 +1,6 @@
 //! Staff accounts over the API (supervisors only).
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -72,6 +72,8 @@ pub struct StaffListItem {
     role: Role,
     active: bool,
     created_at: String,
+    /// Its replies wait for a supervisor's review before they go out (CONTRACT §8).
+    review_replies: bool,
 }
 
 #[utoipa::path(
@@ -95,6 +97,7 @@ pub async fn list(state: web::Data<AppState>, user: Session) -> Result<HttpRespo
             role: r.role,
             active: r.active,
             created_at: super::local_time(&state, crate::db::from_db(r.created_at)),
+            review_replies: r.review_replies,
         })
         .collect();
     Ok(HttpResponse::Ok().json(items))
@@ -182,6 +185,42 @@ pub async fn reset_password(
     let (id, password) = (id.into_inner(), body.into_inner().password);
     blocking(&state, move |st, conn| {
         desk::staff::reset_password(st, conn, &user.actor, id, &password)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StaffPatch {
+    /// Hold this counsellor's replies for a supervisor's review (CONTRACT §8). Refused (422)
+    /// for a supervisor's account: a supervisor's own replies are never held.
+    review_replies: bool,
+}
+
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Staff id")),
+    request_body = StaffPatch,
+    responses(
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than accepted", body = ErrorBody),
+        (status = 204, description = "Changed; from now on the counsellor's replies are held for review (or no longer)"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+#[patch("/staff/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: Session,
+    id: web::Path<StaffId>,
+    body: AfterAuth<web::Json<crate::http::params::Object<StaffPatch>>>,
+) -> Result<HttpResponse, ApiError> {
+    user.actor.require_supervisor()?;
+    let (id, on) = (id.into_inner(), body.into_inner().0.review_replies);
+    blocking(&state, move |st, conn| {
+        desk::staff::set_review(st, conn, &user.actor, id, on)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

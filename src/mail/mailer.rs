@@ -111,6 +111,11 @@ impl Mailer {
         format!("{}/desk/tickets/{ticket_id}", self.base_url)
     }
 
+    /// The console page where a supervisor reads a reply waiting for review.
+    pub fn review_link(&self, message_id: crate::domain::vocabulary::MessageId) -> String {
+        format!("{}/desk/reviews/{message_id}", self.base_url)
+    }
+
     /// The first answer to a new consultation: received, its reference, the reply time.
     pub fn acknowledgement(
         &self,

@@ -21,6 +21,8 @@ pub enum Sender<'a> {
         /// What the counsellor wrote, shown in the thread instead of the templated mail.
         body: &'a str,
         in_reply_to: Option<&'a str>,
+        /// The reply held for review that this mail is (approved now), or none for a new one.
+        held: Option<MessageId>,
     },
 }
 
@@ -31,6 +33,10 @@ pub fn queue_on_ticket(
     sender: Sender<'_>,
     now: DateTime<Utc>,
 ) -> Result<MessageId, DbError> {
+    let held = match &sender {
+        Sender::Staff { held, .. } => *held,
+        Sender::Acknowledgement => None,
+    };
     let (kind, message) = match sender {
         Sender::Acknowledgement => (
             "acknowledgement",
@@ -47,6 +53,7 @@ pub fn queue_on_ticket(
             id,
             body,
             in_reply_to,
+            ..
         } => (
             "reply",
             NewMessage {
@@ -62,7 +69,13 @@ pub fn queue_on_ticket(
             },
         ),
     };
-    let message = messages::add(conn, &message)?;
+    let message = match held {
+        Some(id) => {
+            messages::release_held(conn, id, &message)?;
+            id
+        }
+        None => messages::add(conn, &message)?,
+    };
     outbox::enqueue(
         conn,
         &NewOutboundMail {

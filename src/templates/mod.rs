@@ -134,6 +134,35 @@ const BUILT_IN: &[(&str, &str)] = &[
         "desk/quarantine_mail.html",
         include_str!("../../config/templates/desk/quarantine_mail.html"),
     ),
+    // Reply review (CONTRACT §8).
+    (
+        "alerts/review_urgent/subject.txt",
+        include_str!("../../config/templates/alerts/review_urgent/subject.txt"),
+    ),
+    (
+        "alerts/review_urgent/body.txt",
+        include_str!("../../config/templates/alerts/review_urgent/body.txt"),
+    ),
+    (
+        "alerts/review_reminder/subject.txt",
+        include_str!("../../config/templates/alerts/review_reminder/subject.txt"),
+    ),
+    (
+        "alerts/review_reminder/body.txt",
+        include_str!("../../config/templates/alerts/review_reminder/body.txt"),
+    ),
+    (
+        "desk/reviews.html",
+        include_str!("../../config/templates/desk/reviews.html"),
+    ),
+    (
+        "desk/thread.html",
+        include_str!("../../config/templates/desk/thread.html"),
+    ),
+    (
+        "desk/review.html",
+        include_str!("../../config/templates/desk/review.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

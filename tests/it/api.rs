@@ -895,6 +895,16 @@ fn the_openapi_document_covers_every_route() {
         "GET /desk/quarantine/{id}",
         "GET /desk/quarantine/{id}/raw",
         "POST /desk/quarantine/{id}/retry",
+        // Reply review (issue 13).
+        "PATCH /api/v1/staff/{id}",
+        "GET /api/v1/reviews",
+        "POST /api/v1/reviews/{message_id}/approve",
+        "POST /api/v1/reviews/{message_id}/return",
+        "GET /desk/reviews",
+        "POST /desk/reviews/policy",
+        "GET /desk/reviews/{message_id}",
+        "POST /desk/reviews/{message_id}/approve",
+        "POST /desk/reviews/{message_id}/return",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -909,6 +919,7 @@ fn the_openapi_document_covers_every_route() {
         let path = path
             .replace("{id}", "1")
             .replace("{attachment_id}", "1")
+            .replace("{message_id}", "1")
             .replace("{name}", "madoguchi.css");
         let r = app.call(method, &path, None, Some(&json!({})));
         assert_ne!(r.status, 404, "{entry} is not served");

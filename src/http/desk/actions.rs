@@ -105,6 +105,7 @@ pub async fn reply(
     })
     .await;
     match result {
+        Ok(q) if q.held => back(id, "held"),
         Ok(_) => back(id, if close { "close" } else { "reply" }),
         Err(ApiError::Desk(DeskError::Collision { message_id, .. })) => {
             let again = Again {

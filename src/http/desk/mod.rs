@@ -8,6 +8,7 @@ pub mod drafts;
 pub mod quarantine;
 pub mod queue;
 pub mod reports;
+pub mod reviews;
 pub mod sign_in;
 pub mod staff;
 pub mod text_modules;
@@ -84,6 +85,7 @@ fn come_back_to(req: &HttpRequest) -> String {
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         ["", "desk", "tickets", id, ..] => format!("/desk/tickets/{id}"),
+        ["", "desk", "reviews", id, ..] => format!("/desk/reviews/{id}"),
         _ => "/desk".to_string(),
     }
 }
@@ -207,6 +209,8 @@ pub fn message(
         "隔離メールの一覧に戻る"
     } else if back.starts_with("/desk/workload") {
         "担当状況に戻る"
+    } else if back.starts_with("/desk/reviews") {
+        "承認待ちの一覧に戻る"
     } else {
         "相談一覧に戻る"
     };

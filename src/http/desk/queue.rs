@@ -85,6 +85,8 @@ struct Line {
     urgent: bool,
     assignee: Option<String>,
     reply_by: Option<String>,
+    /// A reply on it waits for a supervisor (承認待ち).
+    awaiting_review: bool,
 }
 
 fn line(state: &AppState, row: SummaryRow) -> Line {
@@ -105,6 +107,7 @@ fn line(state: &AppState, row: SummaryRow) -> Line {
         urgent: row.urgent,
         assignee: row.assignee_name,
         reply_by: due.map(|d| words::when(state, d)),
+        awaiting_review: row.awaiting_review,
     }
 }
 

@@ -10,7 +10,9 @@ use super::{DeskUser, base, failed, render, words};
 use crate::db::from_db;
 use crate::desk;
 use crate::domain::clock;
-use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, StaffId, TicketId};
+use crate::domain::vocabulary::{
+    AttachmentId, DeliveryStatus, MessageId, MessageKind, ReviewStatus, StaffId, TicketId,
+};
 use crate::http::blocking;
 use crate::state::AppState;
 
@@ -43,8 +45,18 @@ struct Attachment {
     size: String,
 }
 
+/// Where a reply held for review stands, as its author and the supervisors read it.
 #[derive(Serialize)]
-struct Message {
+struct ReviewLine {
+    returned: bool,
+    comment: Option<String>,
+    by: Option<String>,
+    /// The supervisors' page to decide on it.
+    link: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Message {
     id: i64,
     kind: &'static str,
     who: String,
@@ -56,6 +68,97 @@ struct Message {
     newer: bool,
     /// Sent by the system itself (the acknowledgement): folded away, it is the same each time.
     automatic: bool,
+    review: Option<ReviewLine>,
+}
+
+/// The thread as the console shows it, oldest first; `newer`: the consulter's message that
+/// arrived while a reply was written. A reply held for review shows as one, not as a note,
+/// with its state (and a returned one's comment for its author and the supervisors).
+pub(super) fn thread(
+    state: &AppState,
+    user: &DeskUser,
+    id: TicketId,
+    entries: Vec<desk::tickets::ThreadEntry>,
+    newer: Option<MessageId>,
+) -> Vec<Message> {
+    let me = user.session.actor.staff_id;
+    let supervisor = user.session.actor.is_supervisor();
+    entries
+        .into_iter()
+        .map(|e| {
+            let m = e.message;
+            let held = e
+                .review
+                .as_ref()
+                .filter(|r| r.status != ReviewStatus::Approved);
+            let author = m.author_name.as_deref().unwrap_or("相談員");
+            Message {
+                who: match (m.kind, m.automatic, held.map(|r| r.status)) {
+                    (_, _, Some(ReviewStatus::Returned)) => {
+                        format!("{author} の返信（差し戻し・まだ送っていません）")
+                    }
+                    (_, _, Some(_)) => format!("{author} の返信（承認待ち）"),
+                    (MessageKind::Inbound, _, _) => "相談者から".to_string(),
+                    (MessageKind::Outbound, true, _) => {
+                        "自動送信（受付のお知らせなど）".to_string()
+                    }
+                    (MessageKind::Outbound, false, _) => format!("{author} の返信"),
+                    (MessageKind::Note, _, _) => format!("内部メモ（{author}）"),
+                },
+                kind: if held.is_some() {
+                    "held"
+                } else {
+                    m.kind.as_str()
+                },
+                when: words::when(state, from_db(m.created_at)),
+                delivery: if let Some(r) = held {
+                    Some(Delivery {
+                        word: if r.status == ReviewStatus::Returned {
+                            "差し戻し（まだ送っていません）"
+                        } else {
+                            words::delivery(DeliveryStatus::AwaitingReview)
+                        },
+                        failed: false,
+                        attempts: 0,
+                        last_error: None,
+                    })
+                } else {
+                    e.delivery.map(|d| Delivery {
+                        word: words::delivery(d.status),
+                        failed: d.status == DeliveryStatus::Failed,
+                        attempts: d.attempts,
+                        last_error: d.last_error,
+                    })
+                },
+                review: held
+                    .filter(|r| r.author_id == me || supervisor)
+                    .map(|r| ReviewLine {
+                        returned: r.status == ReviewStatus::Returned,
+                        comment: r
+                            .comment
+                            .clone()
+                            .filter(|_| r.status == ReviewStatus::Returned),
+                        by: r.decided_by_name.clone(),
+                        link: (supervisor && r.status == ReviewStatus::AwaitingReview)
+                            .then(|| format!("/desk/reviews/{}", r.message_id)),
+                    }),
+                attachments: e
+                    .attachments
+                    .into_iter()
+                    .map(|a| Attachment {
+                        url: format!("/desk/tickets/{id}/attachments/{}", a.id),
+                        filename: a.filename,
+                        size: size_words(a.size_bytes),
+                    })
+                    .collect(),
+                newer: newer == Some(m.id),
+                automatic: m.automatic,
+                id: m.id.0,
+                body: m.body_text,
+                system_note: m.system_note,
+            }
+        })
+        .collect()
 }
 
 fn size_words(bytes: i64) -> String {
@@ -72,6 +175,9 @@ fn size_words(bytes: i64) -> String {
 fn done_words(done: &str) -> Option<&'static str> {
     Some(match done {
         "reply" => "返信を送信しました（送信待ちに入りました）。",
+        "held" => {
+            "返信は承認待ちになりました。スーパーバイザーが読んで承認すると、相談者に送られます。"
+        }
         "close" => "返信を送信し、相談を終了にしました。",
         "note" => "メモを保存しました。",
         "assign" => "担当を変更しました。",
@@ -133,54 +239,30 @@ pub async fn page(
         Err(e) => return failed(state, user, &e, "/desk"),
     };
     let last_seen = view.messages.iter().map(|m| m.id.0).max().unwrap_or(0);
-    let messages: Vec<Message> =
-        desk::tickets::TicketView::entries(view.messages, view.deliveries, view.attachments)
-            .into_iter()
-            .map(|e| {
-                let m = e.message;
-                Message {
-                    who: match (m.kind, m.automatic) {
-                        (MessageKind::Inbound, _) => "相談者から".to_string(),
-                        (MessageKind::Outbound, true) => {
-                            "自動送信（受付のお知らせなど）".to_string()
-                        }
-                        (MessageKind::Outbound, false) => {
-                            format!("{} の返信", m.author_name.as_deref().unwrap_or("相談員"))
-                        }
-                        (MessageKind::Note, _) => format!(
-                            "内部メモ（{}）",
-                            m.author_name.as_deref().unwrap_or("相談員")
-                        ),
-                    },
-                    kind: m.kind.as_str(),
-                    when: words::when(state, from_db(m.created_at)),
-                    delivery: e.delivery.map(|d| Delivery {
-                        word: words::delivery(d.status),
-                        failed: d.status == crate::domain::vocabulary::DeliveryStatus::Failed,
-                        attempts: d.attempts,
-                        last_error: d.last_error,
-                    }),
-                    attachments: e
-                        .attachments
-                        .into_iter()
-                        .map(|a| Attachment {
-                            url: format!("/desk/tickets/{id}/attachments/{}", a.id),
-                            filename: a.filename,
-                            size: size_words(a.size_bytes),
-                        })
-                        .collect(),
-                    newer: again.newer == Some(m.id),
-                    automatic: m.automatic,
-                    id: m.id.0,
-                    body: m.body_text,
-                    system_note: m.system_note,
-                }
-            })
-            .collect();
+    // The author's own reply returned to them is what they go on writing.
+    let me = user.session.actor.staff_id;
+    let returned = view
+        .reviews
+        .iter()
+        .filter(|r| r.author_id == me && r.status == ReviewStatus::Returned)
+        .map(|r| r.message_id)
+        .max();
+    let entries = desk::tickets::TicketView::entries(
+        view.messages,
+        view.deliveries,
+        view.attachments,
+        view.reviews,
+    );
+    let returned_body = returned.and_then(|r| {
+        entries
+            .iter()
+            .find(|e| e.message.id == r)
+            .map(|e| e.message.body_text.clone())
+    });
+    let messages = thread(state, user, id, entries, again.newer);
     let s = view.summary;
     let due = s.reply_due_at.map(from_db);
     let sla = clock::sla_state(&state.rules, due, state.time.now());
-    let me = user.session.actor.staff_id;
     // Counsellors may take a ticket or let it go; supervisors may give it to anyone.
     let assignable: Vec<(String, String)> = colleagues
         .into_iter()
@@ -226,7 +308,8 @@ pub async fn page(
             last_seen,
             draft_saved => draft.as_ref().map(|d| words::when(state, d.saved_at)),
             // What a form sent back wins over the kept draft; otherwise the draft is shown.
-            reply => again.reply.or(draft.map(|d| d.body)),
+            returned => returned.is_some() && again.reply.is_none() && draft.is_none(),
+            reply => again.reply.or(draft.map(|d| d.body)).or(returned_body),
             reply_error => again.reply_error,
             note => again.note,
             note_error => again.note_error,

@@ -38,6 +38,7 @@ pub fn delivery(d: DeliveryStatus) -> &'static str {
         DeliveryStatus::Queued => "送信待ち",
         DeliveryStatus::Sent => "送信済み",
         DeliveryStatus::Failed => "送信できませんでした",
+        DeliveryStatus::AwaitingReview => "承認待ち（まだ送っていません）",
     }
 }
 

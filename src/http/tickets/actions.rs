@@ -106,7 +106,7 @@ pub struct ReplyAccepted {
     responses(
         (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
         (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
-        (status = 202, description = "The reply is queued for sending; the reply clock stopped", body = ReplyAccepted),
+        (status = 202, description = "The reply is queued for sending and the reply clock stopped; or, for a counsellor whose replies are reviewed (CONTRACT §8), held with `delivery.status` `awaiting_review`: nothing mailed, the clock still running", body = ReplyAccepted),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The consulter wrote again after last_seen_message_id", body = ErrorBody),
         (status = 422, body = ErrorBody),
@@ -139,11 +139,11 @@ pub async fn reply(
     .await?;
     Ok(HttpResponse::Accepted().json(ReplyAccepted {
         message_id: queued.message_id,
-        delivery: DeliveryOut {
-            status: DeliveryStatus::Queued,
-            attempts: 0,
-            last_error: None,
-        },
+        delivery: DeliveryOut::new(if queued.held {
+            DeliveryStatus::AwaitingReview
+        } else {
+            DeliveryStatus::Queued
+        }),
     }))
 }
 

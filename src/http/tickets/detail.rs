@@ -9,7 +9,9 @@ use super::{DeliveryOut, StaffRef, TicketSummary, summary};
 use crate::db::from_db;
 use crate::desk;
 use crate::desk::auth::Session;
-use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, TicketId};
+use crate::domain::vocabulary::{
+    AttachmentId, DeliveryStatus, MessageId, MessageKind, ReviewStatus, TicketId,
+};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::{blocking, local_time};
 use crate::state::AppState;
@@ -49,6 +51,10 @@ pub struct MessageOut {
     system_note: Option<String>,
     delivery: Option<DeliveryOut>,
     attachments: Vec<AttachmentOut>,
+    /// For a reply that was held for review, shown to its author and to supervisors: where
+    /// the review stands, and a returned reply's comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review: Option<crate::http::reviews::ReviewOut>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -75,42 +81,62 @@ pub async fn detail(
     id: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let (me, supervisor) = (user.actor.staff_id, user.actor.is_supervisor());
     let view = blocking(&state, move |st, conn| {
         desk::tickets::view(st, conn, &user.actor, id)
     })
     .await?;
-    let messages =
-        desk::tickets::TicketView::entries(view.messages, view.deliveries, view.attachments)
-            .into_iter()
-            .map(|e| {
-                let m = e.message;
-                MessageOut {
-                    delivery: e.delivery.map(|d| DeliveryOut {
-                        status: d.status,
-                        attempts: d.attempts,
-                        last_error: d.last_error,
-                    }),
-                    attachments: e
-                        .attachments
-                        .into_iter()
-                        .map(|a| AttachmentOut {
-                            url: format!("/api/v1/tickets/{id}/attachments/{}", a.id),
-                            id: a.id,
-                            filename: a.filename,
-                            content_type: a.content_type,
-                            size_bytes: a.size_bytes,
-                        })
-                        .collect(),
-                    author: StaffRef::of(m.author_id, m.author_name),
-                    created_at: local_time(&state, from_db(m.created_at)),
-                    id: m.id,
-                    kind: m.kind,
-                    body_text: m.body_text,
-                    automatic: m.automatic,
-                    system_note: m.system_note,
-                }
-            })
-            .collect();
+    let messages = desk::tickets::TicketView::entries(
+        view.messages,
+        view.deliveries,
+        view.attachments,
+        view.reviews,
+    )
+    .into_iter()
+    .map(|e| {
+        let m = e.message;
+        // A held reply is a staff reply not sent yet (kept as a note until approved).
+        let held = e
+            .review
+            .as_ref()
+            .is_some_and(|r| r.status != ReviewStatus::Approved);
+        let shown_to = |r: &&crate::db::reviews::ReviewRow| r.author_id == me || supervisor;
+        MessageOut {
+            review: e
+                .review
+                .as_ref()
+                .filter(shown_to)
+                .map(crate::http::reviews::ReviewOut::of),
+            delivery: if held {
+                Some(DeliveryOut::new(DeliveryStatus::AwaitingReview))
+            } else {
+                e.delivery.map(|d| DeliveryOut {
+                    status: d.status,
+                    attempts: d.attempts,
+                    last_error: d.last_error,
+                })
+            },
+            attachments: e
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentOut {
+                    url: format!("/api/v1/tickets/{id}/attachments/{}", a.id),
+                    id: a.id,
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    size_bytes: a.size_bytes,
+                })
+                .collect(),
+            author: StaffRef::of(m.author_id, m.author_name),
+            created_at: local_time(&state, from_db(m.created_at)),
+            id: m.id,
+            kind: if held { MessageKind::Outbound } else { m.kind },
+            body_text: m.body_text,
+            automatic: m.automatic,
+            system_note: m.system_note,
+        }
+    })
+    .collect();
     let c = view.consulter;
     Ok(HttpResponse::Ok().json(TicketDetail {
         summary: summary(&state, view.summary),

@@ -22,6 +22,10 @@ pub struct StaffRef {
 }
 
 impl StaffRef {
+    pub(crate) fn new(id: StaffId, name: String) -> Self {
+        Self { id, name }
+    }
+
     fn of(id: Option<StaffId>, name: Option<String>) -> Option<Self> {
         id.zip(name).map(|(id, name)| Self { id, name })
     }
@@ -46,6 +50,8 @@ pub struct TicketSummary {
     reply_due_at: Option<String>,
     /// Where the reply clock stands now.
     sla_state: SlaState,
+    /// A reply on it waits for a supervisor's review (CONTRACT §8): written, not yet sent.
+    awaiting_review: bool,
 }
 
 fn summary(state: &AppState, row: SummaryRow) -> TicketSummary {
@@ -69,13 +75,26 @@ fn summary(state: &AppState, row: SummaryRow) -> TicketSummary {
         created_at: local_time(state, from_db(row.created_at)),
         reply_due_at: due.map(|d| local_time(state, d)),
         sla_state: clock::sla_state(&state.rules, due, state.time.now()),
+        awaiting_review: row.awaiting_review,
     }
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryOut {
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sent` or `failed`; `awaiting_review` for a reply held for review (not
+    /// in the outbox yet).
     status: DeliveryStatus,
     attempts: i32,
     last_error: Option<String>,
+}
+
+impl DeliveryOut {
+    /// A mail not tried yet (queued, or held for review).
+    pub(crate) fn new(status: DeliveryStatus) -> Self {
+        Self {
+            status,
+            attempts: 0,
+            last_error: None,
+        }
+    }
 }

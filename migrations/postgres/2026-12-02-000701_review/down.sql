@@ -1,0 +1,2 @@
+DROP TABLE reviews;
+ALTER TABLE staff DROP COLUMN review_replies;
