@@ -210,6 +210,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_case_values (ticket_id, field, code) {
+        ticket_id -> BigInt,
+        field -> Text,
+        code -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -224,6 +232,7 @@ diesel::joinable!(outbound_mail -> tickets (ticket_id));
 diesel::joinable!(audit_events -> staff (staff_id));
 diesel::joinable!(audit_events -> tickets (ticket_id));
 diesel::joinable!(triage_flags -> tickets (ticket_id));
+diesel::joinable!(ticket_case_values -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -242,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     triage_flags,
     drafts,
     text_modules,
+    ticket_case_values,
 );

@@ -19,6 +19,7 @@ pub mod reports;
 pub mod schema;
 pub mod site;
 pub mod staff;
+pub mod statistics;
 pub mod text_modules;
 pub mod tickets;
 
@@ -110,6 +111,10 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(text_modules::remove)
                 .service(quarantine::list)
                 .service(quarantine::retry)
+                // Case fields and the city's yearly figures (CONTRACT §9).
+                .service(tickets::case::set)
+                .service(tickets::case::fields)
+                .service(statistics::statistics)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

@@ -57,6 +57,8 @@ pub struct TicketDetail {
     summary: TicketSummary,
     consulter: ConsulterOut,
     messages: Vec<MessageOut>,
+    /// The case fields recorded for the city's yearly figures.
+    case: super::case::CaseOut,
 }
 
 #[utoipa::path(
@@ -75,8 +77,9 @@ pub async fn detail(
     id: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let view = blocking(&state, move |st, conn| {
-        desk::tickets::view(st, conn, &user.actor, id)
+    let (view, case) = blocking(&state, move |st, conn| {
+        let view = desk::tickets::view(st, conn, &user.actor, id)?;
+        Ok::<_, desk::DeskError>((view, desk::case::of(conn, id)?))
     })
     .await?;
     let messages =
@@ -122,6 +125,7 @@ pub async fn detail(
             area: c.area,
         },
         messages,
+        case: super::case::CaseOut::of(&case),
     }))
 }
 
