@@ -21,7 +21,7 @@ struct NewConsulter<'a> {
 
 diesel::define_sql_function! {
     /// Lower case as the backend has it (ASCII on SQLite), on the column and the address alike,
-    /// matching the unique index `consulters_email_key`.
+    /// matching the unique index `consulters_email_lower`.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 

@@ -81,6 +81,9 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::actions::assign)
         .service(desk::actions::status)
         .service(desk::actions::triage)
+        .service(desk::case::save)
+        .service(desk::statistics::page)
+        .service(desk::statistics::download)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)

@@ -102,6 +102,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "desk/message.html",
         include_str!("../../config/templates/desk/message.html"),
     ),
+    (
+        "desk/statistics.html",
+        include_str!("../../config/templates/desk/statistics.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -25,4 +25,6 @@ mod privacy;
 mod reports;
 mod sign_in_limits;
 mod sqlite_faults;
+mod statistics;
+mod statistics_console;
 mod triage;

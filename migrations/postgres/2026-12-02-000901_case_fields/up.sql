@@ -24,4 +24,4 @@ DELETE FROM consulters WHERE EXISTS (
     SELECT 1 FROM consulters c2
     WHERE lower(c2.email) = lower(consulters.email) AND c2.id < consulters.id
 );
-CREATE UNIQUE INDEX consulters_email_key ON consulters (lower(email));
+CREATE UNIQUE INDEX consulters_email_lower ON consulters (lower(email));

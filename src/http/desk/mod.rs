@@ -3,9 +3,11 @@
 //! session is the API's sign-in, carried in a cookie instead of a bearer header.
 
 pub mod actions;
+pub mod case;
 pub mod drafts;
 pub mod queue;
 pub mod sign_in;
+pub mod statistics;
 pub mod text_modules;
 pub mod ticket;
 pub mod words;
