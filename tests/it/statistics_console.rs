@@ -66,6 +66,16 @@ fn a_supervisor_records_case_fields_and_reads_them_on_the_statistics_page(backen
     assert!(b.is_checked("家族関係"), "shown again as recorded");
     assert!(!b.is_checked("暴力・緊急"));
     assert_eq!(b.value_of("お住まいの区"), "kita");
+    for width in [1280, 390] {
+        b.set_width(width);
+        b.screenshot("stats/desk-ticket-case-noscript");
+    }
+    drop(b);
+    // axe-core runs as a script: the same pages again with script on.
+    let mut b = browser();
+    b.goto(&app.url(&format!("/desk/tickets/{id}")));
+    sign_in(&b, SUPERVISOR);
+    assert!(b.is_checked("精神保健福祉センター"));
     look_at(&mut b, "stats/desk-ticket-case");
 
     let token = {
@@ -113,9 +123,22 @@ fn a_supervisor_records_case_fields_and_reads_them_on_the_statistics_page(backen
             "/desk/statistics/download?fiscal_year=2026&suppress_below=3&format=xlsx"
         ])
     );
+    // The links download the API's report by the console's session.
+    let got = b.js_value(
+        "const x = new XMLHttpRequest(); x.open('GET', document.querySelector('.downloads a').href, false); x.send();\
+         return [x.status, x.getResponseHeader('content-type'), x.responseText.split('\\r\\n').slice(0, 2)];",
+    );
+    assert_eq!(
+        got,
+        json!([
+            200,
+            "text/csv; charset=utf-8",
+            ["年度,表,項目,コード,値", "2026年度,概要,実人数,people,2"]
+        ])
+    );
     drop(b);
 
-    // The download is the API's report, by the console's session.
+    // Counsellors record case fields but do not read the report, by the console's session.
     let mut b = browser();
     b.goto(&app.url("/desk/statistics"));
     sign_in(&b, "c@center.example");
