@@ -880,6 +880,12 @@ fn the_openapi_document_covers_every_route() {
         "POST /desk/tickets/{id}/assign",
         "POST /desk/tickets/{id}/status",
         "POST /desk/tickets/{id}/triage",
+        "PUT /api/v1/tickets/{id}/case",
+        "GET /api/v1/case-fields",
+        "GET /api/v1/reports/statistics",
+        "POST /desk/tickets/{id}/case",
+        "GET /desk/statistics",
+        "GET /desk/statistics/download",
     ]
     .iter()
     .map(|s| s.to_string())
