@@ -118,34 +118,28 @@ pub fn figures(conn: &mut DbConn, year: &FiscalYear) -> Result<Figures, DbError>
         "WITH latest AS (SELECT MAX(t.id) AS id FROM tickets t \
          WHERE t.id IN ({CONTACTS_IN_YEAR}) GROUP BY t.consulter_id) "
     );
-    let values = placeholders(
+    // One query for both, so the latest tickets are found once (a CTE used twice is
+    // materialised by SQLite and PostgreSQL alike): codes by field, and under a NULL code the
+    // people with anything recorded in the field.
+    let sql = placeholders(
         conn,
         &format!(
             "{latest}SELECT v.field AS field, v.code AS code, COUNT(*) AS n FROM latest l \
-             JOIN ticket_case_values v ON v.ticket_id = l.id GROUP BY v.field, v.code"
-        ),
-    );
-    let known = placeholders(
-        conn,
-        &format!(
-            "{latest}SELECT v.field AS field, NULL AS code, COUNT(DISTINCT v.ticket_id) AS n \
+             JOIN ticket_case_values v ON v.ticket_id = l.id GROUP BY v.field, v.code \
+             UNION ALL SELECT v.field AS field, NULL AS code, COUNT(DISTINCT v.ticket_id) AS n \
              FROM latest l JOIN ticket_case_values v ON v.ticket_id = l.id GROUP BY v.field"
         ),
     );
-    let run = |conn: &mut DbConn, sql: String| {
-        diesel::sql_query(sql)
-            .bind::<Bool, _>(false)
-            .bind::<Timestamp, _>(from)
-            .bind::<Timestamp, _>(to)
-            .load::<FieldCode>(conn)
-    };
-    f.case_values = run(conn, values)?
-        .into_iter()
-        .map(|r| (r.field, r.code.unwrap_or_default(), r.n))
-        .collect();
-    f.case_known = run(conn, known)?
-        .into_iter()
-        .map(|r| (r.field, r.n))
-        .collect();
+    let rows = diesel::sql_query(sql)
+        .bind::<Bool, _>(false)
+        .bind::<Timestamp, _>(from)
+        .bind::<Timestamp, _>(to)
+        .load::<FieldCode>(conn)?;
+    for r in rows {
+        match r.code {
+            Some(code) => f.case_values.push((r.field, code, r.n)),
+            None => f.case_known.push((r.field, r.n)),
+        }
+    }
     Ok(f)
 }
