@@ -16,6 +16,7 @@ both_backends!(
     unknown_codes_are_refused_naming_the_field_and_changes_are_audited_by_name,
     only_supervisors_get_the_report_and_bad_parameters_are_named,
     the_csv_and_the_workbook_carry_the_same_figures_with_japanese_headings,
+    a_centres_own_statistics_file_is_used_and_a_wrong_one_exits_78,
 );
 
 fn at(app: &TestApp, rfc3339: &str) {
@@ -522,4 +523,68 @@ fn the_csv_and_the_workbook_carry_the_same_figures_with_japanese_headings(backen
     assert!(writer.contains(&("未記入".into(), Data::Float(2.0))));
     let wards = rows(&mut book, "お住まいの区");
     assert_eq!(wards.len(), 14, "heading, 12 codes, 未記入: {wards:?}");
+}
+
+/// A centre's own `statistics.file` replaces the built-in codes; a wrong one stops the start
+/// with its reason and the exit code of every configuration error (78).
+fn a_centres_own_statistics_file_is_used_and_a_wrong_one_exits_78(backend: Backend) {
+    let dir = std::env::temp_dir().join(format!(
+        "madoguchi-stats-{}",
+        madoguchi::random::hex_string::<8>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let own = dir.join("statistics.toml");
+    let text = madoguchi::domain::case_fields::BUILT_IN
+        .replace("{ code = \"teine\", label = \"手稲区\" },", "")
+        .replace("label = \"中央区\"", "label = \"中央\"");
+    std::fs::write(&own, text).unwrap();
+    let own_path = own.display().to_string();
+    let app = app_with_file(backend, &own_path);
+    let boss = app.staff("s@center.example", "supervisor");
+    let f = app
+        .call("GET", "/api/v1/case-fields", Some(&boss.token), None)
+        .json();
+    let ward = f["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "ward")
+        .unwrap()
+        .clone();
+    assert_eq!(ward["codes"].as_array().unwrap().len(), 11);
+    assert_eq!(ward["codes"][0], json!({"code": "chuo", "label": "中央"}));
+    let id = app.new_ticket("a@example.jp");
+    let r = put_case(&app, &boss.token, id, json!({"ward": "teine"}));
+    assert_eq!(r.status, 422, "a code this centre does not have");
+    drop(app);
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        madoguchi::domain::case_fields::BUILT_IN.replace("name = \"ward\"", "name = \"district\""),
+    )
+    .unwrap();
+    let db = crate::support::TestDb::new(backend);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("migrate")
+        .env("MADOGUCHI_DATABASE__URL", &db.url)
+        .env("MADOGUCHI_STATISTICS__FILE", bad.display().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("statistics.file") && said.contains("\"district\""),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn app_with_file(backend: Backend, file: &str) -> TestApp {
+    let file = file.to_string();
+    crate::support::spawn_app_with(backend, move |s| {
+        s.intake.rate_limit_per_hour = 0;
+        s.alerts.enabled = false;
+        s.statistics.file = file;
+    })
 }
