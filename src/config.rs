@@ -82,6 +82,7 @@ pub struct Settings {
     pub triage: TriageSettings,
     pub log: LogSettings,
     pub review: ReviewSettings,
+    pub statistics: StatisticsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +250,14 @@ pub struct AuthSettings {
     pub cooling_off_minutes: u32,
 }
 
+/// The case fields' codes and labels for the city's yearly figures (CONTRACT §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsSettings {
+    /// A file in the form of `config/statistics.toml`; empty = the built-in one.
+    pub file: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSettings {
@@ -345,6 +354,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.clock_rules()?;
+        self.case_fields()?;
         self.alerts.digest_at()?;
         // A CA file that cannot be read stops the start, rather than every connection later.
         if self.imap.enabled && self.imap.tls != ImapTls::None {
@@ -422,6 +432,22 @@ impl Settings {
             due_soon: chrono::Duration::days(i64::from(self.sla.due_soon_days)),
             tz,
             calendar,
+        })
+    }
+}
+
+impl Settings {
+    /// The case fields: the built-in `config/statistics.toml`, or `statistics.file` in its
+    /// stead. Checked at every start, so a wrong file stops the service with its reason.
+    pub fn case_fields(&self) -> Result<crate::domain::case_fields::CaseFields, ConfigError> {
+        use crate::domain::case_fields::CaseFields;
+        if self.statistics.file.is_empty() {
+            return Ok(CaseFields::built_in());
+        }
+        let path = Path::new(&self.statistics.file);
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        CaseFields::parse(&text).map_err(|why| {
+            ConfigError::Invalid(format!("statistics.file {}: {why}", path.display()))
         })
     }
 }

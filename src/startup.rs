@@ -39,6 +39,7 @@ pub enum StartError {
 /// The shared state alone, for commands that need the database and rules but no server.
 pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
     let rules = settings.clock_rules()?;
+    let case_fields = settings.case_fields()?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
     let templates = Arc::new(Templates::load(dir)?);
     let mailer = Mailer::new(templates.clone(), &settings, rules.tz);
@@ -66,6 +67,7 @@ pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppS
         triage,
         metrics: crate::metrics::Metrics::default(),
         password_checker: crate::desk::auth::checker::PasswordChecker::new(settings_checks),
+        case_fields,
     })
 }
 

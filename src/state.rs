@@ -30,4 +30,6 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Staff passwords are checked here, a bounded number at once.
     pub password_checker: crate::desk::auth::checker::PasswordChecker,
+    /// The case fields' codes and labels (`statistics.file`), checked at start.
+    pub case_fields: crate::domain::case_fields::CaseFields,
 }

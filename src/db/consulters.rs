@@ -1,6 +1,8 @@
 //! The consulters table: one row per address that wrote to the centre. The name kept here is
 //! the first one given; each ticket keeps the name given with it (`tickets.consulter_name`),
 //! so a later submission from the same address never renames the person on earlier tickets.
+//! Addresses are compared without letter case (`Hanako@…` and `hanako@…` are one person, as
+//! the city's 実人数 counts them); the row keeps the address as first written.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -17,7 +19,13 @@ struct NewConsulter<'a> {
     created_at: NaiveDateTime,
 }
 
-/// Finds the consulter by address or adds them. A savepoint keeps a concurrent insert of the
+diesel::define_sql_function! {
+    /// Lower case as the backend has it (ASCII on SQLite), on the column and the address alike,
+    /// matching the unique index `consulters_email_lower`.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Finds the consulter by address (any letter case) or adds them. A savepoint keeps a concurrent insert of the
 /// same address (a unique violation) from spoiling the caller's transaction. A known
 /// consulter's row is never changed: anyone can write with anyone's address.
 pub fn find_or_add(
@@ -27,7 +35,7 @@ pub fn find_or_add(
     now: DateTime<Utc>,
 ) -> Result<ConsulterId, DbError> {
     let found: Option<ConsulterId> = consulters::table
-        .filter(consulters::email.eq(email))
+        .filter(lower(consulters::email).eq(lower(email)))
         .select(consulters::id)
         .first(conn)
         .optional()?;
@@ -50,7 +58,7 @@ pub fn find_or_add(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         )) => Ok(consulters::table
-            .filter(consulters::email.eq(email))
+            .filter(lower(consulters::email).eq(lower(email)))
             .select(consulters::id)
             .first(conn)?),
         Err(e) => Err(e.into()),

@@ -5,6 +5,7 @@
 pub mod alerts_sent;
 pub mod attachments;
 pub mod audit;
+pub mod case_values;
 pub mod clocks;
 pub mod consulters;
 pub mod drafts;
@@ -26,6 +27,7 @@ mod vocabulary;
 // Read views over several tables, each in a fixed number of queries.
 pub mod queue;
 pub mod reports;
+pub mod statistics;
 
 use std::path::PathBuf;
 use std::time::Duration;

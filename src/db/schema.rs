@@ -228,6 +228,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_case_values (ticket_id, field, code) {
+        ticket_id -> BigInt,
+        field -> Text,
+        code -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -244,6 +252,7 @@ diesel::joinable!(audit_events -> tickets (ticket_id));
 diesel::joinable!(triage_flags -> tickets (ticket_id));
 diesel::joinable!(reviews -> messages (message_id));
 diesel::joinable!(reviews -> tickets (ticket_id));
+diesel::joinable!(ticket_case_values -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -263,4 +272,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     drafts,
     text_modules,
     reviews,
+    ticket_case_values,
 );

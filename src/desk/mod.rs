@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod case;
 pub mod consultation;
 pub mod drafts;
 pub mod quarantine;

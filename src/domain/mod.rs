@@ -3,6 +3,7 @@
 pub mod address;
 pub mod automatic;
 pub mod calendar;
+pub mod case_fields;
 pub mod clock;
 pub mod consultation;
 pub mod csv;
@@ -15,8 +16,10 @@ pub mod redact;
 pub mod reference;
 pub mod review;
 pub mod sla;
+pub mod statistics;
 pub mod stats;
 pub mod text_module;
 pub mod threading;
 pub mod triage;
 pub mod vocabulary;
+pub mod workbook;

@@ -21,6 +21,7 @@ pub mod reviews;
 pub mod schema;
 pub mod site;
 pub mod staff;
+pub mod statistics;
 pub mod text_modules;
 pub mod tickets;
 
@@ -104,6 +105,9 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::reviews::show)
         .service(desk::reviews::approve)
         .service(desk::reviews::send_back)
+        .service(desk::case::save)
+        .service(desk::statistics::page)
+        .service(desk::statistics::download)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)
@@ -139,6 +143,10 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(reviews::list)
                 .service(reviews::approve)
                 .service(reviews::send_back)
+                // Case fields and the city's yearly figures (CONTRACT §9).
+                .service(tickets::case::set)
+                .service(tickets::case::fields)
+                .service(statistics::statistics)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

@@ -163,6 +163,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "desk/review.html",
         include_str!("../../config/templates/desk/review.html"),
     ),
+    (
+        "desk/statistics.html",
+        include_str!("../../config/templates/desk/statistics.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

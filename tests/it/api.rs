@@ -905,6 +905,12 @@ fn the_openapi_document_covers_every_route() {
         "GET /desk/reviews/{message_id}",
         "POST /desk/reviews/{message_id}/approve",
         "POST /desk/reviews/{message_id}/return",
+        "PUT /api/v1/tickets/{id}/case",
+        "GET /api/v1/case-fields",
+        "GET /api/v1/reports/statistics",
+        "POST /desk/tickets/{id}/case",
+        "GET /desk/statistics",
+        "GET /desk/statistics/download",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -28,4 +28,6 @@ mod reports;
 mod review;
 mod sign_in_limits;
 mod sqlite_faults;
+mod statistics;
+mod statistics_console;
 mod triage;

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod chart;
+pub mod case;
 pub mod drafts;
 pub mod quarantine;
 pub mod queue;
@@ -11,6 +12,7 @@ pub mod reports;
 pub mod reviews;
 pub mod sign_in;
 pub mod staff;
+pub mod statistics;
 pub mod text_modules;
 pub mod ticket;
 pub mod urgent;

@@ -185,6 +185,7 @@ fn done_words(done: &str) -> Option<&'static str> {
         "triage" => "緊急の判断を記録しました。",
         "draft" => "下書きを保存しました。",
         "insert" => "定型文を返信に入れました。必要に応じて書き直してください。",
+        "case" => "統計の記録を保存しました。",
         _ => return None,
     })
 }
@@ -231,10 +232,11 @@ pub async fn page(
         let colleagues = desk::staff::colleagues(conn)?;
         let draft = desk::drafts::mine(conn, &actor, id)?;
         let modules = desk::text_modules::list(conn)?;
-        Ok::<_, desk::DeskError>((view, colleagues, draft, modules))
+        let case = desk::case::of(conn, id)?;
+        Ok::<_, desk::DeskError>((view, colleagues, draft, modules, case))
     })
     .await;
-    let (view, colleagues, draft, modules) = match read {
+    let (view, colleagues, draft, modules, case) = match read {
         Ok(v) => v,
         Err(e) => return failed(state, user, &e, "/desk"),
     };
@@ -319,6 +321,7 @@ pub async fn page(
             collision => again.newer.map(|m| m.0),
             notice => again.notice,
             assignable,
+            case_fields => super::case::form_fields(state, &case),
             statuses => words::STATUSES.iter().map(|st| (st.as_str(), words::status(*st))).collect::<Vec<_>>(),
             ..base(state, Some(user))
         },

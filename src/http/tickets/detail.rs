@@ -63,6 +63,8 @@ pub struct TicketDetail {
     summary: TicketSummary,
     consulter: ConsulterOut,
     messages: Vec<MessageOut>,
+    /// The case fields recorded for the city's yearly figures.
+    case: super::case::CaseOut,
 }
 
 #[utoipa::path(
@@ -82,8 +84,9 @@ pub async fn detail(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (me, supervisor) = (user.actor.staff_id, user.actor.is_supervisor());
-    let view = blocking(&state, move |st, conn| {
-        desk::tickets::view(st, conn, &user.actor, id)
+    let (view, case) = blocking(&state, move |st, conn| {
+        let view = desk::tickets::view(st, conn, &user.actor, id)?;
+        Ok::<_, desk::DeskError>((view, desk::case::of(conn, id)?))
     })
     .await?;
     let messages = desk::tickets::TicketView::entries(
@@ -148,6 +151,7 @@ pub async fn detail(
             area: c.area,
         },
         messages,
+        case: super::case::CaseOut::of(&case),
     }))
 }
 

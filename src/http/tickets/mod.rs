@@ -1,6 +1,7 @@
 //! The counsellors' endpoints: the queue, a ticket, and what staff do to it.
 
 pub mod actions;
+pub mod case;
 pub mod detail;
 pub mod queue;
 

@@ -311,6 +311,7 @@ impl TestApp {
             ("POST", None) => with_auth!(self.http.post(&url)).send_empty(),
             ("PATCH", Some(b)) => with_auth!(self.http.patch(&url)).send_json(b),
             ("PATCH", None) => with_auth!(self.http.patch(&url)).send_empty(),
+            ("PUT", Some(b)) => with_auth!(self.http.put(&url)).send_json(b),
             ("DELETE", _) => with_auth!(self.http.delete(&url)).call(),
             _ => panic!("unsupported {method}"),
         };
