@@ -11,6 +11,8 @@ use super::{DbError, DbTarget};
 /// What each poller locks on; other advisory locks of ours use other keys (migrations: 7171001,
 /// sign-in limits: [`super::login_failures::SIGN_IN_LOCK`]).
 pub const IMAP_POLLER: i64 = 7_171_002;
+/// Held while the daily retention run erases (one instance at a time).
+pub const RETENTION: i64 = 7_171_003;
 
 /// Held while leading: dropping it (or losing its connection) ends the leadership.
 pub struct Lease {

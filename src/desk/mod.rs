@@ -6,6 +6,8 @@ pub mod alerts;
 pub mod auth;
 pub mod consultation;
 pub mod drafts;
+pub mod export;
+pub mod retention;
 pub mod staff;
 pub mod text_modules;
 pub mod tickets;

@@ -39,6 +39,8 @@ pub struct TicketView {
     pub messages: Vec<ThreadMessage>,
     pub deliveries: Vec<outbox::DeliveryRow>,
     pub attachments: Vec<queue::AttachmentMeta>,
+    /// Closed when, kept by a legal hold, erased when.
+    pub retention: tickets::RetentionMarks,
 }
 
 /// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
@@ -84,11 +86,20 @@ pub fn view(
     id: TicketId,
 ) -> Result<TicketView, DeskError> {
     let now = state.time.now();
-    let TicketHead { summary, consulter } = head(conn, id)?;
+    let TicketHead {
+        summary,
+        mut consulter,
+    } = head(conn, id)?;
     let messages = queue::thread(conn, id)?;
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
+    let retention = tickets::retention_marks(conn, id)?;
+    if retention.erased_at.is_some() {
+        // The person's address stays on their other tickets until those are erased too; an
+        // erased ticket shows it no more.
+        consulter.email = String::new();
+    }
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
     Ok(TicketView {
         summary,
@@ -96,6 +107,7 @@ pub fn view(
         messages,
         deliveries,
         attachments,
+        retention,
     })
 }
 
@@ -163,6 +175,11 @@ pub fn reply(
     let now = state.time.now();
     let queued = write_tx(conn, |conn| {
         let TicketHead { summary, consulter } = head(conn, ticket)?;
+        if tickets::retention_marks(conn, ticket)?.erased_at.is_some() {
+            return Err(DeskError::Forbidden(
+                "this consultation's personal data was erased: there is no one to answer",
+            ));
+        }
         if let Some(seen) = last_seen_message_id
             && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
         {
@@ -413,6 +430,33 @@ pub fn decide_triage(
             actor,
             now,
             "ticket.triage",
+            Some(id),
+            None,
+            Some(&detail),
+        )?;
+        Ok::<(), DeskError>(())
+    })
+}
+
+/// A supervisor keeps a ticket from erasure by retention (CONTRACT §9), or lets it go.
+pub fn set_legal_hold(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: TicketId,
+    hold: bool,
+) -> Result<(), DeskError> {
+    actor.require_supervisor()?;
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        head(conn, id)?;
+        tickets::set_legal_hold(conn, id, hold)?;
+        let detail = format!("legal_hold={hold}");
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.legal_hold",
             Some(id),
             None,
             Some(&detail),

@@ -238,6 +238,39 @@ impl Mailer {
     }
 }
 
+impl Mailer {
+    /// A consulter's message that came by the form, written as the mail it stands for (from
+    /// them, to the centre), for the export: the form keeps no mail of its own.
+    pub fn form_message(
+        &self,
+        from: &str,
+        name: Option<&str>,
+        subject: &str,
+        body: &str,
+        date: DateTime<Utc>,
+    ) -> Result<Vec<u8>, ComposeError> {
+        let to: Address = self
+            .center
+            .reply_address
+            .parse()
+            .map_err(|_| ComposeError::Address("center.reply_address".into()))?;
+        let from_address = wire_address(from).ok_or(ComposeError::Recipient)?;
+        let envelope = Envelope::new(Some(from_address.clone()), vec![to.clone()])
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        let message = Message::builder()
+            .envelope(envelope)
+            .from(Mailbox::new(name.map(str::to_string), from_address))
+            .to(Mailbox::new(Some(self.center.name.clone()), to))
+            .subject(subject)
+            .date(date.into())
+            .header(MIME_VERSION_1_0)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        Ok(message.formatted())
+    }
+}
+
 /// An address as lettre sends it, in the envelope and in `To:`: a carrier address whose local
 /// part is no Dot-string (`taro..yamada.@docomo.ne.jp`) goes quoted (docs/CONTRACT.md §5).
 pub fn wire_address(address: &str) -> Option<Address> {

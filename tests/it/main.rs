@@ -23,6 +23,7 @@ mod mail_out;
 mod outbox;
 mod privacy;
 mod reports;
+mod retention;
 mod sign_in_limits;
 mod sqlite_faults;
 mod triage;

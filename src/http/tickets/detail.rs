@@ -57,6 +57,13 @@ pub struct TicketDetail {
     summary: TicketSummary,
     consulter: ConsulterOut,
     messages: Vec<MessageOut>,
+    /// When the ticket was last closed; null while it is not closed.
+    closed_at: Option<String>,
+    /// Kept from erasure by retention (set by supervisors).
+    legal_hold: bool,
+    /// When retention erased its personal data (names, addresses, subject, texts,
+    /// attachments, raw mail); null while it holds them.
+    erased_at: Option<String>,
 }
 
 #[utoipa::path(
@@ -112,6 +119,7 @@ pub async fn detail(
             })
             .collect();
     let c = view.consulter;
+    let marks = view.retention;
     Ok(HttpResponse::Ok().json(TicketDetail {
         summary: summary(&state, view.summary),
         consulter: ConsulterOut {
@@ -122,6 +130,9 @@ pub async fn detail(
             area: c.area,
         },
         messages,
+        closed_at: marks.closed_at.map(|t| local_time(&state, from_db(t))),
+        legal_hold: marks.legal_hold,
+        erased_at: marks.erased_at.map(|t| local_time(&state, from_db(t))),
     }))
 }
 
