@@ -51,3 +51,16 @@ impl Lease {
         }
     }
 }
+
+impl Drop for Lease {
+    /// Lets go at once: closing the connection frees the lock too, but only once the server
+    /// has noticed, and a round that follows at once would still find it held.
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            let _ = diesel::connection::SimpleConnection::batch_execute(
+                conn,
+                "SELECT pg_advisory_unlock_all()",
+            );
+        }
+    }
+}

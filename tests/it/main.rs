@@ -11,6 +11,7 @@ mod desk;
 mod desk_session;
 mod desk_ticket;
 mod desk_work;
+mod export;
 mod file_modes;
 mod form;
 mod fuzz;

@@ -14,28 +14,20 @@ use madoguchi::timesource::TimeSource;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::support::process::ServeProcess;
 use crate::support::{Backend, STAFF_PASSWORD, TestApp, eventually, spawn_app_with};
+
+mod runs;
 
 both_backends!(
     old_closed_tickets_are_erased_and_every_figure_stays,
-    the_daily_round_runs_once_a_day_after_its_time,
-    a_run_killed_midway_is_finished_by_the_next,
     counsellors_may_not_set_a_legal_hold,
 );
-
-mod postgres_only {
-    #[test]
-    fn two_serve_processes_on_one_postgres_run_the_day_once() {
-        super::two_serve_processes_run_the_day_once();
-    }
-}
 
 const MOTHER: &str = "Haha.Yamada@example.jp";
 const FATHER: &str = "chichi@example.jp";
 const URGENT: &str = "kiken@example.jp";
 const OTHER: &str = "other@example.jp";
-const SUPERVISOR: &str = "s@center.example";
+pub(super) const SUPERVISOR: &str = "s@center.example";
 const COUNSELLOR: &str = "c@center.example";
 /// Words that stand in every consultation these tests file, and must be gone once erased.
 const PERSONAL: &[&str] = &[
@@ -48,7 +40,7 @@ const PERSONAL: &[&str] = &[
     "相談メモ",
 ];
 
-fn app(backend: Backend, years: u32) -> TestApp {
+pub(super) fn app(backend: Backend, years: u32) -> TestApp {
     spawn_app_with(backend, move |s| {
         s.intake.rate_limit_per_hour = 0;
         s.alerts.enabled = false;
@@ -60,7 +52,7 @@ fn app(backend: Backend, years: u32) -> TestApp {
     })
 }
 
-fn token(app: &TestApp, email: &str) -> String {
+pub(super) fn token(app: &TestApp, email: &str) -> String {
     let r = app.login(email, STAFF_PASSWORD);
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["token"].as_str().unwrap().to_string()
@@ -72,7 +64,7 @@ fn get(app: &TestApp, token: &str, path: &str) -> Value {
     r.json()
 }
 
-fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> u16 {
+pub(super) fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> u16 {
     app.call(
         "PATCH",
         &format!("/api/v1/tickets/{id}"),
@@ -82,7 +74,7 @@ fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> u16 {
     .status
 }
 
-fn file(app: &TestApp, email: &str, subject: &str, body: &str) -> i64 {
+pub(super) fn file(app: &TestApp, email: &str, subject: &str, body: &str) -> i64 {
     let mut c = crate::support::consultation(email);
     c["subject"] = json!(subject);
     c["body"] = json!(body);
@@ -108,7 +100,7 @@ fn reply(app: &TestApp, token: &str, id: i64, close: bool) {
 }
 
 /// Lets the mail worker send what is queued (it reads the hand-set clock).
-fn outbox_empty(app: &TestApp) {
+pub(super) fn outbox_empty(app: &TestApp) {
     app.wake_mail();
     let sent = eventually(Duration::from_secs(20), || {
         let mut conn = app.conn();
@@ -122,7 +114,7 @@ fn outbox_empty(app: &TestApp) {
     assert!(sent.is_some(), "the outbox did not empty");
 }
 
-fn audits(app: &TestApp, action: &str) -> Vec<(Option<i64>, Option<String>)> {
+pub(super) fn audits(app: &TestApp, action: &str) -> Vec<(Option<i64>, Option<String>)> {
     let mut conn = app.conn();
     audit_events::table
         .filter(audit_events::action.eq(action))
@@ -132,7 +124,7 @@ fn audits(app: &TestApp, action: &str) -> Vec<(Option<i64>, Option<String>)> {
         .unwrap()
 }
 
-fn erased_at(app: &TestApp, id: i64) -> Option<chrono::NaiveDateTime> {
+pub(super) fn erased_at(app: &TestApp, id: i64) -> Option<chrono::NaiveDateTime> {
     let mut conn = app.conn();
     tickets::table
         .find(id)
@@ -141,7 +133,7 @@ fn erased_at(app: &TestApp, id: i64) -> Option<chrono::NaiveDateTime> {
         .unwrap()
 }
 
-fn bodies(app: &TestApp, id: i64) -> Vec<String> {
+pub(super) fn bodies(app: &TestApp, id: i64) -> Vec<String> {
     let mut conn = app.conn();
     messages::table
         .filter(messages::ticket_id.eq(id))
@@ -153,7 +145,7 @@ fn bodies(app: &TestApp, id: i64) -> Vec<String> {
 
 /// `madoguchi ARGS` on the test app's database and mail folder, with settings as
 /// environment variables.
-fn madoguchi(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(super) fn madoguchi(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_madoguchi"))
         .args(args)
         .env("MADOGUCHI_DATABASE__URL", app.db_url())
@@ -170,7 +162,7 @@ fn madoguchi(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("madoguchi runs")
 }
 
-fn text(out: &Output) -> String {
+pub(super) fn text(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout: {}\nstderr: {}",
         out.status.code(),
@@ -214,23 +206,23 @@ fn figures(app: &TestApp, token: &str, long_ago: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-struct Scene {
+pub(super) struct Scene {
     /// Closed long ago: to erase.
-    answered: i64,
-    by_mail: i64,
-    urgent: i64,
+    pub(super) answered: i64,
+    pub(super) by_mail: i64,
+    pub(super) urgent: i64,
     /// Closed long ago, but held.
-    held: i64,
+    pub(super) held: i64,
     /// Never closed.
-    open: i64,
+    pub(super) open: i64,
     /// Closed a year ago.
-    recent: i64,
-    long_ago: DateTime<Utc>,
+    pub(super) recent: i64,
+    pub(super) long_ago: DateTime<Utc>,
 }
 
 /// Five years and two months ago: consultations by form and mail, answered, noted, flagged
 /// urgent, left overdue, closed; one held; one closed only a year ago.
-fn scene(app: &TestApp) -> Scene {
+pub(super) fn scene(app: &TestApp) -> Scene {
     let now = Utc::now();
     let long_ago = now - ChronoDuration::days(5 * 365 + 60);
     app.time.set(long_ago);
@@ -583,190 +575,4 @@ fn counsellors_may_not_set_a_legal_hold(backend: Backend) {
     );
     let trail = get(&app, &s, &format!("/api/v1/tickets/{id}/audit"));
     assert!(trail.to_string().contains("legal_hold=true"), "{trail}");
-}
-
-/// The daily job of `serve`, round by round on the hand-set clock: nothing before its time,
-/// once on the day, again the next day.
-fn the_daily_round_runs_once_a_day_after_its_time(backend: Backend) {
-    let app = app(backend, 5);
-    let t = scene(&app);
-    // 02:00 in Tokyo, before the 03:00 of retention.run_time.
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Asia::Tokyo)
-        .date_naive();
-    let local = |day: chrono::NaiveDate, h: u32| {
-        day.and_hms_opt(h, 0, 0)
-            .unwrap()
-            .and_local_timezone(chrono_tz::Asia::Tokyo)
-            .unwrap()
-            .with_timezone(&Utc)
-    };
-    let round = || {
-        let mut conn = app.conn();
-        retention::daily_round(&app.state, &mut conn).unwrap()
-    };
-    app.time.set(local(today, 2));
-    assert_eq!(round(), None, "before its time");
-    assert!(erased_at(&app, t.answered).is_none());
-    app.time.set(local(today, 3));
-    assert_eq!(round().map(|c| c.tickets), Some(3));
-    app.time.set(local(today, 23));
-    assert_eq!(round(), None, "once a day");
-    app.time.set(local(today.succ_opt().unwrap(), 4));
-    assert_eq!(
-        round().map(|c| c.tickets),
-        Some(0),
-        "the next day it looks again"
-    );
-    assert_eq!(audits(&app, "retention.run").len(), 2);
-    assert_eq!(audits(&app, "ticket.erase").len(), 3);
-}
-
-/// Many old tickets, the command killed while it erases (a pause after each ticket makes
-/// "while" certain), then run again: every ticket is whole or erased, never half, and the
-/// second run finishes the rest with one erasure each.
-fn a_run_killed_midway_is_finished_by_the_next(backend: Backend) {
-    const N: usize = 40;
-    let app = app(backend, 0);
-    app.add_staff(SUPERVISOR, "supervisor");
-    app.time.set(Utc::now() - ChronoDuration::days(6 * 365));
-    let s = token(&app, SUPERVISOR);
-    let ids: Vec<i64> = (0..N)
-        .map(|i| {
-            let id = file(
-                &app,
-                &format!("p{i}@example.jp"),
-                "相談",
-                "息子が部屋から出ません。",
-            );
-            assert_eq!(patch(&app, &s, id, json!({"status": "closed"})), 204);
-            id
-        })
-        .collect();
-    outbox_empty(&app);
-    app.time.set(Utc::now());
-
-    let whole_or_erased = |app: &TestApp| -> usize {
-        let mut erased = 0;
-        for id in &ids {
-            let texts = bodies(app, *id);
-            match erased_at(app, *id) {
-                Some(_) => {
-                    erased += 1;
-                    assert!(texts.iter().all(String::is_empty), "half erased: {texts:?}");
-                }
-                None => assert!(
-                    texts.iter().all(|t| !t.is_empty()),
-                    "half erased: {texts:?}"
-                ),
-            }
-        }
-        erased
-    };
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
-        .args(["retention", "run"])
-        .env("MADOGUCHI_DATABASE__URL", app.db_url())
-        .env(
-            "MADOGUCHI_SMTP__FILE_DIR",
-            &app.state.settings.smtp.file_dir,
-        )
-        .env("MADOGUCHI_LOG__LEVEL", "warn")
-        .env("MADOGUCHI_RETENTION__ERASE_AFTER_YEARS", "5")
-        .env("MADOGUCHI_RETENTION__PAUSE_MS", "40")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let midway = eventually(Duration::from_secs(60), || {
-        (audits(&app, "ticket.erase").len() >= 8).then_some(())
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(midway.is_some(), "the run did not get going");
-    let erased = whole_or_erased(&app);
-    assert!((8..N).contains(&erased), "killed midway: {erased} of {N}");
-    assert_eq!(audits(&app, "ticket.erase").len(), erased);
-    assert!(
-        audits(&app, "retention.run").is_empty(),
-        "it never finished"
-    );
-
-    let rerun = madoguchi(
-        &app,
-        &["retention", "run"],
-        &[("MADOGUCHI_RETENTION__ERASE_AFTER_YEARS", "5")],
-    );
-    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
-    assert!(
-        String::from_utf8_lossy(&rerun.stdout).contains(&format!("erased {} tickets", N - erased)),
-        "{}",
-        text(&rerun)
-    );
-    assert_eq!(whole_or_erased(&app), N);
-    let mut once: Vec<i64> = audits(&app, "ticket.erase")
-        .iter()
-        .filter_map(|e| e.0)
-        .collect();
-    once.sort_unstable();
-    assert_eq!(once, ids, "each ticket erased exactly once");
-}
-
-/// Two `serve` processes on one PostgreSQL with retention on: the day's run happens once, and
-/// a third started after it does not run it again.
-fn two_serve_processes_run_the_day_once() {
-    const N: usize = 12;
-    let app = app(Backend::Postgres, 0);
-    app.add_staff(SUPERVISOR, "supervisor");
-    app.time.set(Utc::now() - ChronoDuration::days(6 * 365));
-    let s = token(&app, SUPERVISOR);
-    let ids: Vec<i64> = (0..N)
-        .map(|i| {
-            let id = file(
-                &app,
-                &format!("q{i}@example.jp"),
-                "相談",
-                "息子が部屋から出ません。",
-            );
-            assert_eq!(patch(&app, &s, id, json!({"status": "closed"})), 204);
-            id
-        })
-        .collect();
-    outbox_empty(&app);
-    let mail_dir = app.state.settings.smtp.file_dir.clone();
-    let env = [
-        ("MADOGUCHI_RETENTION__ERASE_AFTER_YEARS", "5"),
-        ("MADOGUCHI_RETENTION__RUN_TIME", "00:00"),
-        ("MADOGUCHI_RETENTION__PAUSE_MS", "50"),
-        ("MADOGUCHI_ALERTS__ENABLED", "false"),
-        ("MADOGUCHI_SMTP__FILE_DIR", mail_dir.as_str()),
-    ];
-    let a = ServeProcess::start(&app.db_url(), &env);
-    let b = ServeProcess::start(&app.db_url(), &env);
-    let done = eventually(Duration::from_secs(60), || {
-        (audits(&app, "retention.run").len() == 1).then_some(())
-    });
-    assert!(done.is_some(), "{:?}\n{:?}", a.lines(), b.lines());
-    let c = ServeProcess::start(&app.db_url(), &env);
-    std::thread::sleep(Duration::from_secs(3));
-    let ran = |p: &ServeProcess| {
-        p.lines()
-            .iter()
-            .filter(|l| l.contains("retention run finished"))
-            .count()
-    };
-    assert_eq!(
-        ran(&a) + ran(&b) + ran(&c),
-        1,
-        "{:?}\n{:?}",
-        a.lines(),
-        b.lines()
-    );
-    assert_eq!(audits(&app, "retention.run").len(), 1);
-    let mut once: Vec<i64> = audits(&app, "ticket.erase")
-        .iter()
-        .filter_map(|e| e.0)
-        .collect();
-    once.sort_unstable();
-    assert_eq!(once, ids, "each ticket erased once");
 }
