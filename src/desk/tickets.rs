@@ -28,6 +28,17 @@ fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
     }
 }
 
+/// An erased consultation takes no new text: there is no one to answer, and what was written
+/// would never be erased.
+fn not_erased(conn: &mut DbConn, id: TicketId) -> Result<(), DeskError> {
+    if tickets::retention_marks(conn, id)?.erased_at.is_some() {
+        return Err(DeskError::Forbidden(
+            "this consultation's personal data was erased: it takes no new text",
+        ));
+    }
+    Ok(())
+}
+
 /// The ticket, or `NotFound`.
 fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
     queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
@@ -175,11 +186,7 @@ pub fn reply(
     let now = state.time.now();
     let queued = write_tx(conn, |conn| {
         let TicketHead { summary, consulter } = head(conn, ticket)?;
-        if tickets::retention_marks(conn, ticket)?.erased_at.is_some() {
-            return Err(DeskError::Forbidden(
-                "this consultation's personal data was erased: there is no one to answer",
-            ));
-        }
+        not_erased(conn, ticket)?;
         if let Some(seen) = last_seen_message_id
             && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
         {
@@ -274,6 +281,7 @@ pub fn note(
     let now = state.time.now();
     write_tx(conn, |conn| {
         head(conn, id)?;
+        not_erased(conn, id)?;
         let message = messages::add(conn, &NewMessage::note(id, actor.staff_id, &body, now))?;
         let target = format!("message:{}", message.0);
         audit(

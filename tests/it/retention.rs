@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::support::{Backend, STAFF_PASSWORD, TestApp, eventually, spawn_app_with};
 
+mod console;
 mod runs;
 
 both_backends!(
@@ -30,7 +31,7 @@ const OTHER: &str = "other@example.jp";
 pub(super) const SUPERVISOR: &str = "s@center.example";
 const COUNSELLOR: &str = "c@center.example";
 /// Words that stand in every consultation these tests file, and must be gone once erased.
-const PERSONAL: &[&str] = &[
+pub(super) const PERSONAL: &[&str] = &[
     "山田",
     "花子",
     "息子",
@@ -492,6 +493,13 @@ fn old_closed_tickets_are_erased_and_every_figure_stays(backend: Backend) {
         &format!("/api/v1/tickets/{}/replies", t.answered),
         Some(&c),
         Some(&json!({"body": "もう一度"})),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{}/notes", t.answered),
+        Some(&c),
+        Some(&json!({"body": "メモ"})),
     );
     assert_eq!(r.status, 403, "{}", r.body);
 

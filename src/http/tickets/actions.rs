@@ -163,6 +163,7 @@ pub struct NoteRequest {
         (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
         (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 201, description = "The internal note; never mailed"),
+        (status = 403, description = "The consultation's personal data was erased: it takes no new text", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
