@@ -43,19 +43,22 @@ pub struct Counts {
     pub quarantine: usize,
     /// Files the `file` transport had written of erased mail, removed.
     pub mail_files: usize,
+    /// The run was asked to stop (the service shuts down) before it was through.
+    pub stopped: bool,
 }
 
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "tickets={} held={} deferred={} consulters={} quarantine={} mail_files={}",
+            "tickets={} held={} deferred={} consulters={} quarantine={} mail_files={}{}",
             self.tickets,
             self.held,
             self.deferred,
             self.consulters,
             self.quarantine,
-            self.mail_files
+            self.mail_files,
+            if self.stopped { " stopped" } else { "" }
         )
     }
 }
@@ -198,6 +201,17 @@ pub fn run(
     conn: &mut DbConn,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Option<Counts>, DeskError> {
+    run_until(state, conn, progress, &|| false)
+}
+
+/// As [`run`], stopping between two tickets once `stop` says so (what was erased stays
+/// erased; the next run goes on).
+pub fn run_until(
+    state: &AppState,
+    conn: &mut DbConn,
+    progress: &mut dyn FnMut(usize, usize),
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Counts>, DeskError> {
     let now = state.time.now();
     let Some(cut) = cutoff(state, now) else {
         return Ok(None);
@@ -214,6 +228,10 @@ pub fn run(
     };
     let pause = StdDuration::from_millis(state.settings.retention.pause_ms);
     for (i, id) in due.iter().enumerate() {
+        if stop() {
+            counts.stopped = true;
+            break;
+        }
         match erase_one(conn, *id, cut, now)? {
             Outcome::Erased { consulter } => {
                 counts.tickets += 1;
@@ -293,6 +311,15 @@ fn remove_mail_files(state: &AppState, conn: &mut DbConn) -> Result<usize, DeskE
 /// the day's key is taken only when the run has finished, so a run cut short (a kill) is
 /// taken up by the next round of any instance.
 pub fn daily_round(state: &AppState, conn: &mut DbConn) -> Result<Option<Counts>, DeskError> {
+    daily_round_until(state, conn, &|| false)
+}
+
+/// As [`daily_round`]; a run stopped by `stop` leaves the day's key untaken.
+pub fn daily_round_until(
+    state: &AppState,
+    conn: &mut DbConn,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Counts>, DeskError> {
     let now = state.time.now();
     if cutoff(state, now).is_none() {
         return Ok(None);
@@ -312,8 +339,10 @@ pub fn daily_round(state: &AppState, conn: &mut DbConn) -> Result<Option<Counts>
     if alerts_sent::is_claimed(conn, &key)? {
         return Ok(None);
     }
-    let counts = run(state, conn, &mut |_, _| {})?;
-    alerts_sent::claim(conn, &key, now)?;
+    let counts = run_until(state, conn, &mut |_, _| {}, stop)?;
+    if counts.is_some_and(|c| !c.stopped) {
+        alerts_sent::claim(conn, &key, now)?;
+    }
     Ok(counts)
 }
 
@@ -329,7 +358,8 @@ pub fn spawn_worker(
             while !shutdown.is_triggered() {
                 match state.pool.get() {
                     Ok(mut conn) => {
-                        if let Err(e) = daily_round(&state, &mut conn) {
+                        let stop = || shutdown.is_triggered();
+                        if let Err(e) = daily_round_until(&state, &mut conn, &stop) {
                             tracing::warn!(error = %e, "retention round failed; will try again");
                         }
                     }

@@ -298,6 +298,19 @@ pub(super) fn scene(app: &TestApp) -> Scene {
     let recent = file(app, OTHER, "一年前の相談", "息子が部屋から出ません。");
     reply(app, &c, recent, true);
     outbox_empty(app);
+    // Mail that could not be taken, long ago and lately.
+    let mut conn = app.conn();
+    for at in [long_ago, Utc::now() - ChronoDuration::days(30)] {
+        madoguchi::db::quarantine::put(
+            &mut conn,
+            format!("From: {FATHER}\r\n\r\nbroken").as_bytes(),
+            "test",
+            "unparseable",
+            at,
+        )
+        .unwrap();
+    }
+    drop(conn);
     app.time.set(Utc::now());
     Scene {
         answered,
@@ -340,7 +353,9 @@ fn old_closed_tickets_are_erased_and_every_figure_stays(backend: Backend) {
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
     let said = String::from_utf8_lossy(&dry.stdout).to_string();
     assert!(
-        said.contains("would erase 3 tickets") && said.contains("1 kept by a legal hold"),
+        said.contains("would erase 3 tickets")
+            && said.contains("1 quarantined mails")
+            && said.contains("1 kept by a legal hold"),
         "{said}"
     );
     assert!(audits(&app, "ticket.erase").is_empty());
@@ -374,6 +389,18 @@ fn old_closed_tickets_are_erased_and_every_figure_stays(backend: Backend) {
     );
 
     assert_eq!(before, figures(&app, &s, t.long_ago), "every figure stays");
+    assert_eq!(counts.quarantine, 1, "the old quarantined mail only");
+    {
+        use madoguchi::db::schema::quarantine;
+        let mut conn = app.conn();
+        let kept: Vec<(Vec<u8>, String)> = quarantine::table
+            .order(quarantine::id)
+            .select((quarantine::raw, quarantine::reason))
+            .load(&mut conn)
+            .unwrap();
+        assert!(kept[0].0.is_empty() && kept[0].1 == "erased by retention");
+        assert!(String::from_utf8_lossy(&kept[1].0).contains(FATHER));
+    }
 
     for (id, was) in [t.answered, t.by_mail, t.urgent].iter().zip(&whole_before) {
         let now = detail(*id);
