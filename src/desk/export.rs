@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::DeskError;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::messages::FullMessage;
-use crate::db::{DbConn, attachments, from_db, messages, outbox, queue, reports, tickets};
+use crate::db::{DbConn, attachments, clocks, from_db, messages, outbox, queue, reports, tickets};
 use crate::domain::vocabulary::{MessageKind, StaffId, TicketId};
 use crate::private_files;
 use crate::state::AppState;
@@ -271,6 +271,12 @@ fn one_ticket(
             "area": c.area,
         },
         "messages": thread_out,
+        "clocks": clocks::of_ticket(conn, id)?.into_iter().map(|k| json!({
+            "started_at": local_db(state, k.started_at),
+            "due_at": local_db(state, k.due_at),
+            "stopped_at": k.stopped_at.map(|t| local_db(state, t)),
+            "stopped_by": k.stopped_by_staff_id.map(|a| a.0),
+        })).collect::<Vec<_>>(),
     });
     write(&dir.join("ticket.json"), &pretty(&doc))?;
     Ok(json!({

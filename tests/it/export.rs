@@ -142,6 +142,13 @@ fn every_ticket_thread_and_attachment_is_written_and_reads_back(backend: Backend
             assert_eq!(got[key], api[key], "{key} of {id}");
         }
         assert_eq!(got["consulter"], api["consulter"], "{id}");
+        // The reply clocks: the form ticket's stopped by the reply, the others still running.
+        let clocks = got["clocks"].as_array().unwrap();
+        assert_eq!(clocks.len(), 1, "{got}");
+        assert_eq!(clocks[0]["stopped_at"].is_string(), id == form, "{got}");
+        if id != form {
+            assert_eq!(clocks[0]["due_at"], api["reply_due_at"]);
+        }
         let (ours, theirs) = (
             got["messages"].as_array().unwrap(),
             api["messages"].as_array().unwrap(),
@@ -224,5 +231,24 @@ fn every_ticket_thread_and_attachment_is_written_and_reads_back(backend: Backend
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
     let forced = export(&app, &out, &["--force"]);
     assert_eq!(forced.status.code(), Some(0), "{forced:?}");
+
+    // On a terminal (a pseudo-terminal made by script(1)) it shows its progress.
+    let on_tty = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} export --out {} --force",
+                env!("CARGO_BIN_EXE_madoguchi"),
+                out.display()
+            ),
+            "/dev/null",
+        ])
+        .env("MADOGUCHI_DATABASE__URL", app.db_url())
+        .env("MADOGUCHI_LOG__LEVEL", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) runs");
+    let shown = String::from_utf8_lossy(&on_tty.stdout);
+    assert!(shown.contains("\rexported 3/3"), "{shown:?}");
     std::fs::remove_dir_all(base).unwrap();
 }
