@@ -78,8 +78,8 @@ pub fn retention(state: Result<AppState, ExitCode>, dry_run: bool) -> ExitCode {
         Ok(Some(c)) if dry_run => {
             println!(
                 "dry run, nothing changed: would erase {} tickets closed more than {years} years ago \
-                 ({} consulters whose every ticket that is), {} quarantined mails; {} kept by a \
-                 legal hold; {} waiting for mail to go out first",
+                 (and the address of {} consulters, every ticket of theirs gone), {} quarantined \
+                 mails; {} kept by a legal hold; {} waiting for mail to go out first",
                 c.tickets, c.consulters, c.quarantine, c.held, c.deferred
             );
             ExitCode::SUCCESS

@@ -313,6 +313,15 @@ pub fn consulter_has_unerased(conn: &mut DbConn, consulter: ConsulterId) -> Resu
     .get_result(conn)?)
 }
 
+/// How many of the consulter's tickets still hold personal data.
+pub fn unerased_of_consulter(conn: &mut DbConn, consulter: ConsulterId) -> Result<i64, DbError> {
+    Ok(tickets::table
+        .filter(tickets::consulter_id.eq(consulter))
+        .filter(tickets::erased_at.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
 /// Every ticket id after `after`, in order, for the export.
 pub fn ids_after(conn: &mut DbConn, after: TicketId, limit: i64) -> Result<Vec<TicketId>, DbError> {
     Ok(tickets::table

@@ -104,16 +104,19 @@ pub fn plan(state: &AppState, conn: &mut DbConn) -> Result<Option<Counts>, DeskE
         quarantine: usize::try_from(quarantine::count_before(conn, cut)?).unwrap_or(usize::MAX),
         ..Counts::default()
     };
-    let mut gone: HashMap<ConsulterId, ()> = HashMap::new();
+    // Tickets to erase by consulter: those whose every remaining ticket goes lose their address.
+    let mut going: HashMap<ConsulterId, i64> = HashMap::new();
     for id in due {
         if outbox::queued_for_ticket(conn, id)? {
             counts.deferred += 1;
         } else {
             counts.tickets += 1;
-            gone.insert(tickets::consulter_of(conn, id)?, ());
+            *going.entry(tickets::consulter_of(conn, id)?).or_default() += 1;
         }
     }
-    counts.consulters = gone.len();
+    for (consulter, n) in going {
+        counts.consulters += usize::from(tickets::unerased_of_consulter(conn, consulter)? == n);
+    }
     Ok(Some(counts))
 }
 

@@ -354,6 +354,7 @@ fn old_closed_tickets_are_erased_and_every_figure_stays(backend: Backend) {
     let said = String::from_utf8_lossy(&dry.stdout).to_string();
     assert!(
         said.contains("would erase 3 tickets")
+            && said.contains("the address of 2 consulters")
             && said.contains("1 quarantined mails")
             && said.contains("1 kept by a legal hold"),
         "{said}"
