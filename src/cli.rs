@@ -19,6 +19,8 @@ use crate::state::AppState;
 use crate::timesource::SystemTime;
 use std::sync::Arc;
 
+mod records;
+
 pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;
 pub const EX_NOINPUT: u8 = 66;
@@ -57,6 +59,32 @@ pub enum Command {
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// Erase the personal data of consultations closed longer ago than
+    /// retention.erase_after_years.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Write every ticket with its thread and attachments (JSON and .eml) into a folder, for
+    /// the operator who takes the commission over.
+    Export {
+        /// The folder to write; it must be empty or new.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write into a folder that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Erase what is due now; each ticket in one transaction, so a rerun finishes a run cut short.
+    Run {
+        /// Count what would be erased and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -110,6 +138,10 @@ pub fn run(cli: Cli) -> ExitCode {
         } => staff_add(&settings, &email, &name, &role),
         Command::Ingest { files } => ingest(settings, &files),
         Command::Quarantine { command } => quarantine(settings, command),
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run },
+        } => records::retention(state_for_command(settings), dry_run),
+        Command::Export { out, force } => records::export(state_for_command(settings), &out, force),
     }
 }
 
@@ -169,7 +201,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCo
     }
 }
 
-fn state_for_command(settings: Settings) -> Result<AppState, ExitCode> {
+pub(crate) fn state_for_command(settings: Settings) -> Result<AppState, ExitCode> {
     build_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
 }
 
@@ -316,7 +348,7 @@ fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
     }
 }
 
-fn db_exit(e: &DbError) -> u8 {
+pub(crate) fn db_exit(e: &DbError) -> u8 {
     match e {
         DbError::Unavailable(_) => EX_TEMPFAIL,
         DbError::BadUrl(_) | DbError::NotWritable(_) => EX_CONFIG,
@@ -335,7 +367,7 @@ fn start_exit(e: &StartError) -> u8 {
     }
 }
 
-fn fail(code: u8, e: &dyn std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(code: u8, e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("madoguchi: {e}");
     ExitCode::from(code)
 }

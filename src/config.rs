@@ -83,6 +83,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub review: ReviewSettings,
     pub statistics: StatisticsSettings,
+    pub retention: RetentionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,6 +357,7 @@ impl Settings {
         self.clock_rules()?;
         self.case_fields()?;
         self.alerts.digest_at()?;
+        self.retention.run_at()?;
         // A CA file that cannot be read stops the start, rather than every connection later.
         if self.imap.enabled && self.imap.tls != ImapTls::None {
             self.imap.server_name()?;
@@ -501,3 +503,24 @@ fn apply_env(table: &mut Table, var: &str, name: &str, raw: &str) -> Result<(), 
 
 #[cfg(test)]
 mod tests;
+
+/// Retention (CONTRACT.md §9): how long a closed consultation keeps its personal data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Years after closing; 0 = never erase.
+    pub erase_after_years: u32,
+    /// Whether `serve` runs the day's erasure itself (off: `madoguchi retention run` from cron).
+    pub daily_job: bool,
+    /// Local time of day from which `serve` runs the day's erasure.
+    pub run_time: String,
+    /// A pause after each erased ticket, so a long first run leaves the database to the desk.
+    pub pause_ms: u64,
+}
+
+impl RetentionSettings {
+    pub fn run_at(&self) -> Result<chrono::NaiveTime, ConfigError> {
+        chrono::NaiveTime::parse_from_str(&self.run_time, "%H:%M")
+            .map_err(|_| ConfigError::Invalid("retention.run_time must be HH:MM".into()))
+    }
+}

@@ -229,6 +229,16 @@ impl Application {
         } else {
             None
         };
+        let kept = &self.state.settings.retention;
+        let retention = if kept.erase_after_years > 0 && kept.daily_job {
+            Some(crate::desk::retention::spawn_worker(
+                self.state.clone().into_inner(),
+                self.shutdown.clone(),
+                std::time::Duration::from_secs(60),
+            )?)
+        } else {
+            None
+        };
         let imap = self.state.settings.imap.enabled.then(|| {
             actix_web::rt::spawn(crate::intake::imap::run(
                 self.state.clone(),
@@ -248,7 +258,8 @@ impl Application {
         }
         let joined = web::block(move || {
             let alerts_ok = alerts.is_none_or(|a| a.join().is_ok());
-            worker.join().is_ok() && alerts_ok
+            let retention_ok = retention.is_none_or(|r| r.join().is_ok());
+            worker.join().is_ok() && alerts_ok && retention_ok
         })
         .await;
         if !matches!(joined, Ok(true)) {

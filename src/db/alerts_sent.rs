@@ -26,3 +26,11 @@ pub fn claim(conn: &mut DbConn, key: &str, now: DateTime<Utc>) -> Result<bool, D
         Err(e) => Err(e.into()),
     }
 }
+
+/// Whether the key was taken already (a daily job looks before it starts).
+pub fn is_claimed(conn: &mut DbConn, key: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        alerts_sent::table.filter(alerts_sent::key.eq(key)),
+    ))
+    .get_result(conn)?)
+}

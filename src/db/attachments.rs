@@ -34,3 +34,40 @@ pub fn add(
         .execute(conn)?;
     Ok(())
 }
+
+/// Retention: the files of these messages go, rows and all.
+pub fn delete_of_messages(conn: &mut DbConn, messages: &[MessageId]) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(attachments::table.filter(attachments::message_id.eq_any(messages)))
+            .execute(conn)?,
+    )
+}
+
+/// Every file of these messages with its bytes, for the export.
+#[derive(Debug, Clone, Queryable)]
+pub struct AttachmentContent {
+    pub id: crate::domain::vocabulary::AttachmentId,
+    pub message_id: MessageId,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub content: Vec<u8>,
+}
+
+pub fn contents_of(
+    conn: &mut DbConn,
+    messages: &[MessageId],
+) -> Result<Vec<AttachmentContent>, DbError> {
+    Ok(attachments::table
+        .filter(attachments::message_id.eq_any(messages))
+        .order(attachments::id)
+        .select((
+            attachments::id,
+            attachments::message_id,
+            attachments::filename,
+            attachments::content_type,
+            attachments::size_bytes,
+            attachments::content,
+        ))
+        .load(conn)?)
+}

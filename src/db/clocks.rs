@@ -168,3 +168,26 @@ pub fn claim_overdue(
     .execute(conn)?
         == 1)
 }
+
+/// One run of a ticket's reply clock, for the export.
+#[derive(Debug, Clone, Queryable)]
+pub struct ClockRun {
+    pub started_at: NaiveDateTime,
+    pub due_at: NaiveDateTime,
+    pub stopped_at: Option<NaiveDateTime>,
+    pub stopped_by_staff_id: Option<StaffId>,
+}
+
+/// Every clock the ticket ran, oldest first.
+pub fn of_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<Vec<ClockRun>, DbError> {
+    Ok(reply_clocks::table
+        .filter(reply_clocks::ticket_id.eq(ticket))
+        .order(reply_clocks::id)
+        .select((
+            reply_clocks::started_at,
+            reply_clocks::due_at,
+            reply_clocks::stopped_at,
+            reply_clocks::stopped_by_staff_id,
+        ))
+        .load(conn)?)
+}

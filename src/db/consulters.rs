@@ -64,3 +64,41 @@ pub fn find_or_add(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Takes the address and name of a consulter none of whose tickets holds personal data any
+/// more; the row and its id stay, so distinct people are still counted. The address column
+/// must stay unique and filled: it becomes `erased-ID`, which no mail address can be.
+pub fn erase(conn: &mut DbConn, id: ConsulterId, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        consulters::table
+            .find(id)
+            .filter(consulters::erased_at.is_null()),
+    )
+    .set((
+        consulters::email.eq(format!("erased-{id}")),
+        consulters::name.eq(None::<String>),
+        consulters::erased_at.eq(Some(to_db(now))),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Consulters not marked erased although every ticket of theirs is: two tickets of one person
+/// erased at once by two runs each saw the other still holding data.
+pub fn erased_everywhere_unmarked(conn: &mut DbConn) -> Result<Vec<ConsulterId>, DbError> {
+    use super::schema::tickets;
+    use diesel::dsl::{exists, not};
+    Ok(consulters::table
+        .filter(consulters::erased_at.is_null())
+        .filter(exists(
+            tickets::table.filter(tickets::consulter_id.eq(consulters::id)),
+        ))
+        .filter(not(exists(
+            tickets::table
+                .filter(tickets::consulter_id.eq(consulters::id))
+                .filter(tickets::erased_at.is_null()),
+        )))
+        .order(consulters::id)
+        .select(consulters::id)
+        .load(conn)?)
+}

@@ -62,3 +62,8 @@ pub fn discard(conn: &mut DbConn, ticket: TicketId, staff: StaffId) -> Result<()
     .execute(conn)?;
     Ok(())
 }
+
+/// Retention: every draft of a reply on the ticket, whoever wrote it.
+pub fn discard_all(conn: &mut DbConn, ticket: TicketId) -> Result<usize, DbError> {
+    Ok(diesel::delete(drafts::table.filter(drafts::ticket_id.eq(ticket))).execute(conn)?)
+}

@@ -11,6 +11,8 @@ use super::{DbError, DbTarget};
 /// What each poller locks on; other advisory locks of ours use other keys (migrations: 7171001,
 /// sign-in limits: [`super::login_failures::SIGN_IN_LOCK`]).
 pub const IMAP_POLLER: i64 = 7_171_002;
+/// Held while the daily retention run erases (one instance at a time).
+pub const RETENTION: i64 = 7_171_004;
 
 /// Held while leading: dropping it (or losing its connection) ends the leadership.
 pub struct Lease {
@@ -46,6 +48,19 @@ impl Lease {
             Some(conn) => {
                 diesel::connection::SimpleConnection::batch_execute(conn, "SELECT 1").is_ok()
             }
+        }
+    }
+}
+
+impl Drop for Lease {
+    /// Lets go at once: closing the connection frees the lock too, but only once the server
+    /// has noticed, and a round that follows at once would still find it held.
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            let _ = diesel::connection::SimpleConnection::batch_execute(
+                conn,
+                "SELECT pg_advisory_unlock_all()",
+            );
         }
     }
 }

@@ -177,6 +177,8 @@ pub fn candidate_by_message_ids(
     Ok(messages::table
         .inner_join(tickets::table.inner_join(consulters::table))
         .filter(messages::rfc_message_id.eq_any(ids))
+        // An erased consultation is joined by nothing: new mail opens a new one.
+        .filter(tickets::erased_at.is_null())
         .order(messages::id.desc())
         .select((tickets::id, consulters::email))
         .first(conn)
@@ -236,4 +238,74 @@ pub fn body_of(conn: &mut DbConn, id: MessageId) -> Result<Option<String>, DbErr
         .select(messages::body_text)
         .first(conn)
         .optional()?)
+}
+
+/// The ids of a ticket's messages, oldest first.
+pub fn ids_of(conn: &mut DbConn, ticket: TicketId) -> Result<Vec<MessageId>, DbError> {
+    Ok(messages::table
+        .filter(messages::ticket_id.eq(ticket))
+        .order(messages::id)
+        .select(messages::id)
+        .load(conn)?)
+}
+
+/// Retention: every message of the ticket loses its text, subject, sender, raw mail, the
+/// system's remarks (they may name files) and the headers that may quote addresses. The row,
+/// its kind, author, time and own Message-ID stay (the reports time replies by them; the
+/// Message-ID keeps a mail delivered again from being stored again).
+pub fn erase_of_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(messages::table.filter(messages::ticket_id.eq(ticket)))
+            .set((
+                messages::body_text.eq(""),
+                messages::subject.eq(None::<String>),
+                messages::from_address.eq(None::<String>),
+                messages::raw_mime.eq(None::<Vec<u8>>),
+                messages::system_note.eq(None::<String>),
+                messages::in_reply_to.eq(None::<String>),
+                messages::references_header.eq(None::<String>),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// A message with all it keeps, for the export.
+#[derive(Debug, Clone, Queryable)]
+pub struct FullMessage {
+    pub id: MessageId,
+    pub kind: MessageKind,
+    pub author_id: Option<StaffId>,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub rfc_message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references_header: Option<String>,
+    pub from_address: Option<String>,
+    pub automatic: bool,
+    pub raw_mime: Option<Vec<u8>>,
+    pub system_note: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A ticket's whole thread with raw mail, oldest first.
+pub fn full_thread(conn: &mut DbConn, ticket: TicketId) -> Result<Vec<FullMessage>, DbError> {
+    Ok(messages::table
+        .filter(messages::ticket_id.eq(ticket))
+        .order(messages::id)
+        .select((
+            messages::id,
+            messages::kind,
+            messages::author_id,
+            messages::subject,
+            messages::body_text,
+            messages::rfc_message_id,
+            messages::in_reply_to,
+            messages::references_header,
+            messages::from_address,
+            messages::automatic,
+            messages::raw_mime,
+            messages::system_note,
+            messages::created_at,
+        ))
+        .load(conn)?)
 }

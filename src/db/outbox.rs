@@ -287,3 +287,77 @@ pub fn mark_bounced(conn: &mut DbConn, id: OutboxId, diagnostic: &str) -> Result
 pub fn lease(smtp_timeout_seconds: u64) -> Duration {
     Duration::seconds(i64::try_from(smtp_timeout_seconds).unwrap_or(60) * 2 + 5)
 }
+
+/// Whether mail about the ticket still waits to go out (retention leaves such a ticket for a
+/// later run rather than empty a mail about to be sent).
+pub fn queued_for_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        outbound_mail::table
+            .filter(outbound_mail::ticket_id.eq(ticket))
+            .filter(outbound_mail::status.eq(DeliveryStatus::Queued)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Retention: the mail we sent about the ticket loses its bytes, its recipient and its
+/// delivery error (SMTP servers quote addresses); kind, status, attempts and times stay.
+pub fn erase_of_ticket(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    messages: &[MessageId],
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbound_mail::table.filter(
+            outbound_mail::ticket_id
+                .eq(ticket)
+                .or(outbound_mail::message_id.eq_any(messages)),
+        ),
+    )
+    .set((
+        outbound_mail::raw.eq(Vec::<u8>::new()),
+        outbound_mail::to_address.eq(""),
+        outbound_mail::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?)
+}
+
+/// The mail we sent for these thread messages, byte for byte, for the export.
+#[derive(Debug, Clone, Queryable)]
+pub struct SentBytes {
+    pub message_id: Option<MessageId>,
+    pub to_address: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub raw: Vec<u8>,
+}
+
+pub fn sent_for_messages(
+    conn: &mut DbConn,
+    messages: &[MessageId],
+) -> Result<Vec<SentBytes>, DbError> {
+    Ok(outbound_mail::table
+        .filter(outbound_mail::message_id.eq_any(messages))
+        .order(outbound_mail::id)
+        .select((
+            outbound_mail::message_id,
+            outbound_mail::to_address,
+            outbound_mail::status,
+            outbound_mail::attempts,
+            outbound_mail::last_error,
+            outbound_mail::sent_at,
+            outbound_mail::raw,
+        ))
+        .load(conn)?)
+}
+
+/// Which of these mails were erased (their recipient taken), for removing the files the
+/// `file` transport wrote of them.
+pub fn erased_among(conn: &mut DbConn, ids: &[OutboxId]) -> Result<Vec<OutboxId>, DbError> {
+    Ok(outbound_mail::table
+        .filter(outbound_mail::id.eq_any(ids))
+        .filter(outbound_mail::to_address.eq(""))
+        .select(outbound_mail::id)
+        .load(conn)?)
+}

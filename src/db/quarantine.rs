@@ -90,3 +90,29 @@ pub fn retried(
     };
     Ok(())
 }
+
+/// What an erased quarantine entry says instead of its reason (which may quote an address).
+pub const ERASED_REASON: &str = "erased by retention";
+
+/// Retention: mail kept in quarantine that arrived before `cutoff` loses its bytes and reason;
+/// the row (when, from where, whether it was taken) stays. Says how many.
+pub fn erase_before(conn: &mut DbConn, cutoff: DateTime<Utc>) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        quarantine::table
+            .filter(quarantine::received_at.lt(to_db(cutoff)))
+            .filter(quarantine::reason.ne(ERASED_REASON)),
+    )
+    .set((
+        quarantine::raw.eq(Vec::<u8>::new()),
+        quarantine::reason.eq(ERASED_REASON),
+    ))
+    .execute(conn)?)
+}
+
+pub fn count_before(conn: &mut DbConn, cutoff: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(quarantine::table
+        .filter(quarantine::received_at.lt(to_db(cutoff)))
+        .filter(quarantine::reason.ne(ERASED_REASON))
+        .count()
+        .get_result(conn)?)
+}

@@ -42,6 +42,7 @@ diesel::table! {
         email -> Text,
         name -> Nullable<Text>,
         created_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -65,6 +66,9 @@ diesel::table! {
         reply_due_at -> Nullable<Timestamp>,
         queue_due_at -> Timestamp,
         consulter_name -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        legal_hold -> Bool,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 

@@ -119,6 +119,8 @@ pub fn candidate_by_reference(
     Ok(tickets::table
         .inner_join(consulters::table)
         .filter(tickets::reference.eq(reference))
+        // An erased consultation is joined by nothing: new mail opens a new one.
+        .filter(tickets::erased_at.is_null())
         .select((tickets::id, consulters::email))
         .first(conn)
         .optional()?
@@ -173,6 +175,13 @@ pub fn update(
             .execute(conn)?,
         (None, None) => 0,
     };
+    if let Some(s) = status {
+        // For retention: the latest close counts, and a ticket taken up again is not closed.
+        let closed_at = (s == Status::Closed).then(|| to_db(now));
+        diesel::update(tickets::table.find(ticket))
+            .set(tickets::closed_at.eq(closed_at))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
@@ -223,4 +232,115 @@ pub fn open_assigned_to(conn: &mut DbConn, staff: StaffId) -> Result<Vec<TicketI
         .order(tickets::id)
         .select(tickets::id)
         .load(conn)?)
+}
+/// A ticket's standing for retention: when it was closed, whether a supervisor keeps it, and
+/// when its personal data was erased.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct RetentionMarks {
+    pub closed_at: Option<NaiveDateTime>,
+    pub legal_hold: bool,
+    pub erased_at: Option<NaiveDateTime>,
+}
+
+pub fn retention_marks(conn: &mut DbConn, ticket: TicketId) -> Result<RetentionMarks, DbError> {
+    Ok(tickets::table
+        .find(ticket)
+        .select((tickets::closed_at, tickets::legal_hold, tickets::erased_at))
+        .first(conn)?)
+}
+
+pub fn set_legal_hold(conn: &mut DbConn, ticket: TicketId, hold: bool) -> Result<(), DbError> {
+    diesel::update(tickets::table.find(ticket))
+        .set(tickets::legal_hold.eq(hold))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Tickets closed before `cutoff`, not erased yet, after `after` in id order: those held
+/// (`held`) or those to erase (`!held`).
+pub fn closed_before(
+    conn: &mut DbConn,
+    cutoff: DateTime<Utc>,
+    held: bool,
+    after: TicketId,
+    limit: i64,
+) -> Result<Vec<TicketId>, DbError> {
+    Ok(tickets::table
+        .filter(tickets::status.eq(Status::Closed))
+        .filter(tickets::erased_at.is_null())
+        .filter(tickets::closed_at.lt(to_db(cutoff)))
+        .filter(tickets::legal_hold.eq(held))
+        .filter(tickets::id.gt(after))
+        .order(tickets::id)
+        .select(tickets::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Marks the ticket erased and takes its subject, name and area, only if it is still closed
+/// before `cutoff`, unheld and not erased: false when another run (or a change by staff) came
+/// first. The row's lock holds off a concurrent run until this transaction ends.
+pub fn erase(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        tickets::table
+            .find(ticket)
+            .filter(tickets::status.eq(Status::Closed))
+            .filter(tickets::erased_at.is_null())
+            .filter(tickets::closed_at.lt(to_db(cutoff)))
+            .filter(tickets::legal_hold.eq(false)),
+    )
+    .set((
+        tickets::erased_at.eq(Some(to_db(now))),
+        tickets::subject.eq(""),
+        tickets::consulter_name.eq(None::<String>),
+        tickets::area.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The consulter who wrote the ticket.
+pub fn consulter_of(conn: &mut DbConn, ticket: TicketId) -> Result<ConsulterId, DbError> {
+    Ok(tickets::table
+        .find(ticket)
+        .select(tickets::consulter_id)
+        .first(conn)?)
+}
+
+/// Whether any of the consulter's tickets still holds personal data.
+pub fn consulter_has_unerased(conn: &mut DbConn, consulter: ConsulterId) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        tickets::table
+            .filter(tickets::consulter_id.eq(consulter))
+            .filter(tickets::erased_at.is_null()),
+    ))
+    .get_result(conn)?)
+}
+
+/// How many of the consulter's tickets still hold personal data.
+pub fn unerased_of_consulter(conn: &mut DbConn, consulter: ConsulterId) -> Result<i64, DbError> {
+    Ok(tickets::table
+        .filter(tickets::consulter_id.eq(consulter))
+        .filter(tickets::erased_at.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+/// Every ticket id after `after`, in order, for the export.
+pub fn ids_after(conn: &mut DbConn, after: TicketId, limit: i64) -> Result<Vec<TicketId>, DbError> {
+    Ok(tickets::table
+        .filter(tickets::id.gt(after))
+        .order(tickets::id)
+        .select(tickets::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+pub fn count_all(conn: &mut DbConn) -> Result<i64, DbError> {
+    Ok(tickets::table.count().get_result(conn)?)
 }

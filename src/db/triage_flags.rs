@@ -129,3 +129,16 @@ pub fn flags_between(
         ))
         .load(conn)?)
 }
+
+/// Retention: staff's reasons may quote the consulter, and the text's hash could confirm a
+/// guess of it; the categories, state and times stay (the urgent report counts them).
+pub fn erase_of_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(triage_flags::table.filter(triage_flags::ticket_id.eq(ticket)))
+            .set((
+                triage_flags::decision_reason.eq(None::<String>),
+                triage_flags::text_hash.eq(""),
+            ))
+            .execute(conn)?,
+    )
+}

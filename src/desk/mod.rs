@@ -10,6 +10,8 @@ pub mod drafts;
 pub mod quarantine;
 pub mod reports;
 pub mod reviews;
+pub mod export;
+pub mod retention;
 pub mod staff;
 pub mod text_modules;
 pub mod tickets;

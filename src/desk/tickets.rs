@@ -29,6 +29,17 @@ pub(crate) fn text_field(field: &'static str, raw: &str) -> Result<String, DeskE
     }
 }
 
+/// An erased consultation takes no new text: there is no one to answer, and what was written
+/// would never be erased.
+fn not_erased(conn: &mut DbConn, id: TicketId) -> Result<(), DeskError> {
+    if tickets::retention_marks(conn, id)?.erased_at.is_some() {
+        return Err(DeskError::Forbidden(
+            "this consultation's personal data was erased: it takes no new text",
+        ));
+    }
+    Ok(())
+}
+
 /// The ticket, or `NotFound`.
 pub(crate) fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
     queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
@@ -42,6 +53,8 @@ pub struct TicketView {
     pub attachments: Vec<queue::AttachmentMeta>,
     /// Of the thread's replies that were held for review.
     pub reviews: Vec<ReviewRow>,
+    /// Closed when, kept by a legal hold, erased when.
+    pub retention: tickets::RetentionMarks,
 }
 
 /// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
@@ -93,12 +106,21 @@ pub fn view(
     id: TicketId,
 ) -> Result<TicketView, DeskError> {
     let now = state.time.now();
-    let TicketHead { summary, consulter } = head(conn, id)?;
+    let TicketHead {
+        summary,
+        mut consulter,
+    } = head(conn, id)?;
     let messages = queue::thread(conn, id)?;
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
     let reviews = reviews::for_messages(conn, &ids)?;
+    let retention = tickets::retention_marks(conn, id)?;
+    if retention.erased_at.is_some() {
+        // The person's address stays on their other tickets until those are erased too; an
+        // erased ticket shows it no more.
+        consulter.email = String::new();
+    }
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
     Ok(TicketView {
         summary,
@@ -107,6 +129,7 @@ pub fn view(
         deliveries,
         attachments,
         reviews,
+        retention,
     })
 }
 
@@ -193,6 +216,7 @@ pub fn reply(
     };
     let queued = write_tx(conn, |conn| {
         let head = head(conn, ticket)?;
+        not_erased(conn, ticket)?;
         guard_collision(state, conn, ticket, last_seen_message_id)?;
         if let Some(reason) = super::reviews::hold_reason(state, conn, actor, &head.summary)? {
             let message_id = super::reviews::hold(state, conn, actor, &head, &text, reason, now)?;
@@ -325,6 +349,7 @@ pub fn note(
     let now = state.time.now();
     write_tx(conn, |conn| {
         head(conn, id)?;
+        not_erased(conn, id)?;
         let message = messages::add(conn, &NewMessage::note(id, actor.staff_id, &body, now))?;
         let target = format!("message:{}", message.0);
         audit(
@@ -481,6 +506,33 @@ pub fn decide_triage(
             actor,
             now,
             "ticket.triage",
+            Some(id),
+            None,
+            Some(&detail),
+        )?;
+        Ok::<(), DeskError>(())
+    })
+}
+
+/// A supervisor keeps a ticket from erasure by retention (CONTRACT §9), or lets it go.
+pub fn set_legal_hold(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: TicketId,
+    hold: bool,
+) -> Result<(), DeskError> {
+    actor.require_supervisor()?;
+    let now = state.time.now();
+    write_tx(conn, |conn| {
+        head(conn, id)?;
+        tickets::set_legal_hold(conn, id, hold)?;
+        let detail = format!("legal_hold={hold}");
+        audit(
+            conn,
+            actor,
+            now,
+            "ticket.legal_hold",
             Some(id),
             None,
             Some(&detail),

@@ -298,6 +298,8 @@ pub async fn page(
                 reply_by => due.map(|d| words::when(state, d)),
                 channel => words::channel(s.channel),
                 created => words::when(state, from_db(s.created_at)),
+                erased => view.retention.erased_at.map(|t| words::when(state, from_db(t))),
+                legal_hold => view.retention.legal_hold,
             },
             consulter => context! {
                 name => c.name,

@@ -107,6 +107,7 @@ pub struct ReplyAccepted {
         (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
         (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 202, description = "The reply is queued for sending and the reply clock stopped; or, for a counsellor whose replies are reviewed (CONTRACT §8), held with `delivery.status` `awaiting_review`: nothing mailed, the clock still running", body = ReplyAccepted),
+        (status = 403, description = "The consultation's personal data was erased: there is no one to answer", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The consulter wrote again after last_seen_message_id", body = ErrorBody),
         (status = 422, body = ErrorBody),
@@ -162,6 +163,7 @@ pub struct NoteRequest {
         (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
         (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 201, description = "The internal note; never mailed"),
+        (status = 403, description = "The consultation's personal data was erased: it takes no new text", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
@@ -185,6 +187,8 @@ pub struct PatchRequest {
     #[schema(value_type = Option<Status>)]
     status: Option<String>,
     urgent: Option<bool>,
+    /// Supervisors only: `true` keeps the ticket from erasure by retention.
+    legal_hold: Option<bool>,
 }
 
 #[utoipa::path(
@@ -196,6 +200,7 @@ pub struct PatchRequest {
         (status = 408, description = "The body did not arrive in time", body = crate::http::error::ErrorBody),
         (status = 413, description = "The body is larger than accepted", body = crate::http::error::ErrorBody),
         (status = 204, description = "Changed; closing stops a running reply clock"),
+        (status = 403, description = "`legal_hold` is for supervisors", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
@@ -207,13 +212,27 @@ pub async fn update(
     body: AfterAuth<web::Json<crate::http::params::Object<PatchRequest>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let PatchRequest { status, urgent } = body.into_inner().0;
+    let PatchRequest {
+        status,
+        urgent,
+        legal_hold,
+    } = body.into_inner().0;
     let status = status
         .map(|s| s.parse::<Status>())
         .transpose()
         .map_err(|_| ApiError::not_one_of("status", Status::ALL, Status::as_str))?;
+    if legal_hold.is_some() {
+        // Refused before anything of the request is changed.
+        user.actor.require_supervisor()?;
+    }
     blocking(&state, move |st, conn| {
-        desk::tickets::update(st, conn, &user.actor, id, status, urgent)
+        if let Some(hold) = legal_hold {
+            desk::tickets::set_legal_hold(st, conn, &user.actor, id, hold)?;
+        }
+        if status.is_some() || urgent.is_some() {
+            desk::tickets::update(st, conn, &user.actor, id, status, urgent)?;
+        }
+        Ok::<(), desk::DeskError>(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

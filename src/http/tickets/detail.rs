@@ -65,6 +65,13 @@ pub struct TicketDetail {
     messages: Vec<MessageOut>,
     /// The case fields recorded for the city's yearly figures.
     case: super::case::CaseOut,
+    /// When the ticket was last closed; null while it is not closed.
+    closed_at: Option<String>,
+    /// Kept from erasure by retention (set by supervisors).
+    legal_hold: bool,
+    /// When retention erased its personal data (names, addresses, subject, texts,
+    /// attachments, raw mail); null while it holds them.
+    erased_at: Option<String>,
 }
 
 #[utoipa::path(
@@ -141,6 +148,7 @@ pub async fn detail(
     })
     .collect();
     let c = view.consulter;
+    let marks = view.retention;
     Ok(HttpResponse::Ok().json(TicketDetail {
         summary: summary(&state, view.summary),
         consulter: ConsulterOut {
@@ -152,6 +160,9 @@ pub async fn detail(
         },
         messages,
         case: super::case::CaseOut::of(&case),
+        closed_at: marks.closed_at.map(|t| local_time(&state, from_db(t))),
+        legal_hold: marks.legal_hold,
+        erased_at: marks.erased_at.map(|t| local_time(&state, from_db(t))),
     }))
 }
 
