@@ -14,7 +14,7 @@ use crate::desk::{self, DeskError};
 use crate::domain::vocabulary::{QuarantineId, Role};
 use crate::intake::Outcome;
 use crate::intake::mail;
-use crate::startup::{Application, StartError, build_state};
+use crate::startup::{Application, StartError, build_command_state};
 use crate::state::AppState;
 use crate::timesource::SystemTime;
 use std::sync::Arc;
@@ -170,7 +170,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCo
 }
 
 fn state_for_command(settings: Settings) -> Result<AppState, ExitCode> {
-    build_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
+    build_command_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
 }
 
 fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {

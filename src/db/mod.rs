@@ -262,12 +262,20 @@ fn sqlite_start_error(path: &std::path::Path, said: &str) -> DbError {
 
 pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
     let applied = match conn {
+        // The common case, read without the write lock: four `ingest` pipes starting together
+        // must not queue behind each other only to find nothing to do.
         // Several processes may start at once on a new file (two `ingest` pipes for the first
         // mails): the write lock makes one migrate while the others wait, then find nothing
         // pending. Each migration's own transaction becomes a savepoint inside it.
-        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
-        }),
+        DbConn::Sqlite(c) => {
+            if sqlite_up_to_date(c) {
+                Ok(0)
+            } else {
+                c.immediate_transaction(|c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+                })
+            }
+        }
         DbConn::Postgres(c) => {
             // Several instances may start at once; one migrates while the others wait.
             c.batch_execute("SELECT pg_advisory_lock(7171001)")?;
@@ -283,6 +291,32 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
         tracing::info!(applied, "database migrations applied");
     }
     Ok(())
+}
+
+/// Whether every embedded SQLite migration is recorded as applied; `false` for a new file (no
+/// table yet) or anything unreadable, which then goes the careful way, under the write lock.
+fn sqlite_up_to_date(c: &mut SqliteConnection) -> bool {
+    use diesel::RunQueryDsl;
+    use diesel::migration::MigrationSource;
+
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let Ok(applied) =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(c)
+    else {
+        return false;
+    };
+    let Ok(embedded) = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+    else {
+        return false;
+    };
+    embedded.iter().all(|m| {
+        let version = m.name().version().to_string();
+        applied.iter().any(|a| a.version == version)
+    })
 }
 
 /// SQLite has one writer per file. Writers of this process take turns here, in order, instead
