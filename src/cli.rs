@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(settings.log.level);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Migrate => match db::connect(&settings.database) {
+        Command::Migrate => match db::connect_for_command(&settings.database) {
             Ok(_) => {
                 println!("migrations are up to date");
                 ExitCode::SUCCESS
@@ -135,7 +135,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCo
         );
     }
     let password = password.trim_end_matches(['\r', '\n']);
-    let pool = match db::connect(&settings.database) {
+    let pool = match db::connect_for_command(&settings.database) {
         Ok(p) => p,
         Err(e) => return fail(db_exit(&e), &e),
     };

@@ -172,9 +172,12 @@ impl ManageConnection for DbManager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers work beside the one writer; busy_timeout makes writers queue
                 // instead of failing; foreign keys are off by default in SQLite.
+                // Statement journals (a savepoint per mail of a batch) in memory: no temporary
+                // file made and removed in every write transaction.
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+                     PRAGMA temp_store = MEMORY;",
                     self.sqlite_synchronous.as_str()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
@@ -193,8 +196,19 @@ impl ManageConnection for DbManager {
     }
 }
 
-/// Builds the pool and applies pending migrations.
+/// Builds the pool and applies pending migrations; one connection is kept open and idle.
 pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    connect_keeping(settings, 1)
+}
+
+/// As [`connect`], for a command: connections are opened only when asked for, one at a
+/// time. A pool that keeps one idle opens another in the background as soon as the first is
+/// taken, and `ingest`, started once per mail, paid for three (each reading the schema).
+pub fn connect_for_command(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    connect_keeping(settings, 0)
+}
+
+fn connect_keeping(settings: &DatabaseSettings, idle: u32) -> Result<Pool, DbError> {
     let target = DbTarget::parse(&settings.url)?;
     if let DbTarget::Sqlite(path) = &target {
         prepare_sqlite_file(path)?;
@@ -206,14 +220,19 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         // Open connections as needed: a one-shot `ingest` must not open (and contend on) all.
-        .min_idle(Some(1))
+        .min_idle(Some(idle))
         .connection_timeout(Duration::from_secs(10))
-        .build(manager)
-        .map_err(|e| match &target {
-            DbTarget::Sqlite(path) => sqlite_start_error(path, &e.to_string()),
-            DbTarget::Postgres(_) => DbError::Unavailable(e.to_string()),
-        })?;
-    run_migrations(&mut *pool.get()?)?;
+        .build(manager);
+    // The first connection's failure, in an operator's words; with no idle connection kept, it
+    // is the first `get` that opens one.
+    let start_error = |e: String| match &target {
+        DbTarget::Sqlite(path) => sqlite_start_error(path, &e),
+        DbTarget::Postgres(_) => DbError::Unavailable(e),
+    };
+    let pool = pool.map_err(|e| start_error(e.to_string()))?;
+    let mut first = pool.get().map_err(|e| start_error(e.to_string()))?;
+    run_migrations(&mut first)?;
+    drop(first);
     Ok(pool)
 }
 
