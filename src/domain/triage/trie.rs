@@ -163,7 +163,7 @@ impl Trie {
         entries: usize,
     ) -> bool {
         let ok = |l: u32, len: usize| l == NONE || (l as usize) < len;
-        let root_ok = nodes.len() > 0 && nodes.get(0).next_sibling == NONE;
+        let root_ok = !nodes.is_empty() && nodes.get(0).next_sibling == NONE;
         root_ok
             && nodes.iter().enumerate().all(|(i, n)| {
                 ok(n.first_child, nodes.len())
