@@ -13,6 +13,7 @@ fn main() {
         "src/domain/triage/normalise.rs",
         "src/domain/triage/offline.rs",
         "src/domain/triage/phrases.rs",
+        "src/domain/triage/table.rs",
         "src/domain/triage/trie.rs",
     ] {
         println!("cargo:rerun-if-changed={path}");

@@ -14,7 +14,7 @@ use crate::desk::{self, DeskError};
 use crate::domain::vocabulary::{QuarantineId, Role};
 use crate::intake::Outcome;
 use crate::intake::mail;
-use crate::startup::{Application, StartError, build_state};
+use crate::startup::{Application, StartError, build_command_state};
 use crate::state::AppState;
 use crate::timesource::SystemTime;
 use std::sync::Arc;
@@ -126,7 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(settings.log.level);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Migrate => match db::connect(&settings.database) {
+        Command::Migrate => match db::connect_for_command(&settings.database) {
             Ok(_) => {
                 println!("migrations are up to date");
                 ExitCode::SUCCESS
@@ -167,7 +167,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCo
         );
     }
     let password = password.trim_end_matches(['\r', '\n']);
-    let pool = match db::connect(&settings.database) {
+    let pool = match db::connect_for_command(&settings.database) {
         Ok(p) => p,
         Err(e) => return fail(db_exit(&e), &e),
     };
@@ -202,7 +202,7 @@ fn staff_add(settings: &Settings, email: &str, name: &str, role: &str) -> ExitCo
 }
 
 pub(crate) fn state_for_command(settings: Settings) -> Result<AppState, ExitCode> {
-    build_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
+    build_command_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
 }
 
 fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {

@@ -36,15 +36,38 @@ pub enum StartError {
     Triage(String),
 }
 
-/// The shared state alone, for commands that need the database and rules but no server.
+/// The shared state alone, with every template: what the server holds.
 pub fn build_state(settings: Settings, time: Arc<dyn TimeSource>) -> Result<AppState, StartError> {
+    build_state_with(settings, time, Templates::load, db::connect)
+}
+
+/// The shared state for a command (`ingest`, `quarantine`), which needs the database, the
+/// rules and the mail templates but shows no page: `ingest` is started once per mail.
+pub fn build_command_state(
+    settings: Settings,
+    time: Arc<dyn TimeSource>,
+) -> Result<AppState, StartError> {
+    build_state_with(
+        settings,
+        time,
+        Templates::load_mail,
+        db::connect_for_command,
+    )
+}
+
+fn build_state_with(
+    settings: Settings,
+    time: Arc<dyn TimeSource>,
+    load_templates: fn(Option<&Path>) -> Result<Templates, TemplateError>,
+    connect: fn(&crate::config::DatabaseSettings) -> Result<db::Pool, DbError>,
+) -> Result<AppState, StartError> {
     let rules = settings.clock_rules()?;
     let case_fields = settings.case_fields()?;
     let dir = (!settings.templates.dir.is_empty()).then(|| Path::new(&settings.templates.dir));
-    let templates = Arc::new(Templates::load(dir)?);
+    let templates = Arc::new(load_templates(dir)?);
     let mailer = Mailer::new(templates.clone(), &settings, rules.tz);
     let triage = load_phrase_lists(&settings.triage.dir).map_err(StartError::Triage)?;
-    let pool = db::connect(&settings.database)?;
+    let pool = connect(&settings.database)?;
     let intake_limiter = RateLimiter::new(
         settings.intake.rate_limit_per_hour,
         chrono::Duration::hours(1),

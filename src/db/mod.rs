@@ -175,9 +175,12 @@ impl ManageConnection for DbManager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers work beside the one writer; busy_timeout makes writers queue
                 // instead of failing; foreign keys are off by default in SQLite.
+                // Statement journals (a savepoint per mail of a batch) in memory: no temporary
+                // file made and removed in every write transaction.
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+                     PRAGMA temp_store = MEMORY;",
                     self.sqlite_synchronous.as_str()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
@@ -196,8 +199,19 @@ impl ManageConnection for DbManager {
     }
 }
 
-/// Builds the pool and applies pending migrations.
+/// Builds the pool and applies pending migrations; one connection is kept open and idle.
 pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    connect_keeping(settings, 1)
+}
+
+/// As [`connect`], for a command: connections are opened only when asked for, one at a
+/// time. A pool that keeps one idle opens another in the background as soon as the first is
+/// taken, and `ingest`, started once per mail, paid for three (each reading the schema).
+pub fn connect_for_command(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    connect_keeping(settings, 0)
+}
+
+fn connect_keeping(settings: &DatabaseSettings, idle: u32) -> Result<Pool, DbError> {
     let target = DbTarget::parse(&settings.url)?;
     if let DbTarget::Sqlite(path) = &target {
         prepare_sqlite_file(path)?;
@@ -209,14 +223,19 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, DbError> {
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         // Open connections as needed: a one-shot `ingest` must not open (and contend on) all.
-        .min_idle(Some(1))
+        .min_idle(Some(idle))
         .connection_timeout(Duration::from_secs(10))
-        .build(manager)
-        .map_err(|e| match &target {
-            DbTarget::Sqlite(path) => sqlite_start_error(path, &e.to_string()),
-            DbTarget::Postgres(_) => DbError::Unavailable(e.to_string()),
-        })?;
-    run_migrations(&mut *pool.get()?)?;
+        .build(manager);
+    // The first connection's failure, in an operator's words; with no idle connection kept, it
+    // is the first `get` that opens one.
+    let start_error = |e: String| match &target {
+        DbTarget::Sqlite(path) => sqlite_start_error(path, &e),
+        DbTarget::Postgres(_) => DbError::Unavailable(e),
+    };
+    let pool = pool.map_err(|e| start_error(e.to_string()))?;
+    let mut first = pool.get().map_err(|e| start_error(e.to_string()))?;
+    run_migrations(&mut first)?;
+    drop(first);
     Ok(pool)
 }
 
@@ -265,12 +284,20 @@ fn sqlite_start_error(path: &std::path::Path, said: &str) -> DbError {
 
 pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
     let applied = match conn {
+        // The common case, read without the write lock: four `ingest` pipes starting together
+        // must not queue behind each other only to find nothing to do.
         // Several processes may start at once on a new file (two `ingest` pipes for the first
         // mails): the write lock makes one migrate while the others wait, then find nothing
         // pending. Each migration's own transaction becomes a savepoint inside it.
-        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
-        }),
+        DbConn::Sqlite(c) => {
+            if sqlite_up_to_date(c) {
+                Ok(0)
+            } else {
+                c.immediate_transaction(|c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+                })
+            }
+        }
         DbConn::Postgres(c) => {
             // Several instances may start at once; one migrates while the others wait.
             c.batch_execute("SELECT pg_advisory_lock(7171001)")?;
@@ -286,6 +313,32 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
         tracing::info!(applied, "database migrations applied");
     }
     Ok(())
+}
+
+/// Whether every embedded SQLite migration is recorded as applied; `false` for a new file (no
+/// table yet) or anything unreadable, which then goes the careful way, under the write lock.
+fn sqlite_up_to_date(c: &mut SqliteConnection) -> bool {
+    use diesel::RunQueryDsl;
+    use diesel::migration::MigrationSource;
+
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let Ok(applied) =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(c)
+    else {
+        return false;
+    };
+    let Ok(embedded) = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+    else {
+        return false;
+    };
+    embedded.iter().all(|m| {
+        let version = m.name().version().to_string();
+        applied.iter().any(|a| a.version == version)
+    })
 }
 
 /// SQLite has one writer per file. Writers of this process take turns here, in order, instead

@@ -188,6 +188,17 @@ impl Templates {
     /// Loads the built-in templates, then any same-named files under `dir`; all are parsed
     /// now, so a broken template stops the start instead of a mail later.
     pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        Self::load_some(dir, true)
+    }
+
+    /// The mail templates alone (`.txt`), for the commands: they may queue mail but show no
+    /// page, and `ingest`, started once per mail by an MTA, should not parse the pages for it.
+    /// A broken page template still stops `serve`.
+    pub fn load_mail(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        Self::load_some(dir, false)
+    }
+
+    fn load_some(dir: Option<&Path>, pages: bool) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         // An absent value (a field left empty, a name not given) shows as nothing, never as
         // "None": not in a form field, not in a greeting.
@@ -199,19 +210,13 @@ impl Templates {
             }
         });
         env.add_filter("tel", tel_uri);
-        env.add_global(
-            "desk_stylesheet",
-            minijinja::Value::from_safe_string(assets::desk_stylesheet_url().to_string()),
-        );
-        env.add_global(
-            "desk_script",
-            minijinja::Value::from_safe_string(assets::desk_script_url().to_string()),
-        );
-        env.add_global(
-            "stylesheet",
-            minijinja::Value::from_safe_string(assets::stylesheet_url().to_string()),
-        );
+        if pages {
+            Self::add_page_globals(&mut env);
+        }
         for (name, text) in BUILT_IN {
+            if !pages && !name.ends_with(".txt") {
+                continue;
+            }
             let own = match dir {
                 Some(dir) => match std::fs::read_to_string(dir.join(name)) {
                     Ok(text) => Some(text),
@@ -226,6 +231,22 @@ impl Templates {
             }
         }
         Ok(Self { env })
+    }
+
+    /// What pages link to: the stylesheets and the script, by their content's hash.
+    fn add_page_globals(env: &mut Environment<'static>) {
+        env.add_global(
+            "desk_stylesheet",
+            minijinja::Value::from_safe_string(assets::desk_stylesheet_url().to_string()),
+        );
+        env.add_global(
+            "desk_script",
+            minijinja::Value::from_safe_string(assets::desk_script_url().to_string()),
+        );
+        env.add_global(
+            "stylesheet",
+            minijinja::Value::from_safe_string(assets::stylesheet_url().to_string()),
+        );
     }
 
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, TemplateError> {

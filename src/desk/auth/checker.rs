@@ -5,7 +5,7 @@
 //! block in the arena of every thread that ever checked a password.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::passwords;
@@ -21,7 +21,9 @@ pub struct PasswordChecker {
     /// Checks admitted and not yet answered.
     admitted: Mutex<usize>,
     freed: Condvar,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    /// The threads' queue, made with them at the first check: a command such as `ingest`,
+    /// started once per mail, never checks a password and should not start threads for it.
+    jobs: OnceLock<Mutex<mpsc::Sender<Job>>>,
 }
 
 impl PasswordChecker {
@@ -32,6 +34,15 @@ impl PasswordChecker {
         } else {
             threads
         };
+        Self {
+            capacity,
+            admitted: Mutex::new(0),
+            freed: Condvar::new(),
+            jobs: OnceLock::new(),
+        }
+    }
+
+    fn start(capacity: usize) -> Mutex<mpsc::Sender<Job>> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..capacity {
@@ -57,12 +68,7 @@ impl PasswordChecker {
                     }
                 });
         }
-        Self {
-            capacity,
-            admitted: Mutex::new(0),
-            freed: Condvar::new(),
-            jobs: Mutex::new(tx),
-        }
+        Mutex::new(tx)
     }
 
     /// Whether `password` matches `hash`; `None` when no thread came free within `wait`.
@@ -83,6 +89,7 @@ impl PasswordChecker {
         let (answer, answered) = mpsc::sync_channel(1);
         let sent = self
             .jobs
+            .get_or_init(|| Self::start(self.capacity))
             .lock()
             .map(|jobs| {
                 jobs.send(Job {

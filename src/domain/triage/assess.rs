@@ -45,7 +45,7 @@ impl Exclusions {
     fn new(lists: &Compiled, hits: &[Hit]) -> Self {
         let mut spans: [Vec<(usize, usize)>; 4] = Default::default();
         for x in hits {
-            let list = &mut spans[lists.entries[x.entry].category as usize];
+            let list = &mut spans[lists.entries.get(x.entry).category as usize];
             let furthest = list.last().map_or(x.end, |&(_, e)| e.max(x.end));
             list.push((x.start, furthest));
         }
@@ -91,7 +91,7 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     let mut exclusions = Vec::new();
     for (start, _) in norm.char_indices() {
         lists.trie.matches_at(norm, start, |end, entry| {
-            let e = &lists.entries[entry];
+            let e = lists.entries.get(entry);
             let continues_word =
                 (e.ascii_start && start > 0 && bytes[start - 1].is_ascii_alphanumeric())
                     || (e.ascii_end && bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric()));
@@ -120,17 +120,19 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     }
 
     let excluded = Exclusions::new(lists, &exclusions);
-    positives.retain(|p| !excluded.overlaps(lists.entries[p.entry].category, p));
+    positives.retain(|p| !excluded.overlaps(lists.entries.get(p.entry).category, p));
     // A part of an `A + B` line is only worth judging when every part of it was found: parts
     // are common words (連絡が取れない), and judging is the costly step.
     let mut parts_seen: Vec<(usize, u8)> = Vec::new();
     for p in &positives {
-        if let Some(part) = lists.entries[p.entry].part {
+        if let Some(part) = lists.entries.get(p.entry).part {
             add_part(&mut parts_seen, part);
         }
     }
     positives.retain(|p| {
-        lists.entries[p.entry]
+        lists
+            .entries
+            .get(p.entry)
             .part
             .is_none_or(|part| combo_complete(lists, &parts_seen, part.combo))
     });
@@ -149,7 +151,7 @@ pub fn assess(text: &str, lists: &PhraseLists) -> Assessment {
     // Where the message last says things are better now; looked for once, on the first match.
     let mut better_now: Option<Option<usize>> = None;
     for p in &positives {
-        let entry = &lists.entries[p.entry];
+        let entry = &lists.entries.get(p.entry);
         if categories.contains(&entry.category) {
             continue;
         }

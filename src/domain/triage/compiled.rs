@@ -3,9 +3,13 @@
 //! (`frozen.rs`) make it, and neither should have to import the other for it.
 
 use super::Category;
+use super::table::{Row, Table, word};
 use super::trie::Trie;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// No follower, no combination (a frozen entry's word).
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Entry {
     pub(super) category: Category,
     pub(super) exclusion: bool,
@@ -37,7 +41,7 @@ pub(super) struct Part {
 /// The lists expanded and indexed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Compiled {
-    pub(super) entries: Vec<Entry>,
+    pub(super) entries: Table<Entry>,
     /// Every phrase of `entries`, one after the other.
     pub(super) text: String,
     pub(super) trie: Trie,
@@ -47,4 +51,30 @@ pub(super) struct Compiled {
     pub(super) combos: Vec<(Category, usize)>,
     /// Lines or groups cut off at `MAX_EXPANSIONS_PER_LINE` (phrases.rs).
     pub(super) truncated: usize,
+}
+
+/// A frozen entry is five words: category, flags (exclusion, own voice, ASCII start, ASCII
+/// end), `then`, `part.combo` and `part.index`; the phrase's text is not kept. `frozen.rs`
+/// writes them, and checks them before use unless they are the build's own.
+impl Row for Entry {
+    const WORDS: usize = 5;
+    #[inline]
+    fn read(bytes: &[u8]) -> Self {
+        let flags = word(bytes, 1);
+        let then = word(bytes, 2);
+        let combo = word(bytes, 3);
+        Entry {
+            category: Category::ALL[word(bytes, 0) as usize],
+            exclusion: flags & 1 != 0,
+            own_voice: flags & 2 != 0,
+            ascii_start: flags & 4 != 0,
+            ascii_end: flags & 8 != 0,
+            then: (then != NONE).then_some(then as usize),
+            part: (combo != NONE).then(|| Part {
+                combo: combo as usize,
+                index: word(bytes, 4) as usize,
+            }),
+            phrase: (0, 0),
+        }
+    }
 }

@@ -120,7 +120,10 @@ fn the_shipped_index_is_the_lists_compiled_from_text() {
     let without_text = |c: &Compiled| {
         let mut c = c.clone();
         c.text.clear();
-        c.entries.iter_mut().for_each(|e| e.phrase = (0, 0));
+        c.entries
+            .to_mut()
+            .iter_mut()
+            .for_each(|e| e.phrase = (0, 0));
         c
     };
     let from_text = Compiled::from_sources(Category::ALL.map(|c| (c, c.builtin_list())));

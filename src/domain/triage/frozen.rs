@@ -1,15 +1,18 @@
 //! The built-in lists, indexed at build time. Expanding and indexing some 80,000 phrases takes
 //! tens of milliseconds, and `ingest` runs once per mail: the build script (`build.rs`, through
 //! `offline.rs`) compiles the shipped lists and writes them out with [`encode`], and the binary
-//! reads them back with [`decode`], which only copies arrays. The phrases' own text is left out
-//! (matching never needs it).
+//! uses them in place with [`builtin`], which reads only their outline (see `table.rs`). The
+//! phrases' own text is left out (matching never needs it).
 //!
 //! The format is private to one build: little-endian `u32`s after a magic word, no versioning
 //! beyond it. Anything that does not read back whole makes [`decode`] answer `None`, and the
 //! lists are then compiled from their text as any other lists are.
 
+use std::borrow::Cow;
+
 use super::Category;
-use super::compiled::{Compiled, Entry, Part};
+use super::compiled::{Compiled, Entry};
+use super::table::{Row, Table, word};
 use super::trie::{Node, Trie};
 
 const MAGIC: u32 = 0x5452_4931; // "TRI1"
@@ -30,65 +33,60 @@ impl Writer {
     fn trie(&mut self, t: &Trie) {
         self.u32(u32::from(t.index_root));
         self.usize(t.nodes.len());
-        for n in &t.nodes {
-            self.u32(u32::from(n.ch));
+        for n in t.nodes.iter() {
+            self.u32(n.ch);
             self.u32(n.first_child);
             self.u32(n.next_sibling);
             self.u32(n.first_output);
         }
         self.usize(t.outputs.len());
-        for &(entry, next) in &t.outputs {
+        for (entry, next) in t.outputs.iter() {
             self.u32(entry);
             self.u32(next);
         }
     }
 }
 
+/// Reads what [`Writer`] wrote, keeping the arrays where they are: the build's own index is
+/// borrowed from the binary, other bytes are copied once per array.
 struct Reader<'a> {
-    bytes: &'a [u8],
+    all: &'a [u8],
+    at: usize,
+    /// `all` again when it lives as long as the program.
+    borrowed: Option<&'static [u8]>,
 }
 
 impl Reader<'_> {
     fn u32(&mut self) -> Option<u32> {
-        let (head, rest) = self.bytes.split_first_chunk::<4>()?;
-        self.bytes = rest;
-        Some(u32::from_le_bytes(*head))
+        let end = self.at.checked_add(4)?;
+        let v = u32::from_le_bytes(self.all.get(self.at..end)?.try_into().ok()?);
+        self.at = end;
+        Some(v)
     }
     fn usize(&mut self) -> Option<usize> {
         self.u32().map(|v| v as usize)
     }
-    fn option(&mut self) -> Option<Option<usize>> {
-        self.u32().map(|v| (v != NONE).then_some(v as usize))
+    /// The next `n` rows, in place.
+    fn rows<T: Row>(&mut self, n: usize) -> Option<Table<T>> {
+        let end = self.at.checked_add(n.checked_mul(T::WORDS * 4)?)?;
+        let bytes = match self.borrowed {
+            Some(all) => Cow::Borrowed(all.get(self.at..end)?),
+            None => Cow::Owned(self.all.get(self.at..end)?.to_vec()),
+        };
+        self.at = end;
+        Table::frozen(bytes)
     }
-    /// A count of items of `words` words each, that the rest can hold.
-    fn count(&mut self, words: usize) -> Option<usize> {
+    /// A count, then that many rows.
+    fn table<T: Row>(&mut self) -> Option<Table<T>> {
         let n = self.usize()?;
-        (n.checked_mul(words * 4)? <= self.bytes.len()).then_some(n)
+        self.rows(n)
     }
-    fn trie(&mut self) -> Option<Trie> {
+    fn trie(&mut self, entries: usize, check: bool) -> Option<Trie> {
         let index_root = self.u32()? != 0;
-        let n = self.count(4)?;
-        let (nodes_bytes, rest) = self.bytes.split_at_checked(n * 16)?;
-        let m = u32::from_le_bytes(*rest.first_chunk::<4>()?) as usize;
-        let outputs_bytes = rest.get(4..4 + m.checked_mul(8)?)?;
-        self.bytes = &rest[4 + m * 8..];
-        let word =
-            |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let mut nodes = Vec::with_capacity(n);
-        for chunk in nodes_bytes.chunks_exact(16) {
-            nodes.push(Node {
-                ch: char::from_u32(word(chunk, 0))?,
-                first_child: word(chunk, 4),
-                next_sibling: word(chunk, 8),
-                first_output: word(chunk, 12),
-            });
-        }
-        let outputs: Vec<(u32, u32)> = outputs_bytes
-            .chunks_exact(8)
-            .map(|c| (word(c, 0), word(c, 4)))
-            .collect();
-        let root_ok = nodes.first().is_some_and(|root| root.next_sibling == NONE);
-        if !root_ok || !Trie::is_consistent(&nodes, &outputs, usize::MAX) {
+        let nodes = self.table::<Node>()?;
+        let outputs = self.table::<(u32, u32)>()?;
+        // Checked before the root index is built, which walks the root's children.
+        if check && !Trie::is_consistent(&nodes, &outputs, entries) {
             return None;
         }
         Some(Trie::from_parts(nodes, outputs, index_root))
@@ -101,7 +99,7 @@ pub(super) fn encode(compiled: &Compiled) -> Vec<u8> {
     let mut w = Writer(Vec::new());
     w.u32(MAGIC);
     w.usize(compiled.entries.len());
-    for e in &compiled.entries {
+    for e in compiled.entries.iter() {
         w.usize(category_index(e.category));
         w.u32(
             u32::from(e.exclusion)
@@ -130,44 +128,52 @@ pub(super) fn encode(compiled: &Compiled) -> Vec<u8> {
     w.0
 }
 
-/// What [`encode`] wrote; `None` for anything else.
+/// What [`encode`] wrote; `None` for anything else, checked whole so that nothing read back
+/// can panic later. Used by the build script and the tests; the binary uses [`builtin`].
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
-    let mut r = Reader { bytes };
+    read(Reader {
+        all: bytes,
+        at: 0,
+        borrowed: None,
+    })
+}
+
+/// The build's own index, used in place. Not checked again here: the build script refuses to
+/// write an index that [`decode`] would not take (`offline.rs`), and the tests compare it with
+/// the lists compiled from text. Only its outline is read (counts and lengths), so a process
+/// pays for the few rows its one message looks at.
+pub(super) fn builtin(bytes: &'static [u8]) -> Option<Compiled> {
+    read(Reader {
+        all: bytes,
+        at: 0,
+        borrowed: Some(bytes),
+    })
+}
+
+fn read(mut r: Reader<'_>) -> Option<Compiled> {
+    let check = r.borrowed.is_none();
     if r.u32()? != MAGIC {
         return None;
     }
-    let n = r.count(5)?;
-    let mut entries = Vec::with_capacity(n);
+    let entries = r.table::<Entry>()?;
+    let trie = r.trie(entries.len(), check)?;
+    let n = r.usize()?;
+    let mut followers = Vec::with_capacity(n.min(r.all.len() / 4));
     for _ in 0..n {
-        let category = *Category::ALL.get(r.usize()?)?;
-        let flags = r.u32()?;
-        let then = r.option()?;
-        let combo = r.option()?;
-        let index = r.usize()?;
-        entries.push(Entry {
-            category,
-            exclusion: flags & 1 != 0,
-            own_voice: flags & 2 != 0,
-            ascii_start: flags & 4 != 0,
-            ascii_end: flags & 8 != 0,
-            then,
-            part: combo.map(|combo| Part { combo, index }),
-            phrase: (0, 0),
-        });
+        // A follower's outputs are all 0: the entries it belongs to are found through `then`.
+        followers.push(r.trie(usize::MAX, check)?);
     }
-    let trie = r.trie()?;
-    let n = r.count(1)?;
-    let mut followers = Vec::with_capacity(n);
-    for _ in 0..n {
-        followers.push(r.trie()?);
-    }
-    let n = r.count(2)?;
-    let mut combos = Vec::with_capacity(n);
+    let n = r.usize()?;
+    let mut combos = Vec::with_capacity(n.min(r.all.len() / 8));
     for _ in 0..n {
         combos.push((*Category::ALL.get(r.usize()?)?, r.usize()?));
     }
     let truncated = r.usize()?;
-    let compiled = Compiled {
+    if r.at != r.all.len() || (check && !entries_consistent(&entries, followers.len(), &combos)) {
+        return None;
+    }
+    Some(Compiled {
         entries,
         // The phrases' text is left out: only listing them needs it (PhraseLists::phrases).
         text: String::new(),
@@ -175,8 +181,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Compiled> {
         followers,
         combos,
         truncated,
-    };
-    consistent(&compiled).then_some(compiled)
+    })
 }
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -187,12 +192,20 @@ fn category_index(category: Category) -> usize {
         .unwrap_or(0)
 }
 
-/// Whether every index in `c` points where it may, so nothing read back can panic later.
-fn consistent(c: &Compiled) -> bool {
-    let entries = c.entries.len();
-    c.entries.iter().all(|e| {
-        e.then.is_none_or(|t| t < c.followers.len())
-            && e.part
-                .is_none_or(|p| p.combo < c.combos.len() && p.index < 8)
-    }) && Trie::is_consistent(&c.trie.nodes, &c.trie.outputs, entries)
+/// Whether every entry's words are in range (read raw: reading a row trusts them).
+fn entries_consistent(
+    entries: &Table<Entry>,
+    followers: usize,
+    combos: &[(Category, usize)],
+) -> bool {
+    let Table::Frozen(bytes) = entries else {
+        return true;
+    };
+    bytes.chunks_exact(Entry::WORDS * 4).all(|row| {
+        let (category, then, combo, index) =
+            (word(row, 0), word(row, 2), word(row, 3), word(row, 4));
+        (category as usize) < Category::ALL.len()
+            && (then == NONE || (then as usize) < followers)
+            && (combo == NONE || ((combo as usize) < combos.len() && index < 8))
+    })
 }

@@ -41,6 +41,7 @@ mod phrases;
 mod rules;
 #[cfg(test)]
 mod sets;
+mod table;
 #[cfg(test)]
 mod tests;
 mod trie;

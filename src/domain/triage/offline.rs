@@ -11,6 +11,8 @@ mod frozen;
 mod normalise;
 #[path = "phrases.rs"]
 mod phrases;
+#[path = "table.rs"]
+mod table;
 #[path = "trie.rs"]
 mod trie;
 
@@ -21,7 +23,13 @@ fn builtin_index() -> &'static [u8] {
     &[]
 }
 
-/// The shipped lists, compiled and encoded.
+/// The shipped lists, compiled and encoded; checked whole here, once, since the binary uses
+/// them without checking (`frozen::builtin`).
 pub fn builtin_index_bytes() -> Vec<u8> {
-    frozen::encode(phrases::PhraseLists::builtin().compiled())
+    let bytes = frozen::encode(phrases::PhraseLists::builtin().compiled());
+    assert!(
+        frozen::decode(&bytes).is_some(),
+        "the triage index does not read back whole"
+    );
+    bytes
 }

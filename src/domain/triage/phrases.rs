@@ -94,7 +94,7 @@ impl PhraseLists {
                     .iter()
                     .zip(Category::ALL)
                     .all(|((c, text), category)| *c == category && text == category.builtin_list());
-            if shipped && let Some(compiled) = super::frozen::decode(super::builtin_index()) {
+            if shipped && let Some(compiled) = super::frozen::builtin(super::builtin_index()) {
                 return compiled;
             }
             Compiled::from_sources(self.sources.iter().map(|(c, t)| (*c, t.as_str())))
@@ -119,7 +119,7 @@ impl PhraseLists {
             .entries
             .iter()
             .filter(move |e| e.category == category && !e.exclusion)
-            .map(move |e| listed.phrase(e))
+            .map(move |e| listed.phrase(&e))
     }
 
     /// The normalised exclusions of `category`, in the order they were added.
@@ -129,7 +129,7 @@ impl PhraseLists {
             .entries
             .iter()
             .filter(move |e| e.category == category && e.exclusion)
-            .map(move |e| listed.phrase(e))
+            .map(move |e| listed.phrase(&e))
     }
 
     /// How many lines or groups were cut off at 4,096 alternatives: some
@@ -248,14 +248,14 @@ impl Compiled {
         }
         let entries = &self.entries;
         let duplicate = self.trie.outputs(phrase).any(|i| {
-            let e = &entries[i];
+            let e = entries.get(i);
             e.category == category && e.exclusion == exclusion && e.then == then && e.part == part
         });
         if duplicate {
             return;
         }
         let index = self.entries.len();
-        self.entries.push(Entry {
+        self.entries.to_mut().push(Entry {
             category,
             exclusion,
             phrase: (

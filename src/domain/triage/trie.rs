@@ -8,18 +8,20 @@ pub(super) const FOLLOW_GAP_MAX: usize = 24;
 /// No node, no output.
 const NONE: u32 = u32::MAX;
 
+use super::table::{Row, Table, word};
+
 /// A trie over normalised characters: one walk from each position finds every phrase that
 /// starts there, so a message is scanned once whatever the number of phrases.
 ///
 /// Stored flat, as a first-child / next-sibling tree in a few plain arrays (no allocation per
-/// node), so that it is quick to build and can be written out and read back as it is: the
-/// built-in lists are indexed at build time (see `frozen.rs`).
+/// node), so that it is quick to build and can be written out and used in place: the
+/// built-in lists are indexed at build time (see `frozen.rs`, `table.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Trie {
     /// Node 0 is the root.
-    pub(super) nodes: Vec<Node>,
+    pub(super) nodes: Table<Node>,
     /// (entry, next output of the same node) lists; `Node::first_output` points in here.
-    pub(super) outputs: Vec<(u32, u32)>,
+    pub(super) outputs: Table<(u32, u32)>,
     /// The root's children again, indexed by character for the Basic Multilingual Plane
     /// (0 = none): the root is looked up at every position of every message, and nearly every
     /// character of Japanese text is in the BMP. Built lazily, on the first insert, unless
@@ -30,7 +32,8 @@ pub(super) struct Trie {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Node {
-    pub(super) ch: char,
+    /// The character, as its scalar value (what a frozen row holds).
+    pub(super) ch: u32,
     pub(super) first_child: u32,
     pub(super) next_sibling: u32,
     pub(super) first_output: u32,
@@ -39,7 +42,7 @@ pub(super) struct Node {
 impl Node {
     fn new(ch: char) -> Self {
         Node {
-            ch,
+            ch: u32::from(ch),
             first_child: NONE,
             next_sibling: NONE,
             first_output: NONE,
@@ -50,8 +53,8 @@ impl Node {
 impl Default for Trie {
     fn default() -> Self {
         Trie {
-            nodes: vec![Node::new('\0')],
-            outputs: Vec::new(),
+            nodes: Table::Built(vec![Node::new('\0')]),
+            outputs: Table::default(),
             root_bmp: Vec::new(),
             index_root: true,
         }
@@ -68,7 +71,11 @@ impl Trie {
     }
 
     /// A trie made of stored arrays (see `frozen.rs`); the root index is rebuilt.
-    pub(super) fn from_parts(nodes: Vec<Node>, outputs: Vec<(u32, u32)>, index_root: bool) -> Self {
+    pub(super) fn from_parts(
+        nodes: Table<Node>,
+        outputs: Table<(u32, u32)>,
+        index_root: bool,
+    ) -> Self {
         let mut trie = Trie {
             nodes,
             outputs,
@@ -76,9 +83,9 @@ impl Trie {
             index_root,
         };
         if index_root {
-            let mut child = trie.nodes.first().map_or(NONE, |n| n.first_child);
+            let mut child = trie.first_child(0);
             while child != NONE {
-                let node = trie.nodes[child as usize];
+                let node = trie.nodes.get(child as usize);
                 trie.index_root_child(node.ch, child);
                 child = node.next_sibling;
             }
@@ -111,16 +118,18 @@ impl Trie {
         }
         // Appended at the end of the node's list, so outputs come in the order they were added.
         let index = u32::try_from(self.outputs.len()).unwrap_or(NONE);
-        self.outputs.push((output, NONE));
-        let mut link = self.nodes[node].first_output;
+        let outputs = self.outputs.to_mut();
+        outputs.push((output, NONE));
+        let nodes = self.nodes.to_mut();
+        let mut link = nodes[node].first_output;
         if link == NONE {
-            self.nodes[node].first_output = index;
+            nodes[node].first_output = index;
             return;
         }
-        while self.outputs[link as usize].1 != NONE {
-            link = self.outputs[link as usize].1;
+        while outputs[link as usize].1 != NONE {
+            link = outputs[link as usize].1;
         }
-        self.outputs[link as usize].1 = index;
+        outputs[link as usize].1 = index;
     }
 
     /// The outputs stored for exactly `key`.
@@ -129,7 +138,7 @@ impl Trie {
         for c in key.chars() {
             node = node.and_then(|n| self.child(n, c));
         }
-        let first = node.map_or(NONE, |n| self.nodes[n].first_output);
+        let first = node.map_or(NONE, |n| self.nodes.get(n).first_output);
         OutputIter {
             trie: self,
             next: first,
@@ -139,25 +148,35 @@ impl Trie {
     fn outputs_of(&self, node: usize) -> OutputIter<'_> {
         OutputIter {
             trie: self,
-            next: self.nodes[node].first_output,
+            next: self.nodes.get(node).first_output,
         }
     }
 
     /// Whether every link points inside the arrays, every output is below `entries`, and no
     /// walk can loop: a child always comes after its parent, a sibling before its brother (so a
     /// list of siblings ends), an output's next after it. That is how [`Trie::insert`] builds
-    /// them; stored tries are checked before use.
-    pub(super) fn is_consistent(nodes: &[Node], outputs: &[(u32, u32)], entries: usize) -> bool {
+    /// them; stored tries are checked when read back from bytes of unknown origin, and the
+    /// build-time index once, by the build script.
+    pub(super) fn is_consistent(
+        nodes: &Table<Node>,
+        outputs: &Table<(u32, u32)>,
+        entries: usize,
+    ) -> bool {
         let ok = |l: u32, len: usize| l == NONE || (l as usize) < len;
-        nodes.iter().enumerate().all(|(i, n)| {
-            ok(n.first_child, nodes.len())
-                && ok(n.next_sibling, nodes.len())
-                && ok(n.first_output, outputs.len())
-                && (n.first_child == NONE || n.first_child as usize > i)
-                && (n.next_sibling == NONE || (n.next_sibling as usize) < i)
-        }) && outputs.iter().enumerate().all(|(i, &(e, next))| {
-            (e as usize) < entries && ok(next, outputs.len()) && (next == NONE || next as usize > i)
-        })
+        let root_ok = !nodes.is_empty() && nodes.get(0).next_sibling == NONE;
+        root_ok
+            && nodes.iter().enumerate().all(|(i, n)| {
+                ok(n.first_child, nodes.len())
+                    && ok(n.next_sibling, nodes.len())
+                    && ok(n.first_output, outputs.len())
+                    && (n.first_child == NONE || n.first_child as usize > i)
+                    && (n.next_sibling == NONE || (n.next_sibling as usize) < i)
+            })
+            && outputs.iter().enumerate().all(|(i, (e, next))| {
+                (e as usize) < entries
+                    && ok(next, outputs.len())
+                    && (next == NONE || next as usize > i)
+            })
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -169,10 +188,10 @@ impl Trie {
         if node == 0 {
             return self.root_child(c);
         }
-        let mut child = self.nodes[node].first_child;
+        let mut child = self.nodes.get(node).first_child;
         while child != NONE {
-            let n = &self.nodes[child as usize];
-            if n.ch == c {
+            let n = self.nodes.get(child as usize);
+            if n.ch == u32::from(c) {
                 return Some(child as usize);
             }
             child = n.next_sibling;
@@ -188,10 +207,11 @@ impl Trie {
                 Some(child) => child,
                 None => {
                     let child = u32::try_from(self.nodes.len()).unwrap_or(NONE);
+                    let nodes = self.nodes.to_mut();
                     let mut new = Node::new(c);
-                    new.next_sibling = self.nodes[node].first_child;
-                    self.nodes.push(new);
-                    self.nodes[node].first_child = child;
+                    new.next_sibling = nodes[node].first_child;
+                    nodes.push(new);
+                    nodes[node].first_child = child;
                     if node == 0 {
                         self.index_root_child(c, child);
                     }
@@ -202,12 +222,17 @@ impl Trie {
         node
     }
 
-    fn index_root_child(&mut self, c: char, child: u32) {
-        if self.index_root && u32::from(c) < 0x1_0000 {
+    fn first_child(&self, node: usize) -> u32 {
+        self.nodes.get(node).first_child
+    }
+
+    fn index_root_child(&mut self, c: impl Into<u32>, child: u32) {
+        let c = c.into();
+        if self.index_root && c < 0x1_0000 {
             if self.root_bmp.is_empty() {
                 self.root_bmp = vec![0; 0x1_0000];
             }
-            self.root_bmp[u32::from(c) as usize] = child;
+            self.root_bmp[c as usize] = child;
         }
     }
 
@@ -219,10 +244,10 @@ impl Trie {
                 _ => None,
             };
         }
-        let mut child = self.nodes[0].first_child;
+        let mut child = self.first_child(0);
         while child != NONE {
-            let n = &self.nodes[child as usize];
-            if n.ch == c {
+            let n = self.nodes.get(child as usize);
+            if n.ch == u32::from(c) {
                 return Some(child as usize);
             }
             child = n.next_sibling;
@@ -281,8 +306,21 @@ impl Iterator for OutputIter<'_> {
         if self.next == NONE {
             return None;
         }
-        let (entry, next) = self.trie.outputs[self.next as usize];
+        let (entry, next) = self.trie.outputs.get(self.next as usize);
         self.next = next;
         Some(entry as usize)
+    }
+}
+
+impl Row for Node {
+    const WORDS: usize = 4;
+    #[inline]
+    fn read(bytes: &[u8]) -> Self {
+        Node {
+            ch: word(bytes, 0),
+            first_child: word(bytes, 1),
+            next_sibling: word(bytes, 2),
+            first_output: word(bytes, 3),
+        }
     }
 }
