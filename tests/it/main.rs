@@ -24,5 +24,6 @@ mod outbox;
 mod privacy;
 mod reports;
 mod sign_in_limits;
+mod soak;
 mod sqlite_faults;
 mod triage;
