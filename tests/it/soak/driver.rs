@@ -6,6 +6,9 @@
 //! Self-contained (it includes the tests' SMTP server, Dovecot and serve process by path), so
 //! the bench and the test run exactly this code.
 #![allow(dead_code)]
+// In the test binary the support files are also `crate::support`; this copy stays apart so that
+// the bench and the test compile the very same driver.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "check.rs"]
 mod check;
@@ -15,6 +18,8 @@ mod cluster;
 mod dovecot;
 #[path = "load.rs"]
 mod load;
+#[path = "mail_in.rs"]
+mod mail_in;
 #[path = "../support/process.rs"]
 mod process;
 #[path = "report.rs"]
@@ -23,6 +28,8 @@ mod report;
 mod shared;
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;
+#[path = "staff.rs"]
+mod staff;
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -161,7 +168,7 @@ fn staff_add(env: &[(String, String)], email: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("madoguchi staff add runs");
-    let password = format!("{}\n", load::STAFF_PASSWORD);
+    let password = format!("{}\n", staff::STAFF_PASSWORD);
     child
         .stdin
         .take()
@@ -189,7 +196,7 @@ fn warm_up(port: u16, staff: &[String]) {
     std::thread::scope(|s| {
         for email in staff {
             s.spawn(move || {
-                let login = serde_json::json!({"email": email, "password": load::STAFF_PASSWORD});
+                let login = serde_json::json!({"email": email, "password": staff::STAFF_PASSWORD});
                 let answer = ureq::post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
                     .send_json(&login);
                 assert!(answer.is_ok(), "warm-up sign-in: {answer:?}");
@@ -282,13 +289,13 @@ pub fn run(plan: &Plan) -> Report {
     }
     {
         let (s, b, n) = (shared.clone(), beat(500.0), next_seed());
-        workers.push(std::thread::spawn(move || load::ingest(s, b, n)));
+        workers.push(std::thread::spawn(move || mail_in::ingest(s, b, n)));
         let (s, m, b, n) = (shared.clone(), imap.clone(), beat(1000.0), next_seed());
-        workers.push(std::thread::spawn(move || load::imap(s, m, b, n)));
+        workers.push(std::thread::spawn(move || mail_in::imap(s, m, b, n)));
     }
     for email in &staff {
         let (s, e, b, n) = (shared.clone(), email.clone(), beat(500.0), next_seed());
-        workers.push(std::thread::spawn(move || load::staff(s, e, b, n)));
+        workers.push(std::thread::spawn(move || staff::staff(s, e, b, n)));
     }
 
     let mut events = Vec::new();

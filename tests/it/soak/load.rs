@@ -1,6 +1,5 @@
-//! The soak's clients: people at the form, programs on the API, an MTA pipe (`madoguchi
-//! ingest FILE`), a mail server delivering into the IMAP mailbox, and staff signing in,
-//! reading and replying. Each retries what failed to reach the service (no connection, a 5xx,
+//! The soak's clients, and what they share: people at the form and programs on the API here;
+//! mail in `mail_in.rs`, staff in `staff.rs`. Each retries what failed to reach the service (no connection, a 5xx,
 //! exit 75), counting it, and records an item as stored only once it was acknowledged.
 
 use std::collections::BTreeMap;
@@ -10,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-use super::dovecot::Dovecot;
 
 /// What every client shares: where the service is now, and when to stop.
 pub struct Shared {
@@ -35,16 +32,16 @@ impl Shared {
         self.started.elapsed().as_secs_f64()
     }
 
-    fn stopping(&self) -> bool {
+    pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
-    fn given_up(&self) -> bool {
+    pub fn given_up(&self) -> bool {
         let at = self.give_up_at_ms.load(Ordering::Relaxed);
         at != 0 && self.started.elapsed().as_millis() as u64 > at
     }
 
-    fn marker(&self, kind: &str) -> String {
+    pub fn marker(&self, kind: &str) -> String {
         format!(
             "soak-{kind}-{:06}",
             self.next_item.fetch_add(1, Ordering::Relaxed)
@@ -113,7 +110,7 @@ impl Stats {
         self.failures_at.extend(&o.failures_at);
     }
 
-    fn unexpected(&mut self, what: String) {
+    pub fn unexpected(&mut self, what: String) {
         self.unexpected_count += 1;
         if self.unexpected.len() < 5 {
             self.unexpected.push(what);
@@ -130,7 +127,7 @@ pub struct Answer {
     pub body: String,
 }
 
-enum Body<'a> {
+pub enum Body<'a> {
     None,
     Json(&'a Value),
     Form(&'a [(&'a str, &'a str)]),
@@ -146,20 +143,20 @@ fn agent() -> ureq::Agent {
 }
 
 /// One HTTP client (keep-alive, as a browser or an API client is).
-struct Client {
+pub struct Client {
     agent: ureq::Agent,
     shared: Arc<Shared>,
 }
 
 impl Client {
-    fn new(shared: &Arc<Shared>) -> Self {
+    pub fn new(shared: &Arc<Shared>) -> Self {
         Self {
             agent: agent(),
             shared: shared.clone(),
         }
     }
 
-    fn once(
+    pub fn once(
         &self,
         method: &str,
         path: &str,
@@ -201,7 +198,7 @@ impl Client {
 }
 
 #[derive(Clone, Copy)]
-enum Auth<'a> {
+pub enum Auth<'a> {
     None,
     Bearer(&'a str),
     Cookie(&'a str),
@@ -223,7 +220,7 @@ impl<B> WithAuth for ureq::RequestBuilder<B> {
 
 /// Tries until the service answers with something other than a 5xx, counting every failure;
 /// None once the drain's deadline has passed.
-fn until_answered(
+pub fn until_answered(
     shared: &Shared,
     stats: &mut Stats,
     mut call: impl FnMut() -> Result<Answer, String>,
@@ -244,7 +241,7 @@ fn until_answered(
 }
 
 /// Waits out the rest of a client's beat, or less when the run is over.
-fn pause(shared: &Shared, since: Instant, beat: Duration) {
+pub fn pause(shared: &Shared, since: Instant, beat: Duration) {
     while since.elapsed() < beat && !shared.stopping() {
         std::thread::sleep((beat - since.elapsed()).min(Duration::from_millis(100)));
     }
@@ -258,7 +255,7 @@ impl Rng {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -268,13 +265,13 @@ impl Rng {
     }
 }
 
-const SUBJECTS: &[&str] = &[
+pub const SUBJECTS: &[&str] = &[
     "息子のことで相談です",
     "娘が部屋から出てきません",
     "自分自身のことでご相談",
     "家族の接し方について",
 ];
-const BODIES: &[&str] = &[
+pub const BODIES: &[&str] = &[
     "息子が高校を中退してから、五年ほど自分の部屋からほとんど出てきません。どう声をかけたらよいでしょうか。",
     "人と話すことが怖くなり、コンビニに行くのにも勇気が必要です。まずはメールで相談できればと思いました。",
     "親も高齢になり、このままではいけないと頭では分かっています。訪問していただくことは可能でしょうか。",
@@ -287,7 +284,7 @@ fn reference_on(receipt: &str) -> Option<String> {
     Some(receipt[at..at + len].trim().to_string())
 }
 
-fn hidden_value(html: &str, name: &str) -> Option<String> {
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
     let tag_start = html[..at].rfind('<')?;
     let tag_end = at + html[at..].find('>')?;
@@ -309,12 +306,10 @@ pub fn form(shared: Arc<Shared>, beat: Duration, seed: u64) -> Kinds {
         let subject = format!("{marker} {}", SUBJECTS[rng.below(SUBJECTS.len())]);
         let body = BODIES[rng.below(BODIES.len())];
         stats.attempted += 1;
-        loop {
-            let Some(page) = until_answered(&shared, &mut stats, || {
-                client.once("GET", "/consult", Auth::None, Body::None)
-            }) else {
-                break;
-            };
+        // Until the form is taken: a form shown again is filled in again from a fresh page.
+        while let Some(page) = until_answered(&shared, &mut stats, || {
+            client.once("GET", "/consult", Auth::None, Body::None)
+        }) {
             let Some(token) = hidden_value(&page.body, "form_token").filter(|_| page.status == 200)
             else {
                 stats.unexpected(format!("GET /consult answered {}", page.status));
@@ -405,286 +400,4 @@ pub fn api(shared: Arc<Shared>, beat: Duration, seed: u64) -> Kinds {
         pause(&shared, began, beat);
     }
     BTreeMap::from([("api", stats)])
-}
-
-/// A mail as it arrives: a first consultation, or (one in four, once there are some) a
-/// follow-up from an API consulter with the reference in its subject, which must join that
-/// consultation. Its Message-ID, and the reference it must join.
-fn a_mail(shared: &Shared, kind: &'static str, rng: &mut Rng) -> (Vec<u8>, String, Option<String>) {
-    let marker = shared.marker(kind);
-    let message_id = format!("{marker}@mail.example.jp");
-    let earlier = {
-        let ledger = shared.ledger.lock().unwrap();
-        let apis: Vec<_> = ledger
-            .consultations
-            .iter()
-            .filter(|c| c.0 == "api")
-            .collect();
-        (rng.below(4) == 0 && !apis.is_empty())
-            .then(|| apis[rng.below(apis.len())])
-            .map(|c| (c.2.clone(), c.3.clone()))
-    };
-    let (from, subject, joins) = match earlier {
-        Some((reference, email)) => (
-            email,
-            format!("Re: {marker} ご返信ありがとうございます [#{reference}]"),
-            Some(reference),
-        ),
-        None => (
-            format!("{marker}@example.jp"),
-            format!("{marker} {}", SUBJECTS[rng.below(SUBJECTS.len())]),
-            None,
-        ),
-    };
-    let raw = format!(
-        "From: =?UTF-8?B?{name}?= <{from}>\r\nTo: soudan@example.org\r\n\
-         Subject: =?UTF-8?B?{subject}?=\r\nDate: Wed, 02 Dec 2026 10:00:00 +0900\r\n\
-         Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-         {body}\r\n",
-        name = super::base64("鈴木 次郎".as_bytes()),
-        subject = super::base64(subject.as_bytes()),
-        body = super::base64(BODIES[rng.below(BODIES.len())].as_bytes()),
-    );
-    (raw.into_bytes(), message_id, joins)
-}
-
-/// An MTA handing each mail to `madoguchi ingest FILE`, as a Postfix pipe does; exit 75 is
-/// tried again.
-pub fn ingest(shared: Arc<Shared>, beat: Duration, seed: u64) -> Kinds {
-    let mut rng = Rng::new(seed);
-    let (mut new, mut follow) = (Stats::default(), Stats::default());
-    while !shared.stopping() {
-        let began = Instant::now();
-        let (raw, message_id, joins) = a_mail(&shared, "ingest", &mut rng);
-        let file = shared.mail_dir.join(&message_id);
-        std::fs::write(&file, &raw).expect("a mail file");
-        let stats = if joins.is_some() {
-            &mut follow
-        } else {
-            &mut new
-        };
-        stats.attempted += 1;
-        loop {
-            let out = std::process::Command::new(&shared.bin)
-                .arg("ingest")
-                .arg(&file)
-                .envs(shared.env.iter().map(|(k, v)| (k, v)))
-                .env("MADOGUCHI_LOG__LEVEL", "warn")
-                .output()
-                .expect("madoguchi ingest runs");
-            match out.status.code() {
-                Some(0) => {
-                    stats.acknowledged += 1;
-                    stats.latencies.push(began.elapsed());
-                    let mut ledger = shared.ledger.lock().unwrap();
-                    ledger.mails.push(("ingest", message_id, joins));
-                }
-                Some(75) => {
-                    stats.try_again += 1;
-                    stats.failures_at.push(shared.secs());
-                    if !shared.given_up() {
-                        std::thread::sleep(Duration::from_millis(200));
-                        continue;
-                    }
-                    stats.given_up += 1;
-                }
-                code => stats.unexpected(format!(
-                    "ingest exit {code:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                )),
-            }
-            break;
-        }
-        let _ = std::fs::remove_file(&file);
-        pause(&shared, began, beat);
-    }
-    BTreeMap::from([("ingest", new), ("follow-up by ingest", follow)])
-}
-
-/// A mail server delivering into the mailbox `serve` polls.
-pub fn imap(shared: Arc<Shared>, mailbox: Arc<Dovecot>, beat: Duration, seed: u64) -> Kinds {
-    let mut rng = Rng::new(seed);
-    let (mut new, mut follow) = (Stats::default(), Stats::default());
-    while !shared.stopping() {
-        let began = Instant::now();
-        let (raw, message_id, joins) = a_mail(&shared, "imap", &mut rng);
-        let stats = if joins.is_some() {
-            &mut follow
-        } else {
-            &mut new
-        };
-        stats.attempted += 1;
-        // The mailbox is never taken down: APPEND answered OK is the acknowledgement.
-        mailbox.append(&raw);
-        stats.acknowledged += 1;
-        stats.latencies.push(began.elapsed());
-        shared
-            .ledger
-            .lock()
-            .unwrap()
-            .mails
-            .push(("imap", message_id, joins));
-        pause(&shared, began, beat);
-    }
-    BTreeMap::from([("imap", new), ("follow-up by imap", follow)])
-}
-
-pub const STAFF_PASSWORD: &str = "soak-staff-password-2026";
-
-/// A supervisor at work: signs in (API and console), reads the queue and tickets both ways,
-/// and answers about one ticket in two looked at.
-pub fn staff(shared: Arc<Shared>, email: String, beat: Duration, seed: u64) -> Kinds {
-    let client = Client::new(&shared);
-    let mut rng = Rng::new(seed);
-    let mut kinds = Kinds::new();
-    let (mut token, mut cookie) = (String::new(), String::new());
-    let mut round = 0usize;
-    while !shared.stopping() {
-        let began = Instant::now();
-        if round % 40 == 0 {
-            let stats = kinds.entry("staff sign-in").or_default();
-            match sign_in(&shared, &client, stats, &email) {
-                Some((t, c)) => (token, cookie) = (t, c),
-                None => break,
-            }
-        }
-        round += 1;
-        let reads = kinds.entry("staff read").or_default();
-        let Some(queue) = read(
-            &shared,
-            &client,
-            reads,
-            "/api/v1/tickets?status=new&limit=50",
-            Auth::Bearer(&token),
-        ) else {
-            break;
-        };
-        let ids: Vec<i64> = serde_json::from_str::<Value>(&queue)
-            .ok()
-            .and_then(|q| {
-                q["items"]
-                    .as_array()
-                    .map(|i| i.iter().filter_map(|t| t["id"].as_i64()).collect())
-            })
-            .unwrap_or_default();
-        if ids.is_empty() {
-            pause(&shared, began, beat);
-            continue;
-        }
-        let id = ids[rng.below(ids.len())];
-        if read(
-            &shared,
-            &client,
-            reads,
-            &format!("/api/v1/tickets/{id}"),
-            Auth::Bearer(&token),
-        )
-        .is_none()
-        {
-            break;
-        }
-        if round % 2 == 0 {
-            for path in ["/desk".to_string(), format!("/desk/tickets/{id}")] {
-                if read(&shared, &client, reads, &path, Auth::Cookie(&cookie)).is_none() {
-                    break;
-                }
-            }
-        }
-        if rng.below(2) == 0 {
-            let replies = kinds.entry("reply").or_default();
-            reply(&shared, &client, replies, &token, id);
-        }
-        pause(&shared, began, beat);
-    }
-    kinds
-}
-
-fn sign_in(
-    shared: &Shared,
-    client: &Client,
-    stats: &mut Stats,
-    email: &str,
-) -> Option<(String, String)> {
-    let began = Instant::now();
-    stats.attempted += 1;
-    let login = json!({"email": email, "password": STAFF_PASSWORD});
-    let answer = until_answered(shared, stats, || {
-        client.once("POST", "/api/v1/auth/login", Auth::None, Body::Json(&login))
-    })?;
-    let token = serde_json::from_str::<Value>(&answer.body)
-        .ok()
-        .and_then(|v| v["token"].as_str().map(str::to_string));
-    let Some(token) = token.filter(|_| answer.status == 200) else {
-        stats.unexpected(format!("API sign-in answered {}", answer.status));
-        return None;
-    };
-    // The console, as a browser signs in: the page first (its token), then the form.
-    let page = until_answered(shared, stats, || {
-        client.once("GET", "/desk", Auth::None, Body::None)
-    })?;
-    let login_token = hidden_value(&page.body, "login_token").unwrap_or_default();
-    let fields = [
-        ("email", email),
-        ("password", STAFF_PASSWORD),
-        ("next", "/desk"),
-        ("login_token", login_token.as_str()),
-    ];
-    let answer = until_answered(shared, stats, || {
-        client.once("POST", "/desk/login", Auth::None, Body::Form(&fields))
-    })?;
-    if answer.status != 303 || answer.cookie.is_empty() {
-        stats.unexpected(format!("console sign-in answered {}", answer.status));
-        return None;
-    }
-    stats.acknowledged += 1;
-    stats.latencies.push(began.elapsed());
-    Some((token, answer.cookie))
-}
-
-/// A staff read that must answer 200; its body.
-fn read(
-    shared: &Shared,
-    client: &Client,
-    stats: &mut Stats,
-    path: &str,
-    auth: Auth<'_>,
-) -> Option<String> {
-    let began = Instant::now();
-    stats.attempted += 1;
-    let answer = until_answered(shared, stats, || client.once("GET", path, auth, Body::None))?;
-    if answer.status != 200 {
-        stats.unexpected(format!(
-            "GET {} answered {}",
-            path.split('?').next().unwrap_or(path),
-            answer.status
-        ));
-        return None;
-    }
-    stats.acknowledged += 1;
-    stats.latencies.push(began.elapsed());
-    Some(answer.body)
-}
-
-fn reply(shared: &Shared, client: &Client, stats: &mut Stats, token: &str, id: i64) {
-    let began = Instant::now();
-    let marker = shared.marker("reply");
-    stats.attempted += 1;
-    let body = json!({"body": format!("ご相談ありがとうございます。{marker} 一度お話を伺えればと思います。")});
-    let path = format!("/api/v1/tickets/{id}/replies");
-    let Some(answer) = until_answered(shared, stats, || {
-        client.once("POST", &path, Auth::Bearer(token), Body::Json(&body))
-    }) else {
-        return;
-    };
-    if answer.status == 202 {
-        stats.acknowledged += 1;
-        stats.latencies.push(began.elapsed());
-        shared.ledger.lock().unwrap().replies.push(marker);
-    } else {
-        stats.unexpected(format!("POST replies answered {}", answer.status));
-    }
 }
