@@ -29,6 +29,7 @@ mod reports;
 mod review;
 mod retention;
 mod sign_in_limits;
+mod soak;
 mod sqlite_faults;
 mod statistics;
 mod statistics_console;
