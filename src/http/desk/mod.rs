@@ -3,8 +3,8 @@
 //! session is the API's sign-in, carried in a cookie instead of a bearer header.
 
 pub mod actions;
-pub mod chart;
 pub mod case;
+pub mod chart;
 pub mod drafts;
 pub mod quarantine;
 pub mod queue;
