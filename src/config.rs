@@ -81,6 +81,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub triage: TriageSettings,
     pub log: LogSettings,
+    pub my_page: MyPageSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +284,18 @@ pub struct TriageSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: LogLevel,
+}
+
+/// The consulter's own page, /my (CONTRACT §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MyPageSettings {
+    /// A page left alone this long closes (a shared computer).
+    pub idle_minutes: u32,
+    /// Failed sign-ins per reference (from anywhere) before a cooling-off; an address gets
+    /// four times as many, across references.
+    pub max_failed_sign_ins: u32,
+    pub cooling_off_minutes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

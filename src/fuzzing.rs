@@ -272,6 +272,8 @@ pub fn form(data: &[u8]) {
         subject: field(),
         body: field(),
         consent: flags & 2 == 2,
+        passphrase: field(),
+        notice_only: flags & 4 == 4,
     };
     check_validation(&consultation::validate(&raw, &limits), &limits);
 }
@@ -289,7 +291,14 @@ fn raw_from_plain_json(value: &Value) -> Option<RawConsultation> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return None,
     };
+    let notice_only = match obj.get("notice_only") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return None,
+    };
     Some(RawConsultation {
+        passphrase: string("passphrase")?,
+        notice_only,
         name: string("name")?,
         email: string("email")?,
         relationship: string("relationship")?,

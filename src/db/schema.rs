@@ -210,6 +210,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    my_access (ticket_id) {
+        ticket_id -> BigInt,
+        passphrase_hash -> Nullable<Text>,
+        notice_only -> Bool,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        ended_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    my_sessions (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    my_reads (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        session_id -> BigInt,
+        last_message_id -> Nullable<BigInt>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    my_sign_in_failures (id) {
+        id -> BigInt,
+        reference -> Text,
+        client_addr -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(tickets -> consulters (consulter_id));
 diesel::joinable!(tickets -> staff (assignee_id));
@@ -224,6 +265,9 @@ diesel::joinable!(outbound_mail -> tickets (ticket_id));
 diesel::joinable!(audit_events -> staff (staff_id));
 diesel::joinable!(audit_events -> tickets (ticket_id));
 diesel::joinable!(triage_flags -> tickets (ticket_id));
+diesel::joinable!(my_access -> tickets (ticket_id));
+diesel::joinable!(my_sessions -> tickets (ticket_id));
+diesel::joinable!(my_reads -> my_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -242,4 +286,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     triage_flags,
     drafts,
     text_modules,
+    my_access,
+    my_sessions,
+    my_reads,
+    my_sign_in_failures,
 );

@@ -6,6 +6,8 @@ pub mod alerts;
 pub mod auth;
 pub mod consultation;
 pub mod drafts;
+pub mod followup;
+pub mod my_page;
 pub mod staff;
 pub mod text_modules;
 pub mod tickets;
@@ -96,6 +98,10 @@ pub enum DeskError {
     Expired,
     #[error("wrong email or password")]
     WrongCredentials,
+    /// A consulter's page: a wrong passphrase, an unknown reference and one without a
+    /// passphrase are all this one answer (CONTRACT §10).
+    #[error("wrong reference or passphrase")]
+    WrongPassphrase,
     #[error("too many failed sign-ins; wait {retry_after_seconds} seconds")]
     Throttled { retry_after_seconds: i64 },
     #[error(transparent)]

@@ -39,6 +39,8 @@ pub struct TicketView {
     pub messages: Vec<ThreadMessage>,
     pub deliveries: Vec<outbox::DeliveryRow>,
     pub attachments: Vec<queue::AttachmentMeta>,
+    /// The consulter's own page, when the consultation has one.
+    pub my_page: Option<super::my_page::PageState>,
 }
 
 /// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
@@ -89,6 +91,7 @@ pub fn view(
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let deliveries = outbox::delivery_for_messages(conn, &ids)?;
     let attachments = queue::attachments_of(conn, &ids)?;
+    let my_page = super::my_page::state_of(conn, id)?;
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
     Ok(TicketView {
         summary,
@@ -96,6 +99,7 @@ pub fn view(
         messages,
         deliveries,
         attachments,
+        my_page,
     })
 }
 
@@ -205,6 +209,7 @@ pub fn reply(
                 ticket_subject: &summary.subject,
                 body: &body,
                 threading,
+                notice_only: crate::db::my_access::notice_only(conn, ticket)?,
             },
             now,
         )?;

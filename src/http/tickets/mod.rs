@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod detail;
+pub mod my_access;
 pub mod queue;
 
 use serde::Serialize;
