@@ -225,7 +225,7 @@ fn same(a: &str, b: &str) -> bool {
 // form
 // ---------------------------------------------------------------------------------------------
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "name",
     "email",
     "relationship",
@@ -234,6 +234,7 @@ const FIELDS: [&str; 8] = [
     "subject",
     "body",
     "consent",
+    "passphrase",
 ];
 
 /// Form and JSON validation. The first byte chooses the path and the body limit; for the
@@ -357,7 +358,8 @@ fn check_validation(
                         "too_long",
                         "invalid",
                         "must_be_true",
-                        "wrong_type"
+                        "wrong_type",
+                        "too_short"
                     ]
                     .contains(&e.code),
                     "{e:?}"
