@@ -66,6 +66,16 @@ pub struct Acknowledgement<'a> {
     pub notice_only: bool,
 }
 
+/// A notice-only mail: what waits (`acknowledgement` or `reply`), for whom, threaded how.
+struct Notice<'a> {
+    what: &'static str,
+    to: &'a str,
+    reference: &'a str,
+    reply_due_at: Option<DateTime<Utc>>,
+    threading: Option<Threading>,
+    auto_submitted: Option<&'static str>,
+}
+
 pub struct StaffReply<'a> {
     pub to: &'a str,
     pub consulter_name: Option<&'a str>,
@@ -123,26 +133,17 @@ impl Mailer {
     /// A mail to a consulter who asked for notices only: that something is waiting, the
     /// reference and the page's link; no subject, text or name of theirs. A shared mailbox
     /// shows nothing of the consultation.
-    fn notice(
-        &self,
-        what: &str,
-        to: &str,
-        reference: &str,
-        reply_due_at: Option<DateTime<Utc>>,
-        threading: Option<Threading>,
-        auto_submitted: Option<&'static str>,
-        date: DateTime<Utc>,
-    ) -> Result<OutgoingMail, ComposeError> {
+    fn notice(&self, n: Notice<'_>, date: DateTime<Utc>) -> Result<OutgoingMail, ComposeError> {
         let ctx = context! {
             center => &self.center,
-            what => what,
-            reference => reference,
-            reply_by => reply_due_at.map(|d| jpdate::date_ja(&d.with_timezone(&self.tz))),
+            what => n.what,
+            reference => n.reference,
+            reply_by => n.reply_due_at.map(|d| jpdate::date_ja(&d.with_timezone(&self.tz))),
             link => self.my_page_link(),
         };
         let subject = one_line(&self.templates.render("notice/subject.txt", &ctx)?);
         let body = self.templates.render("notice/body.txt", &ctx)?;
-        self.build(to, subject, body, threading, auto_submitted, date)
+        self.build(n.to, subject, body, n.threading, n.auto_submitted, date)
     }
 
     /// The first answer to a new consultation: received, its reference, the reply time.
@@ -156,15 +157,15 @@ impl Mailer {
             references: vec![id.to_string()],
         });
         if ack.notice_only {
-            return self.notice(
-                "acknowledgement",
-                ack.to,
-                ack.reference,
-                Some(ack.reply_due_at),
+            let notice = Notice {
+                what: "acknowledgement",
+                to: ack.to,
+                reference: ack.reference,
+                reply_due_at: Some(ack.reply_due_at),
                 threading,
-                Some("auto-replied"),
-                date,
-            );
+                auto_submitted: Some("auto-replied"),
+            };
+            return self.notice(notice, date);
         }
         let ctx = context! {
             center => &self.center,
@@ -208,15 +209,15 @@ impl Mailer {
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
         if reply.notice_only {
-            return self.notice(
-                "reply",
-                reply.to,
-                reply.reference,
-                None,
-                reply.threading,
-                None,
-                date,
-            );
+            let notice = Notice {
+                what: "reply",
+                to: reply.to,
+                reference: reply.reference,
+                reply_due_at: None,
+                threading: reply.threading,
+                auto_submitted: None,
+            };
+            return self.notice(notice, date);
         }
         let body = self.templates.render(
             "reply/body.txt",
