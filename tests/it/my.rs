@@ -519,6 +519,20 @@ fn a_mother_on_her_phone_reads_the_reply_and_writes_back(backend: Backend) {
     assert_eq!(t["sla_state"], "on_track");
     assert_eq!(t["urgent"], false, "nothing urgent in it");
 
+    // Left alone on the shared computer, the page closes by itself.
+    app.time.advance(ChronoDuration::minutes(31));
+    b.goto(&app.url("/my"));
+    assert!(
+        b.text()
+            .contains("しばらく操作がなかったため、ページを閉じました"),
+        "{}",
+        b.text()
+    );
+    assert!(!b.text().contains(REPLY));
+    b.type_into("受付番号", &reference);
+    b.type_into("合言葉", PASSPHRASE);
+    b.press("開く");
+    assert!(b.text().contains(REPLY));
     b.press("閉じる");
     assert!(b.text().contains("ページを閉じました"));
     b.goto(&app.url("/my"));
