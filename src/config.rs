@@ -84,6 +84,7 @@ pub struct Settings {
     pub review: ReviewSettings,
     pub statistics: StatisticsSettings,
     pub retention: RetentionSettings,
+    pub my_page: MyPageSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +305,18 @@ pub struct ReviewSettings {
     pub urgent_tickets: bool,
     /// A reply waiting this long (business hours in business mode) reminds the supervisors.
     pub remind_after_hours: u32,
+}
+
+/// The consulter's own page, /my (CONTRACT §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MyPageSettings {
+    /// A page left alone this long closes (a shared computer).
+    pub idle_minutes: u32,
+    /// Failed sign-ins per reference (from anywhere) before a cooling-off; an address gets
+    /// four times as many, across references.
+    pub max_failed_sign_ins: u32,
+    pub cooling_off_minutes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

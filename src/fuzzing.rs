@@ -225,7 +225,7 @@ fn same(a: &str, b: &str) -> bool {
 // form
 // ---------------------------------------------------------------------------------------------
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "name",
     "email",
     "relationship",
@@ -234,6 +234,7 @@ const FIELDS: [&str; 8] = [
     "subject",
     "body",
     "consent",
+    "passphrase",
 ];
 
 /// Form and JSON validation. The first byte chooses the path and the body limit; for the
@@ -272,6 +273,8 @@ pub fn form(data: &[u8]) {
         subject: field(),
         body: field(),
         consent: flags & 2 == 2,
+        passphrase: field(),
+        notice_only: flags & 4 == 4,
     };
     check_validation(&consultation::validate(&raw, &limits), &limits);
 }
@@ -289,7 +292,14 @@ fn raw_from_plain_json(value: &Value) -> Option<RawConsultation> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return None,
     };
+    let notice_only = match obj.get("notice_only") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return None,
+    };
     Some(RawConsultation {
+        passphrase: string("passphrase")?,
+        notice_only,
         name: string("name")?,
         email: string("email")?,
         relationship: string("relationship")?,
@@ -348,7 +358,8 @@ fn check_validation(
                         "too_long",
                         "invalid",
                         "must_be_true",
-                        "wrong_type"
+                        "wrong_type",
+                        "too_short"
                     ]
                     .contains(&e.code),
                     "{e:?}"

@@ -13,6 +13,10 @@ pub mod imap_state;
 pub mod leader;
 pub mod login_failures;
 pub mod messages;
+pub mod my_access;
+pub mod my_reads;
+pub mod my_sessions;
+pub mod my_sign_in_failures;
 pub mod outbox;
 pub mod quarantine;
 pub mod reviews;
@@ -25,6 +29,7 @@ pub mod triage_flags;
 mod vocabulary;
 
 // Read views over several tables, each in a fixed number of queries.
+pub mod my_thread;
 pub mod queue;
 pub mod reports;
 pub mod statistics;

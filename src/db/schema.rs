@@ -233,10 +233,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    my_access (ticket_id) {
+        ticket_id -> BigInt,
+        passphrase_hash -> Nullable<Text>,
+        notice_only -> Bool,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        ended_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     ticket_case_values (ticket_id, field, code) {
         ticket_id -> BigInt,
         field -> Text,
         code -> Text,
+    }
+}
+
+diesel::table! {
+    my_sessions (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    my_reads (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        session_id -> BigInt,
+        last_message_id -> Nullable<BigInt>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    my_sign_in_failures (id) {
+        id -> BigInt,
+        reference -> Text,
+        client_addr -> Text,
+        at -> Timestamp,
     }
 }
 
@@ -257,6 +298,9 @@ diesel::joinable!(triage_flags -> tickets (ticket_id));
 diesel::joinable!(reviews -> messages (message_id));
 diesel::joinable!(reviews -> tickets (ticket_id));
 diesel::joinable!(ticket_case_values -> tickets (ticket_id));
+diesel::joinable!(my_access -> tickets (ticket_id));
+diesel::joinable!(my_sessions -> tickets (ticket_id));
+diesel::joinable!(my_reads -> my_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -277,4 +321,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     text_modules,
     reviews,
     ticket_case_values,
+    my_access,
+    my_sessions,
+    my_reads,
+    my_sign_in_failures,
 );

@@ -7,6 +7,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{BigInt, Text};
 
+use crate::domain::vocabulary::MySessionId;
 use crate::domain::vocabulary::{
     AttachmentId, Channel, ClockId, ConsulterId, DeliveryStatus, HoldReason, MessageId,
     MessageKind, OutboxId, QuarantineId, ReviewStatus, Role, SessionId, StaffId, Status, TicketId,
@@ -50,7 +51,8 @@ stored_as_bigint!(
     OutboxId,
     QuarantineId,
     AttachmentId,
-    ClockId
+    ClockId,
+    MySessionId
 );
 
 macro_rules! stored_as_text {

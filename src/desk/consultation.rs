@@ -10,7 +10,7 @@ use super::{DeskError, urgent};
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::tickets::{self, TicketDetails};
-use crate::db::{DbConn, DbError, clocks, write_tx};
+use crate::db::{DbConn, DbError, clocks, my_access, write_tx};
 use crate::domain::consultation::Consultation;
 use crate::domain::vocabulary::{Channel, TicketId};
 use crate::domain::{clock, reference};
@@ -31,11 +31,21 @@ pub struct Opening<'a> {
     /// The consulter's own Message-ID, which the acknowledgement answers (not one we made up
     /// for a mail that had none).
     pub in_reply_to: Option<&'a str>,
+    /// Given a passphrase (form or API only): readable on the consulter's page.
+    pub page: Option<PageAccess<'a>>,
+}
+
+/// A consultation the consulter will read on their own page (/my).
+#[derive(Debug, Clone, Copy)]
+pub struct PageAccess<'a> {
+    /// argon2id, made before the transaction (it takes a while and 19 MiB).
+    pub passphrase_hash: &'a str,
+    pub notice_only: bool,
 }
 
 impl<'a> Opening<'a> {
     /// A consultation from the form or `POST /api/v1/consultations`.
-    pub fn from_form(c: &'a Consultation) -> Self {
+    pub fn from_form(c: &'a Consultation, page: Option<PageAccess<'a>>) -> Self {
         Self {
             ticket: TicketDetails {
                 subject: &c.subject,
@@ -51,6 +61,7 @@ impl<'a> Opening<'a> {
             mail: None,
             attachments: &[],
             in_reply_to: None,
+            page,
         }
     }
 
@@ -71,6 +82,8 @@ pub struct Opened {
     pub acknowledged: bool,
     /// The urgent-risk check flagged it: the receipt page names the lines that answer now.
     pub urgent: bool,
+    /// It can be read on the consulter's own page (/my).
+    pub my_page: bool,
 }
 
 /// Opens the ticket, in the caller's transaction.
@@ -89,6 +102,9 @@ pub fn open(
         message = message.by_mail(mail);
     }
     let message = messages::add_with_attachments(conn, &message, o.attachments)?;
+    if let Some(page) = &o.page {
+        my_access::create(conn, ticket, page.passphrase_hash, page.notice_only, now)?;
+    }
     let due = clock::reply_due_at(&state.rules, now);
     let mut opened = Opened {
         ticket_id: ticket,
@@ -96,6 +112,7 @@ pub fn open(
         reply_due_at: due,
         acknowledged: false,
         urgent: false,
+        my_page: o.page.is_some(),
     };
     if o.automatic() {
         return Ok(opened);
@@ -114,6 +131,7 @@ pub fn open(
         reply_due_at: due,
         in_reply_to: o.in_reply_to,
         urgent: flag.is_some(),
+        notice_only: o.page.is_some_and(|p| p.notice_only),
     };
     opened.acknowledged =
         outgoing::acknowledge(conn, &state.mailer, ticket, &ack, now)? == Acknowledged::Queued;
@@ -122,8 +140,24 @@ pub fn open(
 
 /// A consultation from the form or `POST /api/v1/consultations`, in a transaction of its own.
 pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<Opened, DeskError> {
+    // Hashed on the bounded password threads, before any transaction is open.
+    let hash = match &c.passphrase {
+        Some(p) => Some(
+            state
+                .password_checker
+                .hash(p.expose(), super::auth::CHECK_WAIT)
+                .ok_or(DeskError::Busy)?,
+        ),
+        None => None,
+    };
+    let page = hash.as_deref().map(|h| PageAccess {
+        passphrase_hash: h,
+        notice_only: c.notice_only,
+    });
     let now = state.time.now();
-    let opened = write_tx(conn, |conn| open(state, conn, &Opening::from_form(c), now))?;
+    let opened = write_tx(conn, |conn| {
+        open(state, conn, &Opening::from_form(c, page), now)
+    })?;
     state.metrics.intake(Channel::WebForm.as_str(), "opened");
     // Ids only: never who wrote, nor what.
     tracing::info!(

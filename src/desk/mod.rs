@@ -8,6 +8,8 @@ pub mod case;
 pub mod consultation;
 pub mod drafts;
 pub mod export;
+pub mod followup;
+pub mod my_page;
 pub mod quarantine;
 pub mod reports;
 pub mod retention;
@@ -105,6 +107,10 @@ pub enum DeskError {
     Expired,
     #[error("wrong email or password")]
     WrongCredentials,
+    /// A consulter's page: a wrong passphrase, an unknown reference and one without a
+    /// passphrase are all this one answer (CONTRACT §10).
+    #[error("wrong reference or passphrase")]
+    WrongPassphrase,
     #[error("too many failed sign-ins; wait {retry_after_seconds} seconds")]
     Throttled { retry_after_seconds: i64 },
     #[error(transparent)]

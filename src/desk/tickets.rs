@@ -55,6 +55,8 @@ pub struct TicketView {
     pub reviews: Vec<ReviewRow>,
     /// Closed when, kept by a legal hold, erased when.
     pub retention: tickets::RetentionMarks,
+    /// The consulter's own page, when the consultation has one.
+    pub my_page: Option<super::my_page::PageState>,
 }
 
 /// One message of a thread with what belongs to it: the delivery of an outbound mail, and the
@@ -121,6 +123,7 @@ pub fn view(
         // erased ticket shows it no more.
         consulter.email = String::new();
     }
+    let my_page = super::my_page::state_of(conn, id)?;
     audit(conn, actor, now, "ticket.read", Some(id), None, None)?;
     Ok(TicketView {
         summary,
@@ -130,6 +133,7 @@ pub fn view(
         attachments,
         reviews,
         retention,
+        my_page,
     })
 }
 
@@ -313,6 +317,7 @@ pub(crate) fn send(
             ticket_subject: &summary.subject,
             body: text.body,
             threading,
+            notice_only: crate::db::my_access::notice_only(conn, ticket)?,
         },
         now,
     )?;

@@ -13,6 +13,10 @@ pub struct RawConsultation {
     pub subject: Option<String>,
     pub body: Option<String>,
     pub consent: bool,
+    /// For the consulter's own page (/my); `None` or empty on a form: not chosen.
+    pub passphrase: Option<String>,
+    /// Mail to the consulter says only that something is waiting, with the page's link.
+    pub notice_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +57,36 @@ pub struct Consultation {
     pub area: Option<String>,
     pub subject: String,
     pub body: String,
+    /// The passphrase the consulter's page opens with, as typed (hashed before it is kept).
+    pub passphrase: Option<Passphrase>,
+    /// Only with a passphrase: a notice that points to a page that cannot be opened helps
+    /// nobody.
+    pub notice_only: bool,
 }
+
+/// A passphrase as typed: never printed, so it cannot slip into a log through `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    pub fn new(typed: &str) -> Self {
+        Self(typed.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(..)")
+    }
+}
+
+/// 合言葉: long enough not to be guessed in the few tries allowed, short enough to type.
+pub const PASSPHRASE_MIN: usize = 8;
+pub const PASSPHRASE_MAX: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -165,6 +198,7 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
         }
         parsed
     });
+    let passphrase = passphrase(raw, &mut errors);
     if !raw.consent {
         errors.push(FieldError {
             field: "consent",
@@ -184,10 +218,39 @@ pub fn validate(raw: &RawConsultation, limits: &Limits) -> Result<Consultation, 
                 area,
                 subject,
                 body,
+                passphrase,
+                notice_only: raw.notice_only,
             })
         }
         _ => Err(errors),
     }
+}
+
+/// The passphrase as typed (not trimmed: it is a secret, typed the same way each time).
+fn passphrase(raw: &RawConsultation, errors: &mut Vec<FieldError>) -> Option<Passphrase> {
+    let length = raw.passphrase.as_deref().map(|p| p.chars().count());
+    let error = |code, message_ja| FieldError {
+        field: "passphrase",
+        code,
+        message_ja,
+    };
+    match length {
+        Some(n) if n < PASSPHRASE_MIN => errors.push(error(
+            "too_short",
+            "合言葉は8文字以上にしてください。短い言葉をいくつかつなげると、覚えやすく当てられにくくなります。",
+        )),
+        Some(n) if n > PASSPHRASE_MAX => errors.push(error(
+            "too_long",
+            "合言葉は128文字までにしてください。",
+        )),
+        Some(_) => return raw.passphrase.as_deref().map(Passphrase::new),
+        None if raw.notice_only => errors.push(error(
+            "required",
+            "「お知らせだけ送る」を選ぶときは、お返事を読むための合言葉を決めてください。",
+        )),
+        None => {}
+    }
+    None
 }
 
 /// Checks a JSON body: wrong types and invalid values are reported together, per field.
@@ -233,17 +296,21 @@ fn from_json(value: &Value) -> (RawConsultation, Vec<FieldError>) {
         area: string("area"),
         subject: string("subject"),
         body: string("body"),
+        passphrase: string("passphrase"),
         consent: obj.get("consent") == Some(&Value::Bool(true)),
+        notice_only: obj.get("notice_only") == Some(&Value::Bool(true)),
     };
-    if let Some(v) = obj.get("consent")
-        && !v.is_boolean()
-        && !v.is_null()
-    {
-        errors.push(FieldError {
-            field: "consent",
-            code: "wrong_type",
-            message_ja: "true か false で送ってください。",
-        });
+    for field in ["consent", "notice_only"] {
+        if let Some(v) = obj.get(field)
+            && !v.is_boolean()
+            && !v.is_null()
+        {
+            errors.push(FieldError {
+                field,
+                code: "wrong_type",
+                message_ja: "true か false で送ってください。",
+            });
+        }
     }
     (raw, errors)
 }
@@ -298,6 +365,7 @@ mod tests {
             subject: Some("息子のことで".into()),
             body: Some("はじめて相談します。\r\nよろしくお願いします。\u{0}".into()),
             consent: true,
+            ..RawConsultation::default()
         }
     }
 
@@ -399,6 +467,34 @@ mod tests {
                 .iter()
                 .any(|e| ["name", "area", "age_group"].contains(&e.field))
         );
+    }
+
+    #[test]
+    fn a_passphrase_is_8_to_128_characters_and_needed_for_notices_only() {
+        let with = |p: Option<&str>, notice_only| RawConsultation {
+            passphrase: p.map(str::to_string),
+            notice_only,
+            ..good()
+        };
+        let c = validate(&with(Some("かぎ かっこ"), false), &LIMITS);
+        assert_eq!(fields(&c.unwrap_err()), vec![("passphrase", "too_short")]);
+        let c = validate(&with(Some("ひまわり畑の朝"), true), &LIMITS);
+        assert_eq!(fields(&c.unwrap_err()), vec![("passphrase", "too_short")]);
+        let c = validate(&with(Some("ひまわり畑の朝ごはん"), true), &LIMITS).unwrap();
+        assert_eq!(
+            c.passphrase.as_ref().map(Passphrase::expose),
+            Some("ひまわり畑の朝ごはん")
+        );
+        assert!(c.notice_only);
+        assert_eq!(format!("{:?}", c.passphrase), "Some(Passphrase(..))");
+        let long = "あ".repeat(129);
+        let c = validate(&with(Some(&long), false), &LIMITS);
+        assert_eq!(fields(&c.unwrap_err()), vec![("passphrase", "too_long")]);
+        assert!(validate(&with(Some(&"あ".repeat(128)), false), &LIMITS).is_ok());
+        let c = validate(&with(None, true), &LIMITS);
+        assert_eq!(fields(&c.unwrap_err()), vec![("passphrase", "required")]);
+        let c = validate(&with(None, false), &LIMITS).unwrap();
+        assert_eq!((c.passphrase, c.notice_only), (None, false));
     }
 
     #[test]

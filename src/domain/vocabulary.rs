@@ -42,6 +42,8 @@ ids!(
     AttachmentId,
     /// One run of a reply clock.
     ClockId,
+    /// A consulter's sign-in on their own page (/my).
+    MySessionId,
 );
 
 /// A word that is not one of a vocabulary's.

@@ -130,9 +130,10 @@ fn desk_status(e: &DeskError) -> StatusCode {
         | DeskError::AccountExists
         | DeskError::OwnAccount
         | DeskError::ReviewDecided => StatusCode::CONFLICT,
-        DeskError::InvalidToken | DeskError::Expired | DeskError::WrongCredentials => {
-            StatusCode::UNAUTHORIZED
-        }
+        DeskError::InvalidToken
+        | DeskError::Expired
+        | DeskError::WrongCredentials
+        | DeskError::WrongPassphrase => StatusCode::UNAUTHORIZED,
         DeskError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         DeskError::Mail(ComposeError::Recipient) => StatusCode::CONFLICT,
         // Down, locked past the busy timeout, or a full disk: it passes, so 503 and not 500.
@@ -169,6 +170,7 @@ fn desk_response(status: StatusCode, e: &DeskError) -> HttpResponse {
         DeskError::InvalidToken => json_error(status, "invalid_token", &e.to_string()),
         DeskError::Expired => json_error(status, "token_expired", &e.to_string()),
         DeskError::WrongCredentials => json_error(status, "invalid_credentials", &e.to_string()),
+        DeskError::WrongPassphrase => json_error(status, "invalid_credentials", &e.to_string()),
         DeskError::Throttled { .. } => json_error(
             status,
             "too_many_attempts",

@@ -12,6 +12,7 @@ pub mod headers;
 pub mod health;
 pub mod methods;
 pub mod metrics;
+pub mod my;
 pub mod params;
 pub mod public;
 pub mod quarantine;
@@ -108,6 +109,12 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(desk::case::save)
         .service(desk::statistics::page)
         .service(desk::statistics::download)
+        // The consulter's own page (CONTRACT §10) and its end by a supervisor.
+        .service(my::page::home)
+        .service(my::page::open)
+        .service(my::page::write)
+        .service(my::page::close)
+        .service(desk::actions::end_my_access)
         .service(
             scope("/api/v1")
                 .service(public::create_consultation)
@@ -147,6 +154,11 @@ pub fn register(cfg: &mut ServiceConfig) {
                 .service(tickets::case::set)
                 .service(tickets::case::fields)
                 .service(statistics::statistics)
+                .service(my::api::open)
+                .service(my::api::close)
+                .service(my::api::consultation)
+                .service(my::api::write)
+                .service(tickets::my_access::end)
                 .route("/openapi.json", web::get().to(openapi_json)),
         );
 }

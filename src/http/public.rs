@@ -43,6 +43,10 @@ pub struct ConsultForm {
     subject: Option<String>,
     body: Option<String>,
     consent: Option<String>,
+    /// Never shown again on a page that sends the form back: typed anew.
+    #[serde(skip_serializing)]
+    passphrase: Option<String>,
+    notice_only: Option<String>,
     /// Signed with the time the form was served (CONTRACT §6).
     #[serde(skip_serializing)]
     form_token: Option<String>,
@@ -62,6 +66,9 @@ impl ConsultForm {
             subject: self.subject.clone(),
             body: self.body.clone(),
             consent: matches!(self.consent.as_deref(), Some("true" | "on" | "1")),
+            // An empty field is a passphrase not chosen.
+            passphrase: self.passphrase.clone().filter(|p| !p.is_empty()),
+            notice_only: matches!(self.notice_only.as_deref(), Some("true" | "on" | "1")),
         }
     }
 
@@ -126,6 +133,11 @@ pub struct ConsultationRequest {
     /// Must be true.
     #[schema(schema_with = crate::http::params::must_be_true)]
     consent: bool,
+    /// 合言葉 for the consulter's own page, /my (CONTRACT §10); stored only hashed.
+    #[schema(min_length = 8, max_length = 128)]
+    passphrase: Option<String>,
+    /// Mail to the consulter says only that something is waiting on /my; needs `passphrase`.
+    notice_only: Option<bool>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -279,6 +291,9 @@ pub async fn consult_submit(
                     reply_days => state.settings.sla.reply_days,
                     reply_by => jpdate::date_ja(&due),
                     urgent => receipt.urgent,
+                    my_page => receipt.my_page,
+                    my_link => state.mailer.my_page_link(),
+                    notice_only => receipt.my_page && form.to_raw().notice_only,
                 },
                 StatusCode::OK,
             )
@@ -336,6 +351,7 @@ fn form_page(
             form_token => &extras.token,
             notice => extras.notice,
             honeypot => form_guard::HONEYPOT,
+            my_link => state.mailer.my_page_link(),
         },
         status,
     )

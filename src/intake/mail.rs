@@ -7,13 +7,13 @@ use diesel::Connection;
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::tickets::TicketDetails;
-use crate::db::{DbConn, DbError, clocks, outbox, quarantine, tickets, write_tx};
+use crate::db::{DbConn, DbError, outbox, quarantine, tickets, write_tx};
 use crate::desk::consultation::{self, Opening};
-use crate::desk::{self, Actor, DeskError, urgent};
+use crate::desk::{self, Actor, DeskError};
 use crate::domain::automatic::{self, Automatic};
 use crate::domain::threading::{self, Thread, ThreadFacts};
-use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, Status, TicketId};
-use crate::domain::{clock, inbound, reference};
+use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, TicketId};
+use crate::domain::{inbound, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
 use crate::state::AppState;
@@ -331,6 +331,7 @@ fn decide_and_store(
                     mail: Some(kept.facts(raw, mail, kind.is_automatic())),
                     attachments: &kept.attachments,
                     in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
+                    page: None,
                 },
                 now,
             )?;
@@ -435,22 +436,15 @@ fn follow_up(
         // An out-of-office answer to our mail reopens nothing and owes nobody a reply.
         return Ok(());
     }
-    let target = tickets::join_target(conn, ticket)?;
-    if let Some(flag) = urgent::assess(state, &kept.subject, &mail.body_text) {
-        urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
-    }
-    if matches!(target.status, Status::Waiting | Status::Closed) {
-        tickets::update(conn, ticket, Some(Status::Open), None, now)?;
-    }
-    if target.reply_due_at.is_none() {
-        clocks::start(
-            conn,
-            ticket,
-            now,
-            clock::reply_due_at(&state.rules, now),
-            message,
-        )?;
-    }
+    desk::followup::consulter_wrote(
+        state,
+        conn,
+        ticket,
+        message,
+        &kept.subject,
+        &mail.body_text,
+        now,
+    )?;
     Ok(())
 }
 

@@ -62,6 +62,18 @@ pub struct Acknowledgement<'a> {
     pub in_reply_to: Option<&'a str>,
     /// The message speaks of danger: the acknowledgement says where to call now.
     pub urgent: bool,
+    /// The consulter asked for notices only: no subject, no text, no name (CONTRACT §10).
+    pub notice_only: bool,
+}
+
+/// A notice-only mail: what waits (`acknowledgement` or `reply`), for whom, threaded how.
+struct Notice<'a> {
+    what: &'static str,
+    to: &'a str,
+    reference: &'a str,
+    reply_due_at: Option<DateTime<Utc>>,
+    threading: Option<Threading>,
+    auto_submitted: Option<&'static str>,
 }
 
 pub struct StaffReply<'a> {
@@ -73,6 +85,8 @@ pub struct StaffReply<'a> {
     /// What the counsellor wrote; greeting and signature come from the template.
     pub body: &'a str,
     pub threading: Option<Threading>,
+    /// The consulter asked for notices only: the mail says a reply waits on their page.
+    pub notice_only: bool,
 }
 
 impl Mailer {
@@ -116,12 +130,48 @@ impl Mailer {
         format!("{}/desk/reviews/{message_id}", self.base_url)
     }
 
+    /// Where a consulter reads their consultation and its replies.
+    pub fn my_page_link(&self) -> String {
+        format!("{}/my", self.base_url)
+    }
+
+    /// A mail to a consulter who asked for notices only: that something is waiting, the
+    /// reference and the page's link; no subject, text or name of theirs. A shared mailbox
+    /// shows nothing of the consultation.
+    fn notice(&self, n: Notice<'_>, date: DateTime<Utc>) -> Result<OutgoingMail, ComposeError> {
+        let ctx = context! {
+            center => &self.center,
+            what => n.what,
+            reference => n.reference,
+            reply_by => n.reply_due_at.map(|d| jpdate::date_ja(&d.with_timezone(&self.tz))),
+            link => self.my_page_link(),
+        };
+        let subject = one_line(&self.templates.render("notice/subject.txt", &ctx)?);
+        let body = self.templates.render("notice/body.txt", &ctx)?;
+        self.build(n.to, subject, body, n.threading, n.auto_submitted, date)
+    }
+
     /// The first answer to a new consultation: received, its reference, the reply time.
     pub fn acknowledgement(
         &self,
         ack: &Acknowledgement<'_>,
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
+        let threading = ack.in_reply_to.map(|id| Threading {
+            in_reply_to: id.to_string(),
+            references: vec![id.to_string()],
+        });
+        if ack.notice_only {
+            let notice = Notice {
+                what: "acknowledgement",
+                to: ack.to,
+                reference: ack.reference,
+                reply_due_at: Some(ack.reply_due_at),
+                threading,
+                auto_submitted: Some("auto-replied"),
+            };
+            return self.notice(notice, date);
+        }
         let ctx = context! {
             center => &self.center,
             name => ack.name,
@@ -133,10 +183,6 @@ impl Mailer {
         };
         let subject = one_line(&self.templates.render("acknowledgement/subject.txt", &ctx)?);
         let body = self.templates.render("acknowledgement/body.txt", &ctx)?;
-        let threading = ack.in_reply_to.map(|id| Threading {
-            in_reply_to: id.to_string(),
-            references: vec![id.to_string()],
-        });
         self.build(ack.to, subject, body, threading, Some("auto-replied"), date)
     }
 
@@ -167,6 +213,17 @@ impl Mailer {
         reply: StaffReply<'_>,
         date: DateTime<Utc>,
     ) -> Result<OutgoingMail, ComposeError> {
+        if reply.notice_only {
+            let notice = Notice {
+                what: "reply",
+                to: reply.to,
+                reference: reply.reference,
+                reply_due_at: None,
+                threading: reply.threading,
+                auto_submitted: None,
+            };
+            return self.notice(notice, date);
+        }
         let body = self.templates.render(
             "reply/body.txt",
             context! {
@@ -410,6 +467,7 @@ mod tests {
                     reply_due_at: due,
                     in_reply_to: None,
                     urgent: false,
+                    notice_only: false,
                 },
                 Utc::now(),
             )
@@ -428,5 +486,58 @@ mod tests {
         assert!(raw.contains("MIME-Version: 1.0\r\n"));
         assert!(raw.contains("charset=utf-8"));
         assert!(!raw.contains("In-Reply-To"));
+    }
+
+    #[test]
+    fn a_notice_says_only_that_something_waits() {
+        let settings = Settings::defaults().unwrap();
+        let templates = Arc::new(Templates::load(None).unwrap());
+        let mailer = Mailer::new(templates, &settings, chrono_tz::Asia::Tokyo);
+        let due = chrono::TimeZone::with_ymd_and_hms(&Utc, 2027, 1, 15, 6, 0, 0).unwrap();
+        let ack = mailer
+            .acknowledgement(
+                &Acknowledgement {
+                    to: "hanako@example.jp",
+                    name: Some("花子"),
+                    reference: "K7QM-4WXZ",
+                    subject: "息子のこと",
+                    reply_due_at: due,
+                    in_reply_to: None,
+                    urgent: true,
+                    notice_only: true,
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(ack.subject, "お知らせ [#K7QM-4WXZ]");
+        assert!(
+            ack.body.contains("http://127.0.0.1:8080/my"),
+            "{}",
+            ack.body
+        );
+        assert!(ack.body.contains("2027年1月15日（金）"));
+        for secret in ["花子", "息子"] {
+            assert!(!ack.body.contains(secret) && !ack.subject.contains(secret));
+        }
+        let reply = mailer
+            .staff_reply(
+                StaffReply {
+                    to: "hanako@example.jp",
+                    consulter_name: Some("花子"),
+                    counsellor_name: "佐藤",
+                    reference: "K7QM-4WXZ",
+                    ticket_subject: "息子のこと",
+                    body: "お返事の本文です。",
+                    threading: None,
+                    notice_only: true,
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(reply.subject, "お知らせ [#K7QM-4WXZ]");
+        assert!(reply.body.contains("お返事をご用意しました"));
+        for secret in ["花子", "息子", "佐藤", "お返事の本文"] {
+            assert!(!reply.body.contains(secret), "{secret}");
+        }
     }
 }

@@ -167,6 +167,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         "desk/statistics.html",
         include_str!("../../config/templates/desk/statistics.html"),
     ),
+    (
+        "notice/subject.txt",
+        include_str!("../../config/templates/notice/subject.txt"),
+    ),
+    (
+        "notice/body.txt",
+        include_str!("../../config/templates/notice/body.txt"),
+    ),
+    (
+        "pages/my_sign_in.html",
+        include_str!("../../config/templates/pages/my_sign_in.html"),
+    ),
+    (
+        "pages/my_thread.html",
+        include_str!("../../config/templates/pages/my_thread.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

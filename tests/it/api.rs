@@ -911,6 +911,16 @@ fn the_openapi_document_covers_every_route() {
         "POST /desk/tickets/{id}/case",
         "GET /desk/statistics",
         "GET /desk/statistics/download",
+        "GET /my",
+        "POST /my/open",
+        "POST /my/write",
+        "POST /my/close",
+        "POST /desk/tickets/{id}/my-access/end",
+        "POST /api/v1/my/session",
+        "DELETE /api/v1/my/session",
+        "GET /api/v1/my/consultation",
+        "POST /api/v1/my/messages",
+        "DELETE /api/v1/tickets/{id}/my-access",
     ]
     .iter()
     .map(|s| s.to_string())

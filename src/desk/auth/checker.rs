@@ -10,10 +10,16 @@ use std::time::{Duration, Instant};
 
 use super::passwords;
 
+/// A check of `password` against a stored hash, or (with no hash) a new hash of it.
 struct Job {
     password: String,
-    hash: String,
-    answer: mpsc::SyncSender<bool>,
+    hash: Option<String>,
+    answer: mpsc::SyncSender<Answer>,
+}
+
+enum Answer {
+    Checked(bool),
+    Hashed(Option<String>),
 }
 
 pub struct PasswordChecker {
@@ -59,12 +65,15 @@ impl PasswordChecker {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let ok = passwords::verify_with(
-                            &job.password,
-                            &job.hash,
-                            memory.get_or_insert_with(Default::default),
-                        );
-                        let _ = job.answer.send(ok);
+                        let answer = match &job.hash {
+                            Some(hash) => Answer::Checked(passwords::verify_with(
+                                &job.password,
+                                hash,
+                                memory.get_or_insert_with(Default::default),
+                            )),
+                            None => Answer::Hashed(passwords::hash_secret(&job.password).ok()),
+                        };
+                        let _ = job.answer.send(answer);
                     }
                 });
         }
@@ -73,6 +82,22 @@ impl PasswordChecker {
 
     /// Whether `password` matches `hash`; `None` when no thread came free within `wait`.
     pub fn verify(&self, password: &str, hash: &str, wait: Duration) -> Option<bool> {
+        match self.run(password, Some(hash), wait)? {
+            Answer::Checked(ok) => Some(ok),
+            Answer::Hashed(_) => Some(false),
+        }
+    }
+
+    /// An argon2id hash of `secret` (a consulter's passphrase), made on the same bounded
+    /// threads; `None` when no thread came free within `wait` or it could not be made.
+    pub fn hash(&self, secret: &str, wait: Duration) -> Option<String> {
+        match self.run(secret, None, wait)? {
+            Answer::Hashed(hash) => hash,
+            Answer::Checked(_) => None,
+        }
+    }
+
+    fn run(&self, password: &str, hash: Option<&str>, wait: Duration) -> Option<Answer> {
         let deadline = Instant::now() + wait;
         {
             let mut admitted = self.admitted.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,16 +119,24 @@ impl PasswordChecker {
             .map(|jobs| {
                 jobs.send(Job {
                     password: password.to_string(),
-                    hash: hash.to_string(),
+                    hash: hash.map(str::to_string),
                     answer,
                 })
                 .is_ok()
             })
             .unwrap_or(false);
-        let ok = sent && answered.recv().unwrap_or(false);
+        let fallback = || match hash {
+            Some(_) => Answer::Checked(false),
+            None => Answer::Hashed(None),
+        };
+        let answer = if sent {
+            answered.recv().unwrap_or_else(|_| fallback())
+        } else {
+            fallback()
+        };
         *self.admitted.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
         self.freed.notify_one();
-        Some(ok)
+        Some(answer)
     }
 }
 
@@ -120,6 +153,12 @@ mod tests {
             Some(true)
         );
         assert_eq!(checker.verify("wrong", &hash, Duration::ZERO), Some(false));
+        let made = checker.hash("合言葉はひまわり", Duration::ZERO).unwrap();
+        assert!(made.starts_with("$argon2id$"));
+        assert_eq!(
+            checker.verify("合言葉はひまわり", &made, Duration::ZERO),
+            Some(true)
+        );
         // Hold the one thread with a slow stream of checks; a caller that cannot wait is
         // turned away rather than queued without end.
         let busy = {

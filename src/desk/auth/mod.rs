@@ -15,7 +15,7 @@ use crate::domain::vocabulary::{Role, SessionId, StaffId};
 use crate::state::AppState;
 
 /// Keeps "unknown account" as slow as "wrong password", so timing does not reveal accounts.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
     0mSIZu9BAyOIqxVlG5IqxOs5NobTCbf5Z4XoKIq6tuc";
 /// Sign-ins are remembered this long without use before `last_seen_at` is written again.
 const TOUCH_EVERY: i64 = 60;
@@ -50,7 +50,7 @@ pub fn lifetime(state: &AppState) -> Duration {
 }
 
 /// How long a sign-in waits for a free password check before it is told to come back.
-const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Checks the password, cooling off an account at an address, or an address, after repeated
 /// failures. Takes its own connections, a moment each: none is held while the password is

@@ -19,6 +19,12 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_LENGTH {
         return Err(PasswordError::TooShort);
     }
+    hash_secret(password)
+}
+
+/// An argon2id hash of any secret, whatever its length (a consulter's passphrase has rules
+/// of its own, checked before).
+pub fn hash_secret(password: &str) -> Result<String, PasswordError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())

@@ -387,3 +387,39 @@ pub async fn triage(
         },
     }
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MyAccessForm {
+    csrf: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "desk",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 303, description = "Page access ended; back to the ticket page"),
+        (status = 403, description = "Not a supervisor, or the form's token is missing or wrong", content_type = "text/html"),
+        (status = 404, description = "No such ticket, or no page access", content_type = "text/html"),
+    )
+)]
+#[post("/desk/tickets/{id}/my-access/end")]
+pub async fn end_my_access(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    id: web::Path<TicketId>,
+    form: web::Form<MyAccessForm>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    if !user.form_is_ours(form.csrf.as_deref()) {
+        return refused(&state, &user, &format!("/desk/tickets/{id}"));
+    }
+    let actor = user.session.actor.clone();
+    match blocking(&state, move |st, conn| {
+        desk::my_page::end_access(st, conn, &actor, id)
+    })
+    .await
+    {
+        Ok(()) => back(id, "my_access"),
+        Err(e) => failed(&state, &user, &e, &format!("/desk/tickets/{id}")),
+    }
+}

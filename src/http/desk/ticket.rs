@@ -186,6 +186,7 @@ fn done_words(done: &str) -> Option<&'static str> {
         "draft" => "下書きを保存しました。",
         "insert" => "定型文を返信に入れました。必要に応じて書き直してください。",
         "case" => "統計の記録を保存しました。",
+        "my_access" => "ご本人用ページの利用を終了しました。返信はメールで届きます。",
         _ => return None,
     })
 }
@@ -272,6 +273,16 @@ pub async fn page(
         .map(|(sid, name): (StaffId, String)| (sid.0.to_string(), name))
         .collect();
     let c = view.consulter;
+    let my_page = view.my_page.map(|p| {
+        context! {
+            active => p.active,
+            notice_only => p.notice_only,
+            ended => p.ended_at.map(|t| words::when(state, from_db(t))),
+            reads => p.reads,
+            last_read => p.last_read_at.map(|t| words::when(state, from_db(t))),
+            latest_reply_read => p.latest_reply_read,
+        }
+    });
     // Each module as it will read in this reply: the consulter's name and the centre's details in.
     let modules: Vec<(i64, String, String)> = modules
         .into_iter()
@@ -309,6 +320,7 @@ pub async fn page(
                 area => c.area,
             },
             messages,
+            my_page,
             last_seen,
             draft_saved => draft.as_ref().map(|d| words::when(state, d.saved_at)),
             // What a form sent back wins over the kept draft; otherwise the draft is shown.

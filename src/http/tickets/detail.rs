@@ -72,6 +72,23 @@ pub struct TicketDetail {
     /// When retention erased its personal data (names, addresses, subject, texts,
     /// attachments, raw mail); null while it holds them.
     erased_at: Option<String>,
+    /// The consulter's own page (/my), when the consultation was sent with a passphrase.
+    my_page: Option<MyPageOut>,
+}
+
+/// What staff see of the consulter's page: never the passphrase.
+#[derive(Serialize, ToSchema)]
+pub struct MyPageOut {
+    /// The consulter reads on the page (access not ended).
+    reads_on_page: bool,
+    /// Mail to the consulter says only that something is waiting.
+    notice_only: bool,
+    ended_at: Option<String>,
+    /// How often the consulter read the thread on the page.
+    reads: i64,
+    last_read_at: Option<String>,
+    /// Whether the newest reply was read on the page; null while there is no reply.
+    latest_reply_read: Option<bool>,
 }
 
 #[utoipa::path(
@@ -149,6 +166,14 @@ pub async fn detail(
     .collect();
     let c = view.consulter;
     let marks = view.retention;
+    let my_page = view.my_page.map(|p| MyPageOut {
+        reads_on_page: p.active,
+        notice_only: p.notice_only,
+        ended_at: p.ended_at.map(|t| local_time(&state, from_db(t))),
+        reads: p.reads,
+        last_read_at: p.last_read_at.map(|t| local_time(&state, from_db(t))),
+        latest_reply_read: p.latest_reply_read,
+    });
     Ok(HttpResponse::Ok().json(TicketDetail {
         summary: summary(&state, view.summary),
         consulter: ConsulterOut {
@@ -163,6 +188,7 @@ pub async fn detail(
         closed_at: marks.closed_at.map(|t| local_time(&state, from_db(t))),
         legal_hold: marks.legal_hold,
         erased_at: marks.erased_at.map(|t| local_time(&state, from_db(t))),
+        my_page,
     }))
 }
 

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod case;
 pub mod detail;
+pub mod my_access;
 pub mod queue;
 
 use serde::Serialize;
