@@ -99,3 +99,13 @@ pub fn end(
     .execute(conn)?;
     Ok(changed > 0)
 }
+
+/// Retention: the page's passphrase hash is forgotten (the page can never open again); the row
+/// stays, with its times and the notice-only choice, which name nobody.
+pub fn erase_of_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(my_access::table.filter(my_access::ticket_id.eq(ticket)))
+            .set(my_access::passphrase_hash.eq(None::<String>))
+            .execute(conn)?,
+    )
+}

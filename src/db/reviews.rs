@@ -262,3 +262,13 @@ pub fn awaiting_mark() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool
          AND reviews.status = 'awaiting_review')",
     )
 }
+
+/// Retention: a supervisor's comments on the ticket's replies (they may quote the consulter)
+/// are erased; who decided what, and when, stays.
+pub fn erase_of_ticket(conn: &mut DbConn, ticket: TicketId) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(reviews::table.filter(reviews::ticket_id.eq(ticket)))
+            .set(reviews::comment.eq(None::<String>))
+            .execute(conn)?,
+    )
+}

@@ -160,12 +160,15 @@ fn erase_one(
         let sent = outbox::erase_of_ticket(c, id, &message_ids)?;
         let drafts = drafts::discard_all(c, id)?;
         let flags = triage_flags::erase_of_ticket(c, id)?;
+        let comments = crate::db::reviews::erase_of_ticket(c, id)?;
+        crate::db::my_access::erase_of_ticket(c, id)?;
+        crate::db::my_sessions::revoke_all_of(c, id, now)?;
         let consulter = tickets::consulter_of(c, id)?;
         let consulter_erased = !tickets::consulter_has_unerased(c, consulter)?
             && consulters::erase(c, consulter, now)?;
         let detail = format!(
             "messages={texts} attachments={files} outbound={sent} drafts={drafts} \
-             triage_flags={flags} consulter={}",
+             triage_flags={flags} review_comments={comments} consulter={}",
             if consulter_erased { "erased" } else { "kept" }
         );
         record(c, now, "ticket.erase", Some(id), None, &detail)?;

@@ -15,6 +15,7 @@ use crate::both_backends;
 use crate::support::{Backend, STAFF_PASSWORD, TestApp, eventually, spawn_app_with};
 
 mod console;
+mod my_page;
 mod runs;
 mod setting;
 

@@ -43,7 +43,28 @@ pub(super) fn figures(app: &TestApp, token: &str, long_ago: DateTime<Utc>) -> Ve
         get(app, token, "/api/v1/reports/overdue"),
         past,
         get(app, token, &format!("/api/v1/reports/urgent?{window}")),
+        statistics(app, token, long_ago),
+        statistics(app, token, app.time.now()),
     ]
+}
+
+/// A ward code of the built-in statistics file.
+const WARD: &str = "chuo";
+
+/// The city's figures for the fiscal year (April to March in Japan) that holds `at`.
+fn statistics(app: &TestApp, token: &str, at: DateTime<Utc>) -> Value {
+    use chrono::Datelike;
+    let jst = at + ChronoDuration::hours(9);
+    let year = if jst.month() >= 4 {
+        jst.year()
+    } else {
+        jst.year() - 1
+    };
+    get(
+        app,
+        token,
+        &format!("/api/v1/reports/statistics?fiscal_year={year}"),
+    )
 }
 
 pub(super) struct Scene {
@@ -132,6 +153,14 @@ pub(super) fn scene(app: &TestApp) -> Scene {
         assert_eq!(patch(app, &s, id, json!({"status": "closed"})), 204);
     }
     assert_eq!(patch(app, &s, held, json!({"legal_hold": true})), 204);
+    // Case fields on a ticket to be erased: the city's figures keep them.
+    let case = app.call(
+        "PUT",
+        &format!("/api/v1/tickets/{answered}/case"),
+        Some(&s),
+        Some(&json!({"writer": "mother", "ward": WARD})),
+    );
+    assert_eq!(case.status, 200, "{}", case.body);
 
     app.time.set(now - ChronoDuration::days(365));
     let recent = file(app, OTHER, "一年前の相談", "息子が部屋から出ません。");
