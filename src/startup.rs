@@ -143,8 +143,11 @@ impl Application {
             .port();
         let openapi = crate::http::openapi();
         let methods = web::Data::new(crate::http::methods::MethodTable::of(&openapi));
-        let doc = openapi
-            .to_json()
+        let doc = serde_json::to_value(&openapi)
+            .map(|mut doc| {
+                crate::http::openapi_finish::finish(&mut doc, &state.case_fields);
+                doc.to_string()
+            })
             .map_err(|e| StartError::Mail(format!("OpenAPI document: {e}")))?;
         let doc = web::Data::new(crate::http::OpenApiJson(doc));
         let app_state = state.clone();

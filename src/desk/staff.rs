@@ -25,7 +25,8 @@ pub fn create(
         invalid.push(("email", "invalid"));
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    // A name must show something: not only spaces or control characters (as the schema says).
+    if !name.chars().any(|c| !c.is_whitespace() && !c.is_control()) || name.chars().count() > 100 {
         invalid.push(("name", "invalid"));
     }
     let role: Option<Role> = role.parse().ok();

@@ -13,6 +13,7 @@ pub mod health;
 pub mod methods;
 pub mod metrics;
 pub mod my;
+pub mod openapi_finish;
 pub mod params;
 pub mod public;
 pub mod quarantine;

@@ -157,6 +157,7 @@ pub struct ConsultationReceipt {
         (status = 201, description = "Stored; an acknowledgement is queued", body = ConsultationReceipt),
         (status = 400, description = "Not JSON", body = super::error::ErrorBody),
         (status = 422, description = "Invalid fields, named in error.fields", body = super::error::ErrorBody),
+        (status = 409, description = "The address cannot be written on a mail (`unmailable_address`)", body = super::error::ErrorBody),
         (status = 429, description = "Too many consultations from this address", body = super::error::ErrorBody),
     )
 )]

@@ -303,6 +303,7 @@ pub struct WriteForm {
     tag = "my",
     responses(
         (status = 303, description = "Added to the consultation; back to the thread"),
+        (status = 401, description = "The page was closed (signed out, or left alone too long): the sign-in form again, nothing sent", content_type = "text/html"),
         (status = 403, description = "The form's token is missing or wrong: nothing was sent", content_type = "text/html"),
         (status = 422, description = "Empty or too long: the thread again with the text kept", content_type = "text/html"),
     )

@@ -156,10 +156,22 @@ pub async fn set(
     state: web::Data<AppState>,
     user: Session,
     id: web::Path<TicketId>,
-    body: AfterAuth<web::Json<CaseRequest>>,
+    // An object only: serde would also read a struct from a JSON array.
+    body: AfterAuth<web::Json<serde_json::Map<String, serde_json::Value>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let record = body.into_inner().record();
+    let request: CaseRequest =
+        match serde_json::from_value(serde_json::Value::Object(body.into_inner())) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(crate::http::error::json_error(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    &format!("the request body is not valid JSON: {e}"),
+                ));
+            }
+        };
+    let record = request.record();
     let now = blocking(&state, move |st, conn| {
         desk::case::set(st, conn, &user.actor, id, &record)?;
         desk::case::of(conn, id)
