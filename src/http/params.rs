@@ -87,7 +87,14 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Er
         return Ok(i);
     }
     match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        // Any whole value an i64 holds: an id that large names nothing and answers 404 or 422
+        // later, as the same id written without `.0` does.
+        Some(f)
+            if f.fract() == 0.0
+                && (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&f) =>
+        {
+            Ok(f as i64)
+        }
         _ => Err(serde::de::Error::custom("expected a whole number")),
     }
 }
@@ -96,4 +103,32 @@ pub fn whole_number_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
     #[derive(serde::Deserialize)]
     struct Whole(#[serde(deserialize_with = "whole_number")] i64);
     Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize, Debug)]
+    struct Id(#[serde(deserialize_with = "super::whole_number")] i64);
+
+    fn read(json: &str) -> Result<i64, serde_json::Error> {
+        serde_json::from_str::<Id>(json).map(|id| id.0)
+    }
+
+    #[test]
+    fn a_whole_number_is_read_however_json_writes_it() {
+        assert_eq!(read("7").unwrap(), 7);
+        assert_eq!(read("7.0").unwrap(), 7);
+        assert_eq!(read("-3.0").unwrap(), -3);
+        // What schemathesis sent: 2^53 - 1 written as a float, an integer to JSON Schema.
+        assert_eq!(read("9007199254740991.0").unwrap(), 9_007_199_254_740_991);
+        assert_eq!(read("1e18").unwrap(), 1_000_000_000_000_000_000);
+    }
+
+    #[test]
+    fn a_fraction_or_a_value_past_i64_is_refused() {
+        assert!(read("7.5").is_err());
+        assert!(read("1e19").is_err());
+        assert!(read("-1e19").is_err());
+        assert!(read("\"7\"").is_err());
+    }
 }
