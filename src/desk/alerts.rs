@@ -11,11 +11,10 @@ use minijinja::{Value, context};
 
 use super::DeskError;
 use crate::db::clocks::{self, ClockAlert, NotYet};
-use crate::db::staff::{self, StaffContact};
+use crate::db::staff;
 use crate::db::{DbConn, alerts_sent, from_db, reviews, tickets, write_tx};
 use crate::domain::jpdate;
-use crate::domain::vocabulary::{Role, TicketId};
-use crate::mail::outgoing;
+use crate::domain::vocabulary::Role;
 use crate::signal::Shutdown;
 use crate::state::AppState;
 
@@ -59,26 +58,6 @@ fn local(state: &AppState, t: NaiveDateTime) -> String {
     jpdate::datetime_ja(&from_db(t).with_timezone(&state.rules.tz))
 }
 
-/// Composes one alert for each recipient and queues it, in the caller's transaction; says
-/// how many went.
-pub(crate) fn queue(
-    state: &AppState,
-    conn: &mut DbConn,
-    kind: &str,
-    ticket: Option<TicketId>,
-    recipients: &[StaffContact],
-    ctx: Value,
-    now: DateTime<Utc>,
-) -> Result<usize, DeskError> {
-    for to in recipients {
-        let mail = state
-            .mailer
-            .staff_alert(kind, (&to.email, &to.name), ctx.clone(), now)?;
-        outgoing::queue_staff_mail(conn, ticket, &format!("alert_{kind}"), &mail, now)?;
-    }
-    Ok(recipients.len())
-}
-
 fn due_soon(
     state: &AppState,
     conn: &mut DbConn,
@@ -114,7 +93,7 @@ fn due_soon(
         awaiting_review => awaiting_review,
         link => state.mailer.ticket_link(clock.ticket_id),
     };
-    queue(
+    super::notify::queue(
         state,
         conn,
         "due_soon",
@@ -143,7 +122,7 @@ fn overdue(
         assignee => clock.assignee_name.as_deref().unwrap_or("未割り当て"),
         link => state.mailer.ticket_link(clock.ticket_id),
     };
-    queue(
+    super::notify::queue(
         state,
         conn,
         "overdue",
@@ -191,7 +170,7 @@ fn digest(
         new_today => tickets::new_since(conn, now - Duration::hours(24))?,
     };
     let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
-    queue(state, conn, "digest", None, &supervisors, ctx, now)
+    super::notify::queue(state, conn, "digest", None, &supervisors, ctx, now)
 }
 
 /// Runs [`run_once`] every `every` until `shutdown`, on its own thread.

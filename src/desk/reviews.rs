@@ -6,116 +6,16 @@
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
-use super::tickets::{self, ReplyText, TicketView, guard_collision, head, text_field};
+use super::sending::{self, ReplyText, guard_collision, head, text_field};
+use super::tickets::{self, TicketView};
 use super::{Actor, DeskError, audit};
-use crate::db::messages::{self, NewMessage};
-use crate::db::queue::{SummaryRow, TicketHead};
-use crate::db::reviews::{self, NewReview, ReviewRow, WaitingRow};
-use crate::db::{DbConn, drafts, from_db, staff, to_db, write_tx};
+use crate::db::messages;
+use crate::db::reviews::{self, ReviewRow, WaitingRow};
+use crate::db::{DbConn, from_db, staff, write_tx};
 use crate::domain::jpdate;
 use crate::domain::review::remind_at;
-use crate::domain::vocabulary::{HoldReason, MessageId, ReviewStatus, Role};
+use crate::domain::vocabulary::{MessageId, ReviewStatus, Role};
 use crate::state::AppState;
-
-/// Why this actor's reply on this ticket must wait for a supervisor, if it must. A
-/// supervisor's own reply never waits.
-pub fn hold_reason(
-    state: &AppState,
-    conn: &mut DbConn,
-    actor: &Actor,
-    ticket: &SummaryRow,
-) -> Result<Option<HoldReason>, DeskError> {
-    if actor.is_supervisor() {
-        return Ok(None);
-    }
-    // A reply that went into review finishes there, even if the policy changed meanwhile.
-    if let Some(pending) = reviews::pending_of(conn, ticket.id, actor.staff_id)? {
-        return Ok(Some(pending.reason));
-    }
-    if staff::reviews_replies(conn, actor.staff_id)? {
-        return Ok(Some(HoldReason::Counsellor));
-    }
-    if state.settings.review.urgent_tickets && ticket.urgent {
-        return Ok(Some(HoldReason::Urgent));
-    }
-    Ok(None)
-}
-
-/// Holds a reply for review, in the caller's transaction. The author's reply that is held
-/// on this ticket already (returned to them, or still waiting) is rewritten and goes into
-/// review again, so a ticket carries one held reply per author. On an urgent ticket held
-/// by `review.urgent_tickets`, the supervisors are told at once.
-pub(crate) fn hold(
-    state: &AppState,
-    conn: &mut DbConn,
-    actor: &Actor,
-    head: &TicketHead,
-    text: &ReplyText<'_>,
-    reason: HoldReason,
-    now: DateTime<Utc>,
-) -> Result<MessageId, DeskError> {
-    let ticket = head.summary.id;
-    let (message, again) = match reviews::pending_of(conn, ticket, actor.staff_id)? {
-        Some(pending) => {
-            messages::set_body(conn, pending.message_id, text.body)?;
-            reviews::resubmit(conn, pending.message_id, text.close, reason, now)?;
-            (pending.message_id, true)
-        }
-        None => {
-            // Kept as an internal note until approved: whatever reads the thread for the
-            // consulter, or counts replies sent, never takes it for a mail that went.
-            let message = messages::add(
-                conn,
-                &NewMessage::note(ticket, actor.staff_id, text.body, now),
-            )?;
-            reviews::add(
-                conn,
-                &NewReview {
-                    message_id: message,
-                    ticket_id: ticket,
-                    author_id: actor.staff_id,
-                    status: ReviewStatus::AwaitingReview,
-                    reason,
-                    close_ticket: text.close,
-                    submitted_at: to_db(now),
-                },
-            )?;
-            (message, false)
-        }
-    };
-    // The draft of this reply has done its work.
-    drafts::discard(conn, ticket, actor.staff_id)?;
-    let target = format!("message:{message}");
-    let detail = format!("reason={reason} close={} again={again}", text.close);
-    audit(
-        conn,
-        actor,
-        now,
-        "ticket.reply_held",
-        Some(ticket),
-        Some(&target),
-        Some(&detail),
-    )?;
-    if reason == HoldReason::Urgent {
-        let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
-        let ctx = context! {
-            reference => &head.summary.reference,
-            author => &actor.name,
-            link => state.mailer.ticket_link(ticket),
-            review_link => state.mailer.review_link(message),
-        };
-        super::alerts::queue(
-            state,
-            conn,
-            "review_urgent",
-            Some(ticket),
-            &supervisors,
-            ctx,
-            now,
-        )?;
-    }
-    Ok(message)
-}
 
 /// Every reply waiting for review, oldest first (supervisors); the read is audited.
 pub fn waiting(
@@ -224,7 +124,7 @@ pub fn approve(
             body: &body,
             close: review.close_ticket,
         };
-        let (_, status) = tickets::send(state, conn, &head, &text, Some(message), now)?;
+        let (_, status) = sending::send(state, conn, &head, &text, Some(message), now)?;
         if !reviews::decide(
             conn,
             message,
@@ -324,7 +224,7 @@ pub fn remind(state: &AppState, conn: &mut DbConn, now: DateTime<Utc>) -> Result
                 link => state.mailer.ticket_link(r.ticket_id),
                 review_link => state.mailer.review_link(r.message_id),
             };
-            super::alerts::queue(
+            super::notify::queue(
                 state,
                 conn,
                 "review_reminder",

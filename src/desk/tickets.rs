@@ -3,47 +3,16 @@
 
 use std::collections::HashMap;
 
+pub use super::sending::{Queued, ReplyText};
+use super::sending::{guard_collision, head, not_erased, send, text_field};
 use super::{Actor, DeskError, audit};
 use crate::db::audit::{self as audit_trail_db, AuditRow};
 use crate::db::messages::{self, NewMessage};
 use crate::db::queue::{self, AttachmentFile, ConsulterRow, SummaryRow, ThreadMessage, TicketHead};
 use crate::db::reviews::{self, ReviewRow};
 use crate::db::{DbConn, clocks, outbox, staff, tickets, triage_flags, write_tx};
-use crate::domain::consultation::clean_text;
-use crate::domain::threading;
-use crate::domain::vocabulary::{AttachmentId, MessageId, MessageKind, StaffId, Status, TicketId};
-use crate::mail::mailer::{StaffReply, Threading};
-use crate::mail::outgoing::{self, Sender};
+use crate::domain::vocabulary::{AttachmentId, MessageId, StaffId, Status, TicketId};
 use crate::state::AppState;
-
-const MAX_TEXT: usize = 20_000;
-
-pub(crate) fn text_field(field: &'static str, raw: &str) -> Result<String, DeskError> {
-    let text = clean_text(raw);
-    if text.is_empty() {
-        Err(DeskError::Invalid(vec![(field, "required")]))
-    } else if text.chars().count() > MAX_TEXT {
-        Err(DeskError::Invalid(vec![(field, "too_long")]))
-    } else {
-        Ok(text)
-    }
-}
-
-/// An erased consultation takes no new text: there is no one to answer, and what was written
-/// would never be erased.
-fn not_erased(conn: &mut DbConn, id: TicketId) -> Result<(), DeskError> {
-    if tickets::retention_marks(conn, id)?.erased_at.is_some() {
-        return Err(DeskError::Forbidden(
-            "this consultation's personal data was erased: it takes no new text",
-        ));
-    }
-    Ok(())
-}
-
-/// The ticket, or `NotFound`.
-pub(crate) fn head(conn: &mut DbConn, id: TicketId) -> Result<TicketHead, DeskError> {
-    queue::ticket(conn, id)?.ok_or(DeskError::NotFound("ticket"))
-}
 
 pub struct TicketView {
     pub summary: SummaryRow,
@@ -183,22 +152,6 @@ pub fn find_by_reference(
     Ok(found.into_iter().collect())
 }
 
-/// What became of a reply: queued for the consulter, or held for a supervisor's review.
-pub struct Queued {
-    pub message_id: MessageId,
-    /// Held for review (CONTRACT §8): nothing mailed, the reply clock still running.
-    pub held: bool,
-}
-
-/// A reply as its author wrote it, and what it is to do to the ticket.
-pub struct ReplyText<'a> {
-    pub author: StaffId,
-    pub author_name: &'a str,
-    pub body: &'a str,
-    /// 送信して終了: the ticket closes with it.
-    pub close: bool,
-}
-
 /// A counsellor's reply: stops the clock, queues the mail, and sets the status; or, when the
 /// reply must be reviewed first, holds it (nothing mailed, the clock keeps running).
 pub fn reply(
@@ -222,8 +175,8 @@ pub fn reply(
         let head = head(conn, ticket)?;
         not_erased(conn, ticket)?;
         guard_collision(state, conn, ticket, last_seen_message_id)?;
-        if let Some(reason) = super::reviews::hold_reason(state, conn, actor, &head.summary)? {
-            let message_id = super::reviews::hold(state, conn, actor, &head, &text, reason, now)?;
+        if let Some(reason) = super::holding::hold_reason(state, conn, actor, &head.summary)? {
+            let message_id = super::holding::hold(state, conn, actor, &head, &text, reason, now)?;
             return Ok(Queued {
                 message_id,
                 held: true,
@@ -250,97 +203,6 @@ pub fn reply(
     // Also for a held reply: the supervisors' alert of an urgent ticket may be queued.
     state.waker.wake();
     Ok(queued)
-}
-
-/// The collision guard: a consulter message newer than the one the writer last saw stops it.
-pub(crate) fn guard_collision(
-    state: &AppState,
-    conn: &mut DbConn,
-    ticket: TicketId,
-    last_seen: Option<MessageId>,
-) -> Result<(), DeskError> {
-    if let Some(seen) = last_seen
-        && let Some(newer) = messages::inbound_after(conn, ticket, seen)?
-    {
-        return Err(DeskError::Collision {
-            message_id: newer.id,
-            body_text: newer.body_text,
-            created_at: crate::db::from_db(newer.created_at)
-                .with_timezone(&state.rules.tz)
-                .fixed_offset(),
-        });
-    }
-    Ok(())
-}
-
-/// A reply's mail, in the caller's transaction: threaded on the newest consulter message,
-/// composed, queued, the clock stopped and the status set. A direct reply and an approved
-/// one (`held`: the message that waited for review) both go out through here.
-pub(crate) fn send(
-    state: &AppState,
-    conn: &mut DbConn,
-    head: &TicketHead,
-    text: &ReplyText<'_>,
-    held: Option<MessageId>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(MessageId, Status), DeskError> {
-    let TicketHead { summary, consulter } = head;
-    let ticket = summary.id;
-    let thread = queue::thread(conn, ticket)?;
-    let ids: Vec<String> = thread
-        .iter()
-        .filter_map(|m| m.rfc_message_id.clone())
-        .collect();
-    let newest_inbound = thread
-        .iter()
-        .rev()
-        .find(|m| m.kind == MessageKind::Inbound && !m.automatic)
-        .and_then(|m| m.rfc_message_id.as_deref());
-    let ack = thread
-        .iter()
-        .rev()
-        .find(|m| m.kind == MessageKind::Outbound && m.automatic)
-        .and_then(|m| m.rfc_message_id.as_deref());
-    let threading =
-        threading::reply_headers(&ids, newest_inbound, ack).map(|(in_reply_to, references)| {
-            Threading {
-                in_reply_to,
-                references,
-            }
-        });
-    let mail = state.mailer.staff_reply(
-        StaffReply {
-            to: &consulter.email,
-            consulter_name: consulter.name.as_deref(),
-            counsellor_name: text.author_name,
-            reference: &summary.reference,
-            ticket_subject: &summary.subject,
-            body: text.body,
-            threading,
-            notice_only: crate::db::my_access::notice_only(conn, ticket)?,
-        },
-        now,
-    )?;
-    let message = outgoing::queue_on_ticket(
-        conn,
-        ticket,
-        &mail,
-        Sender::Staff {
-            id: text.author,
-            body: text.body,
-            in_reply_to: newest_inbound.or(ack),
-            held,
-        },
-        now,
-    )?;
-    clocks::stop(conn, ticket, now, text.author, Some(message))?;
-    let status = if text.close {
-        Status::Closed
-    } else {
-        Status::Waiting
-    };
-    tickets::update(conn, ticket, Some(status), None, now)?;
-    Ok((message, status))
 }
 
 pub fn note(

@@ -62,7 +62,7 @@ pub fn raise(
         received => received,
         link => state.mailer.ticket_link(ticket_id),
     };
-    super::alerts::queue(
+    super::notify::queue(
         state,
         conn,
         "urgent",
