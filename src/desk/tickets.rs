@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-pub use super::sending::{Queued, ReplyText};
-use super::sending::{guard_collision, head, not_erased, send, text_field};
+use super::sending::{Queued, ReplyText, guard_collision, head, not_erased, send, text_field};
 use super::{Actor, DeskError, audit};
 use crate::db::audit::{self as audit_trail_db, AuditRow};
 use crate::db::messages::{self, NewMessage};
