@@ -10,6 +10,7 @@ fn main() {
         "config/triage",
         "src/domain/triage/category.rs",
         "src/domain/triage/frozen.rs",
+        "src/domain/triage/model.rs",
         "src/domain/triage/normalise.rs",
         "src/domain/triage/offline.rs",
         "src/domain/triage/phrases.rs",
@@ -21,4 +22,17 @@ fn main() {
     let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
     let path = std::path::Path::new(&out).join("triage_builtin.bin");
     std::fs::write(&path, triage::builtin_index_bytes()).expect("write the triage index");
+
+    // The n-gram model, trained on the labelled sets named in `model.rs` (held-out sets are
+    // never read here).
+    let sets: Vec<String> = triage::TRAINING_SETS
+        .iter()
+        .map(|name| {
+            let path = format!("tests/data/triage/{name}");
+            println!("cargo:rerun-if-changed={path}");
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        })
+        .collect();
+    let path = std::path::Path::new(&out).join("triage_model.bin");
+    std::fs::write(&path, triage::model_bytes(&sets)).expect("write the triage model");
 }

@@ -20,12 +20,18 @@
 //! 5. A match told as the past (昔, 以前, …ていた時期) is cleared when the message later says
 //!    things are better now (今は落ち着いて…).
 //!
+//! 6. With lists that cover every category, a character n-gram model (`model`, trained on the
+//!    labelled sets at build time) joins the lists: it flags a message the lists leave unflagged
+//!    when its score is high, and clears a category whose every sentence reads like a hard
+//!    negative (see `assess::Blend`). Phrase lists from one hand missed a third of another
+//!    writer's wording; the model carries what the kinds share.
+//!
 //! Nothing here reads files or clocks; the phrase lists are plain text given by the caller or
 //! compiled in by [`PhraseLists::builtin`].
 //!
 //! Layout: `normalise` (step 1), `phrases` (the list format, step 2, built on first use) over
-//! `trie`, `rules` (negation and context, step 4), `past` (step 5), `assess` (the whole walk,
-//! steps 2–5). The list format also
+//! `trie`, `rules` (negation and context, step 4), `past` (step 5), `model` (step 6), `assess`
+//! (the whole walk, steps 2–6). The list format also
 //! has `@name` groups, `A … B` (B soon after A in one sentence) and `A + B` (both anywhere in
 //! the message, neither alone); see `config/triage/*.txt`.
 
@@ -35,6 +41,9 @@ mod compiled;
 #[cfg(test)]
 mod cost;
 mod frozen;
+#[cfg(test)]
+mod joined;
+mod model;
 mod normalise;
 mod past;
 mod phrases;
@@ -54,4 +63,9 @@ pub use phrases::PhraseLists;
 /// The built-in lists as indexed by the build script (`build.rs`, see `frozen.rs`).
 fn builtin_index() -> &'static [u8] {
     include_bytes!(concat!(env!("OUT_DIR"), "/triage_builtin.bin"))
+}
+
+/// The n-gram model trained by the build script (`build.rs`, see `model.rs`).
+fn builtin_model() -> &'static [u8] {
+    include_bytes!(concat!(env!("OUT_DIR"), "/triage_model.bin"))
 }

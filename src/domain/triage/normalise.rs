@@ -13,6 +13,9 @@ fn is_sentence_break(c: char) -> bool {
     )
 }
 
+/// The most characters a quote (「…」) may hold before it is taken as left open.
+const MAX_QUOTE: usize = 200;
+
 /// Splits clauses. News context must be in the same clause, so that in
 /// 「ニュースを見て、死にたくなった」 the news cannot excuse what follows the comma.
 fn is_clause_break(c: char) -> bool {
@@ -207,9 +210,24 @@ impl Document {
         let mut clause_starts = Vec::new();
         // NFKC once over the whole text. Splitting afterwards is the same as splitting first:
         // the break characters survive NFKC (！ becomes !, ｡ becomes 。) and never compose.
+        // Inside 「…」 or 『…』 a 。！？ ends a clause, not the sentence: in
+        // 「ありがとう。ごめんね」と届きました the quote and what frames it are one sentence, so
+        // a rule can see both. A quote left open ends at a line break or after MAX_QUOTE.
+        let mut quote: Option<usize> = None;
         for c in NFKC.normalize(raw).chars() {
-            let sentence = is_sentence_break(c);
-            if sentence || is_clause_break(c) {
+            match c {
+                '「' | '『' => quote = Some(0),
+                '」' | '』' => quote = None,
+                _ => {}
+            }
+            if let Some(n) = quote.as_mut() {
+                *n += 1;
+                if *n > MAX_QUOTE || matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+                    quote = None;
+                }
+            }
+            let sentence = is_sentence_break(c) && quote.is_none();
+            if sentence || is_clause_break(c) || is_sentence_break(c) {
                 n.gap = true;
                 clause_starts.push(n.out.len());
                 if sentence {

@@ -78,6 +78,15 @@ impl PhraseLists {
         lists
     }
 
+    /// Whether the lists hold every category, as the shipped ones and the server's (each maybe
+    /// replaced by a centre's own file) do: only such lists are joined by the n-gram model
+    /// (`model.rs`), which was trained for the whole task.
+    pub(super) fn covers_every_category(&self) -> bool {
+        Category::ALL
+            .iter()
+            .all(|c| self.sources.iter().any(|(s, _)| s == c))
+    }
+
     /// Expands and indexes the lists now rather than on first use (a long-running server can
     /// pay it at start). Idempotent.
     pub fn prepare(&self) {

@@ -2,67 +2,65 @@
 //! one message costs. `cargo test --lib triage::sets -- --nocapture` prints a table per set.
 //!
 //! Three kinds of set:
-//! - training (`labelled.tsv`, `kinds.tsv`, `kinds2.tsv`): the lists were tuned on them; recall
-//!   ≥ 0.95 overall, per message and for every category.
-//! - spent (`fresh.tsv`, `fresh2.tsv`, `fresh3.tsv`): written as held out, scored once, then read
-//!   to fix their misses; kept as regression sets at the fresh-set bar.
-//! - held out (`fresh6.tsv`; `fresh4.tsv` and `fresh5.tsv`, written blind by another hand):
-//!   scored, never read; the target is recall ≥ 0.90 and precision ≥ 0.90 per message, not met
-//!   yet, so it is printed rather than asserted. Their rows are not printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix them, the set is spent
-//!   (move it to the spent tests, write a new one).
+//! - training (`labelled.tsv`, `kinds.tsv`, `kinds2.tsv`, `kinds3.tsv`): the lists were tuned on
+//!   them; recall ≥ 0.95 overall, per message and for every category.
+//! - spent (`fresh.tsv` … `fresh6.tsv`): written as held out, scored once, then read to fix
+//!   their misses; kept as regression sets at the fresh-set bar.
+//! - held out: every other `*.tsv` in the folder (`fresh7.tsv`, `fresh8.tsv`, …), found when the
+//!   test runs, so adding a file is all it takes. Scored, never read, never trained on (the
+//!   model is trained on `model::TRAINING_SETS` only); printed, not asserted. Their rows are not
+//!   printed unless `TRIAGE_SHOW_MISSES=1`: once someone reads them to fix them, the set is spent
+//!   (add it to the spent tests and to `TRAINING_SETS`, write a new one).
+//!
+//! All the sets train the n-gram model (`model.rs`); `leave_one_set_out` measures it honestly,
+//! training on every set but one and scoring that one.
 
 use std::time::Instant;
 
+use super::assess::{SHIPPED_BLEND, assess_lists, assess_with};
+use super::model::{Model, TRAINING_SETS};
 use super::tests::builtin;
 use super::{Category, assess};
 
-const LABELLED: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/labelled.tsv"
-));
-const KINDS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/kinds.tsv"
-));
-const KINDS2: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/kinds2.tsv"
-));
-const FRESH: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh.tsv"
-));
+macro_rules! set {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/triage/",
+                $name
+            )),
+        )
+    };
+}
 
-const FRESH2: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh2.tsv"
-));
+/// Every set the model is trained on, with its text (the same list as `TRAINING_SETS`; a test
+/// checks that).
+const SETS: &[(&str, &str)] = &[
+    set!("labelled.tsv"),
+    set!("kinds.tsv"),
+    set!("kinds2.tsv"),
+    set!("kinds3.tsv"),
+    set!("fresh.tsv"),
+    set!("fresh2.tsv"),
+    set!("fresh3.tsv"),
+    set!("fresh4.tsv"),
+    set!("fresh5.tsv"),
+    set!("fresh6.tsv"),
+];
 
-const FRESH3: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh3.tsv"
-));
+fn set_text(name: &str) -> &'static str {
+    SETS.iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("{name} is not in SETS"))
+}
 
-const FRESH6: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh6.tsv"
-));
-
-/// Written by someone who never saw the lists, rules or other sets (only the labels' README),
-/// after the second round and before the third: the most honest estimate there is.
-const BLIND4: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh4.tsv"
-));
-const BLIND5: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/triage/fresh5.tsv"
-));
-
-type Row = (&'static str, Vec<Category>);
+type Row<'a> = (&'a str, Vec<Category>);
 
 /// Reads `text<TAB>labels` lines; `labels` is `none` or a comma list of category names.
-fn rows(name: &str, tsv: &'static str) -> Vec<Row> {
+fn rows<'a>(name: &str, tsv: &'a str) -> Vec<Row<'a>> {
     tsv.lines()
         .enumerate()
         .filter(|(i, l)| !(l.is_empty() || l.starts_with('#') || (*i == 0 && *l == "text\tlabels")))
@@ -138,11 +136,24 @@ fn names(v: &[Category]) -> String {
 /// `show_mismatches`, every row the lists get wrong.
 fn score(name: &str, rows: &[Row], show_mismatches: bool) -> Score {
     let lists = builtin();
+    score_with(name, rows, show_mismatches, &|t| {
+        assess(t, lists).categories
+    })
+}
+
+/// [`score`] with another way of judging a message (the lists alone, or a model trained
+/// without the set).
+fn score_with(
+    name: &str,
+    rows: &[Row],
+    show_mismatches: bool,
+    judge: &dyn Fn(&str) -> Vec<Category>,
+) -> Score {
     let mut per = [Counts::default(); 4];
     let mut urgent = Counts::default();
     let mut mismatches = String::new();
     for (text, expected) in rows {
-        let got = assess(text, lists).categories;
+        let got = judge(text);
         for (i, c) in Category::ALL.into_iter().enumerate() {
             per[i].add(expected.contains(&c), got.contains(&c));
         }
@@ -166,7 +177,7 @@ fn score(name: &str, rows: &[Row], show_mismatches: bool) -> Score {
     let started = Instant::now();
     for _ in 0..PASSES {
         for (text, _) in rows {
-            std::hint::black_box(assess(std::hint::black_box(text), lists));
+            std::hint::black_box(judge(std::hint::black_box(text)));
         }
     }
     let micros = started.elapsed().as_secs_f64() * 1e6 / (PASSES * rows.len().max(1)) as f64;
@@ -214,9 +225,7 @@ fn score(name: &str, rows: &[Row], show_mismatches: bool) -> Score {
     } else {
         table.push_str(&format!(
             "mismatches: {} rows, not shown (TRIAGE_SHOW_MISSES=1 shows them and spends the set)\n",
-            rows.iter()
-                .filter(|(t, e)| assess(t, lists).categories != *e)
-                .count()
+            rows.iter().filter(|(t, e)| judge(t) != *e).count()
         ));
     }
     Score {
@@ -228,8 +237,8 @@ fn score(name: &str, rows: &[Row], show_mismatches: bool) -> Score {
 }
 
 /// A set the lists were tuned on: recall ≥ 0.95 overall, per message and for every category.
-fn check_training_set(name: &str, tsv: &'static str, min_rows: usize) {
-    let rows = rows(name, tsv);
+fn check_training_set(name: &str, min_rows: usize) {
+    let rows = rows(name, set_text(name));
     assert!(rows.len() >= min_rows, "{name}: only {} rows", rows.len());
     let s = score(name, &rows, true);
     println!("{}", s.table);
@@ -256,8 +265,8 @@ fn meets_fresh_target(s: &Score) -> bool {
 
 /// A set written as held out and then read to fix its misses: no longer an estimate of anything,
 /// kept as a regression set at the fresh-set bar, with its mismatches shown.
-fn check_spent_set(name: &str, tsv: &'static str, min_rows: usize) {
-    let rows = rows(name, tsv);
+fn check_spent_set(name: &str, min_rows: usize) {
+    let rows = rows(name, set_text(name));
     assert!(rows.len() >= min_rows, "{name}: only {} rows", rows.len());
     let s = score(name, &rows, true);
     println!("(spent: read and tuned on)\n{}", s.table);
@@ -270,54 +279,210 @@ fn check_spent_set(name: &str, tsv: &'static str, min_rows: usize) {
 
 #[test]
 fn labelled_set_precision_and_recall() {
-    check_training_set("labelled.tsv", LABELLED, 220);
+    check_training_set("labelled.tsv", 220);
 }
 
 #[test]
 fn kinds_set_precision_and_recall() {
-    check_training_set("kinds.tsv", KINDS, 150);
+    check_training_set("kinds.tsv", 150);
 }
 
 #[test]
 fn second_kinds_set_precision_and_recall() {
-    check_training_set("kinds2.tsv", KINDS2, 90);
+    check_training_set("kinds2.tsv", 90);
 }
 
 #[test]
-fn spent_fresh_set_precision_and_recall() {
-    check_spent_set("fresh.tsv", FRESH, 120);
+fn third_kinds_set_precision_and_recall() {
+    check_training_set("kinds3.tsv", 40);
 }
 
 #[test]
-fn spent_second_fresh_set_precision_and_recall() {
-    check_spent_set("fresh2.tsv", FRESH2, 60);
+fn spent_fresh_sets_precision_and_recall() {
+    for (name, min_rows) in [
+        ("fresh.tsv", 120),
+        ("fresh2.tsv", 60),
+        ("fresh3.tsv", 60),
+        ("fresh4.tsv", 80),
+        ("fresh5.tsv", 80),
+        ("fresh6.tsv", 55),
+    ] {
+        check_spent_set(name, min_rows);
+    }
 }
 
 #[test]
-fn spent_third_fresh_set_precision_and_recall() {
-    check_spent_set("fresh3.tsv", FRESH3, 60);
+fn the_sets_here_are_the_sets_trained_on() {
+    let here: Vec<&str> = SETS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(here, TRAINING_SETS);
 }
 
-/// A held-out set: scored with its rows hidden unless `TRIAGE_SHOW_MISSES=1` (which spends it).
-fn score_held_out(name: &str, tsv: &'static str, min_rows: usize) -> Score {
-    let rows = rows(name, tsv);
-    assert!(rows.len() >= min_rows, "{name}: only {} rows", rows.len());
+/// Every `*.tsv` in the folder that the model is not trained on, by name: the held-out sets.
+/// Read when the test runs (not compiled in), so a new set needs no line of code.
+fn held_out_sets() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/triage");
+    let mut sets: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("tests/data/triage")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let held = name.ends_with(".tsv") && !TRAINING_SETS.contains(&name.as_str());
+            held.then(|| {
+                let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("a set");
+                (name, text)
+            })
+        })
+        .collect();
+    sets.sort();
+    sets
+}
+
+#[test]
+fn held_out_sets_precision_and_recall() {
+    // Not asserted: a held-out set estimates; it is not a bar the lists are tuned to.
     let show = std::env::var_os("TRIAGE_SHOW_MISSES").is_some_and(|v| v == "1");
-    let s = score(name, &rows, show);
-    println!("(held out: not read, not tuned on)\n{}", s.table);
-    s
+    let sets = held_out_sets();
+    if sets.is_empty() {
+        println!("no held-out set in tests/data/triage/ (every *.tsv is trained on)");
+    }
+    for (name, text) in &sets {
+        let rows = rows(name, text);
+        assert!(rows.len() >= 10, "{name}: only {} rows", rows.len());
+        let s = score(name, &rows, show);
+        println!("(held out: not read, not tuned on)\n{}", s.table);
+        let lists = builtin();
+        let l = score_with(name, &rows, show, &|t| assess_lists(t, lists).categories);
+        println!("(the same, lists alone)\n{}", l.table);
+    }
 }
 
-#[test]
-fn held_out_sixth_fresh_set_precision_and_recall() {
-    // Not yet at the target (recall and precision 0.90 per message): printed, not asserted.
-    score_held_out("fresh6.tsv", FRESH6, 55);
+fn rows_of(names: &[&str]) -> Vec<Row<'static>> {
+    names.iter().flat_map(|n| rows(n, set_text(n))).collect()
 }
 
+fn trained_without(held: &[&str]) -> Model {
+    let train: Vec<&str> = TRAINING_SETS
+        .iter()
+        .copied()
+        .filter(|n| !held.contains(n))
+        .collect();
+    let rows = rows_of(&train);
+    Model::train(rows.iter().map(|(t, l)| (*t, l.as_slice())))
+}
+
+/// Per message (flagged at all): recall / precision, and the false alarms.
+fn urgent_line(label: &str, s: &Score) -> String {
+    format!(
+        "{label:<34} recall {:.3} precision {:.3} (tp {} fp {} fn {})",
+        s.urgent.recall(),
+        s.urgent.precision(),
+        s.urgent.tp,
+        s.urgent.fp,
+        s.urgent.fn_
+    )
+}
+
+/// Leave one set out: the model trained on every set but one scores that one, alone and
+/// joined to the lists at the shipped threshold; and fresh4+fresh5 (the other writer's) are
+/// left out together. The lists cannot be left out so: they were tuned on every set, so the
+/// "lists + model" figure is only an estimate for the model's part. Printed, not asserted
+/// beyond the model catching what it must on the other writer's sets.
 #[test]
-fn blind_held_out_sets_precision_and_recall() {
-    // Written blind by another hand; far from the target (recall and precision 0.90 per
-    // message), so printed, not asserted. The row counts guard against a cut file.
-    score_held_out("fresh4.tsv", BLIND4, 80);
-    score_held_out("fresh5.tsv", BLIND5, 80);
+fn leave_one_set_out() {
+    // TRIAGE_OLD_LISTS=dir scores with the lists in `dir` instead (e.g. the lists before fresh4
+    // and fresh5 were read, `git show` into files), so the lists' part is honest on those sets.
+    let other = std::env::var_os("TRIAGE_OLD_LISTS").map(|dir| {
+        let mut lists = super::PhraseLists::default();
+        for c in Category::ALL {
+            let path = std::path::Path::new(&dir).join(format!("{}.txt", c.as_str()));
+            lists.add(c, &std::fs::read_to_string(path).expect("a list"));
+        }
+        lists
+    });
+    let lists = other.as_ref().unwrap_or_else(|| builtin());
+    let mut groups: Vec<Vec<&str>> = TRAINING_SETS.iter().map(|n| vec![*n]).collect();
+    groups.push(vec!["fresh4.tsv", "fresh5.tsv"]);
+    let mut worst_other_writer = 1.0f64;
+    for held in &groups {
+        let model = trained_without(held);
+        for name in held {
+            let rows = rows(name, set_text(name));
+            let label = if held.len() > 1 {
+                format!("{name} (with {})", held.join("+"))
+            } else {
+                (*name).to_owned()
+            };
+            let mut out = String::new();
+            for th in [0.5f32, 1.0] {
+                let m = score_with(name, &rows, false, &|t| {
+                    if model.scores(t).0[0] > th {
+                        vec![Category::SuicidalIdeation]
+                    } else {
+                        vec![]
+                    }
+                });
+                out.push_str(&format!(
+                    "  {}\n",
+                    urgent_line(&format!("model alone > {th}"), &m)
+                ));
+            }
+            let lists_alone =
+                score_with(name, &rows, false, &|t| assess_lists(t, lists).categories);
+            out.push_str(&format!("  {}\n", urgent_line("lists alone", &lists_alone)));
+            let both = score_with(name, &rows, false, &|t| {
+                assess_with(t, lists, Some(&model), SHIPPED_BLEND).categories
+            });
+            out.push_str(&format!(
+                "  {}\n",
+                urgent_line("lists and model (shipped)", &both)
+            ));
+            if held.len() > 1 {
+                worst_other_writer = worst_other_writer.min(both.urgent.recall());
+            }
+            println!("leave out {label}:\n{out}");
+        }
+    }
+    assert!(worst_other_writer >= 0.9, "{worst_other_writer}");
+}
+
+/// What the lists alone get wrong on a set, for reading a spent set (`TRIAGE_LISTS_ALONE=name`).
+#[test]
+fn lists_alone_on_a_spent_set() {
+    let Some(name) = std::env::var_os("TRIAGE_LISTS_ALONE") else {
+        return;
+    };
+    let name = name.to_string_lossy().into_owned();
+    let rows = rows(&name, set_text(&name));
+    let lists = builtin();
+    let s = score_with(&name, &rows, true, &|t| assess_lists(t, lists).categories);
+    println!("(lists alone)\n{}", s.table);
+}
+
+/// What the model adds to a message's cost: every row of every set, judged by the lists alone
+/// and by the lists and the model (a debug build unless run with --release).
+#[test]
+fn what_the_model_costs() {
+    let lists = builtin();
+    let all = rows_of(TRAINING_SETS);
+    // The first call reads the model's outline; not what is measured.
+    std::hint::black_box(assess("はじめに一度だけ読み込みます。", lists));
+    let time = |judge: &dyn Fn(&str) -> Vec<Category>| {
+        let started = Instant::now();
+        for _ in 0..3 {
+            for (text, _) in &all {
+                std::hint::black_box(judge(std::hint::black_box(text)));
+            }
+        }
+        started.elapsed().as_secs_f64() * 1e6 / (3 * all.len()) as f64
+    };
+    let alone = time(&|t| assess_lists(t, lists).categories);
+    let both = time(&|t| assess(t, lists).categories);
+    println!(
+        "assess over {} rows: lists alone {alone:.1} µs, lists and model {both:.1} µs per message ({} build)",
+        all.len(),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
 }
