@@ -162,14 +162,27 @@ fn segment(
     };
     let now = to_db(q.now);
     let soon = to_db(q.now + q.due_soon);
+    // Each SLA filter is also written on `queue_due_at` (the running clock's due time, else
+    // `no_clock()`: the same rows), so the queue's own index reads just that range instead of
+    // walking the whole segment when few tickets match.
+    let far = super::clocks::no_clock();
     query = match q.sla {
         None => query,
-        Some(SlaFilter::Overdue) => query.filter(tickets::reply_due_at.lt(now)),
+        Some(SlaFilter::Overdue) => query
+            .filter(tickets::reply_due_at.lt(now))
+            .filter(tickets::queue_due_at.lt(now)),
         Some(SlaFilter::DueSoon) => query
             .filter(tickets::reply_due_at.ge(now))
-            .filter(tickets::reply_due_at.lt(soon)),
-        Some(SlaFilter::OnTrack) => query.filter(tickets::reply_due_at.ge(soon)),
-        Some(SlaFilter::NoClock) => query.filter(tickets::reply_due_at.is_null()),
+            .filter(tickets::reply_due_at.lt(soon))
+            .filter(tickets::queue_due_at.ge(now))
+            .filter(tickets::queue_due_at.lt(soon)),
+        Some(SlaFilter::OnTrack) => query
+            .filter(tickets::reply_due_at.ge(soon))
+            .filter(tickets::queue_due_at.ge(soon))
+            .filter(tickets::queue_due_at.lt(far)),
+        Some(SlaFilter::NoClock) => query
+            .filter(tickets::reply_due_at.is_null())
+            .filter(tickets::queue_due_at.eq(far)),
     };
     if let Position::After(due, id) = from {
         // The `>=` alone is what lets the index seek; the OR then drops the cursor's equals.
