@@ -181,6 +181,30 @@ impl Bind {
     }
 }
 
+/// A newtype's debug form (`StaffId(4)`) as the value it binds (`4`), and a word's
+/// (`Closed`, `WebForm`) as its stored text (`closed`, `web_form`).
+fn unwrap_newtype(text: String) -> String {
+    let first_upper = text.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    if first_upper && text.chars().all(|c| c.is_ascii_alphabetic()) {
+        let mut out = String::new();
+        for (i, c) in text.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        return out;
+    }
+    match text.split_once('(') {
+        Some((name, rest))
+            if rest.ends_with(')') && name.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            rest[..rest.len() - 1].to_string()
+        }
+        _ => text,
+    }
+}
+
 /// Splits diesel's `SQL -- binds: [a, b]`.
 fn split_debug(text: &str) -> (String, Vec<Bind>) {
     let (sql, binds) = text.split_once(" -- binds: ").unwrap_or((text, "[]"));
@@ -202,7 +226,7 @@ fn split_debug(text: &str) -> (String, Vec<Bind>) {
             }
             ',' if !quoted => {
                 out.push(Bind {
-                    text: std::mem::take(&mut current).trim().to_string(),
+                    text: unwrap_newtype(std::mem::take(&mut current).trim().to_string()),
                     quoted: std::mem::take(&mut was_quoted),
                 });
                 chars.next_if_eq(&' ');
@@ -212,7 +236,7 @@ fn split_debug(text: &str) -> (String, Vec<Bind>) {
     }
     if !inner.trim().is_empty() {
         out.push(Bind {
-            text: current.trim().to_string(),
+            text: unwrap_newtype(current.trim().to_string()),
             quoted: was_quoted,
         });
     }
