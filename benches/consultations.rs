@@ -279,6 +279,18 @@ fn main() {
             format!("{}/{}", r.acks_sent, r.acks_queued),
             r.load,
         ]);
+        let rate = r.created as f64 / r.elapsed.as_secs_f64();
+        let p99 = r.latencies.pct(99.0);
+        common::result(
+            &format!(
+                "POST /api/v1/consultations, {} clients, {}",
+                r.clients,
+                r.backend.label()
+            ),
+            "≥ 3000/s, p99 ≤ 50 ms",
+            &format!("{rate:.0}/s, p99 {} ms", common::ms(p99)),
+            rate >= 3000.0 && p99 <= 50.0,
+        );
     }
     table.print();
     println!("loadavg at end: {}", common::loadavg());

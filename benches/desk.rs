@@ -15,7 +15,7 @@
 //! connection; the median per request, so a background worker's odd query does not count):
 //! a page whose count grew with its rows would be an N+1.
 //!
-//! Target (issue 12): every page in well under 50 ms (p99) at 100,000 tickets.
+//! Target (issue 16): every page p99 ≤ 20 ms at 100,000 tickets (issue 12 asked 50).
 //!
 //! Run: `cargo bench --bench desk` (or `scripts/bench desk`). Knobs: `BENCH_TICKETS` (default
 //! 100000), `BENCH_RUNS` (requests per page, default 200), `BENCH_BACKENDS` (default
@@ -42,7 +42,8 @@ use madoguchi::db::{DbConn, DbError, to_db, write_tx};
 use madoguchi::domain::vocabulary::{DeliveryStatus, StaffId, TicketId};
 use madoguchi::state::AppState;
 
-const TARGET_MS: f64 = 50.0;
+/// Issue 16: queue and ticket page p99 ≤ 20 ms at 100,000 tickets (issue 12 asked 50).
+const TARGET_MS: f64 = 20.0;
 /// Who signs in: one of the seed's counsellors (index 3), with the seed's password.
 const WHO: usize = 3;
 const PASSWORD: &str = "a long bench password";
@@ -465,11 +466,15 @@ fn bench(backend: Backend, count: usize, runs: usize) {
 
     let probe = LoadProbe::start();
     let mut table = Table::new(&[
-        "page", "p50 ms", "p99 ms", "max ms", "SQL/page", "KB", "≤50ms?",
+        "page", "p50 ms", "p99 ms", "max ms", "SQL/page", "KB", "≤20ms?",
     ]);
+    let mut worst = (0.0f64, String::new());
     for page in &pages {
         let m = measure(&agent, &base, &cookie, page, runs);
         let ok = m.lat.pct(99.0) <= TARGET_MS;
+        if m.lat.pct(99.0) >= worst.0 {
+            worst = (m.lat.pct(99.0), m.name.clone());
+        }
         table.row(vec![
             m.name,
             common::ms(m.lat.pct(50.0)),
@@ -489,6 +494,15 @@ fn bench(backend: Backend, count: usize, runs: usize) {
         probe.finish()
     );
     table.print();
+    common::result(
+        &format!(
+            "console pages (queue, ticket), {count} tickets, {}",
+            backend.label()
+        ),
+        "p99 ≤ 20 ms",
+        &format!("p99 {} ms (slowest: {})", common::ms(worst.0), worst.1),
+        worst.0 <= TARGET_MS,
+    );
 
     drop(state);
     drop(handle.stop(true));
@@ -503,8 +517,8 @@ fn main() {
     common::init_logging();
     set_default_instrumentation(counting).expect("count SQL statements");
     common::print_machine_header("the staff console's pages (GET /desk, GET /desk/tickets/{id})");
-    let count = common::env_usize("BENCH_TICKETS", 100_000);
-    let runs = common::env_usize("BENCH_RUNS", 200);
+    let count = common::env_size("BENCH_TICKETS", 100_000, 300);
+    let runs = common::env_size("BENCH_RUNS", 200, 5);
     let backends = match std::env::var("BENCH_BACKENDS") {
         Ok(_) => common::backends_from_env(),
         Err(_) => vec![Backend::Sqlite(SqliteSynchronous::Full), Backend::Postgres],

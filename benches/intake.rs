@@ -436,6 +436,18 @@ fn main() {
                 r.summary,
                 r.load,
             ]);
+            let rate = r.files as f64 / r.elapsed.as_secs_f64();
+            let target = if r.backend == Backend::Postgres {
+                4000.0
+            } else {
+                4500.0
+            };
+            common::result(
+                &format!("bulk ingest, {} files, {}", r.files, r.backend.label()),
+                &format!("≥ {target:.0} mails/s"),
+                &format!("{rate:.0} mails/s"),
+                rate >= target,
+            );
         }
         table.print();
     }

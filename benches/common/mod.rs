@@ -21,6 +21,9 @@ mod shared;
 use shared::TestDb;
 pub use shared::base64;
 
+mod text;
+pub use text::*;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite with `database.sqlite_synchronous` "full" (the default) or "normal".
@@ -42,10 +45,14 @@ pub fn random_hex() -> String {
 }
 
 /// A database made for one measurement and removed when dropped, with a temp folder beside it
-/// (the SQLite file, and the `.eml` files the file transport writes).
+/// (the SQLite file, and the `.eml` files the file transport writes); or a kept one
+/// (`BenchDb::kept`), seeded once and measured again on later runs.
 pub struct BenchDb {
     pub backend: Backend,
-    db: TestDb,
+    url: String,
+    dir: PathBuf,
+    /// None for a kept database: nothing is removed.
+    db: Option<TestDb>,
 }
 
 impl BenchDb {
@@ -58,12 +65,15 @@ impl BenchDb {
             Backend::Sqlite(_) => shared::Backend::Sqlite,
             Backend::Postgres => shared::Backend::Postgres,
         };
-        let admin =
-            shared::postgres_admin_urls(&["MADOGUCHI_BENCH_POSTGRES", "MADOGUCHI_TEST_POSTGRES"]);
-        match TestDb::create(kind, "madoguchi_bench", &admin) {
+        match TestDb::create(kind, "madoguchi_bench", &admin_urls()) {
             Ok(mut db) => {
                 db.keep = std::env::var_os("BENCH_KEEP_DB").is_some();
-                Some(Self { backend, db })
+                Some(Self {
+                    backend,
+                    url: db.url.clone(),
+                    dir: db.dir.clone(),
+                    db: Some(db),
+                })
             }
             Err(e) => {
                 eprintln!("skipping {}: {e}", backend.label());
@@ -72,19 +82,70 @@ impl BenchDb {
         }
     }
 
+    /// A database that outlives the run when `BENCH_SCALE_DIR` is set: the SQLite file
+    /// `$BENCH_SCALE_DIR/TAG.sqlite`, or the PostgreSQL database `madoguchi_kept_TAG` (made if
+    /// missing; `scripts/bench clean` leaves it). Seeding a million tickets takes minutes, so
+    /// reruns measure the same data. Without the variable, a throw-away one as `new`.
+    pub fn kept(backend: Backend, tag: &str) -> Option<Self> {
+        let Some(root) = std::env::var_os("BENCH_SCALE_DIR").map(PathBuf::from) else {
+            return Self::new(backend);
+        };
+        let tag: String = tag
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if let Err(e) = std::fs::create_dir_all(&root) {
+            eprintln!(
+                "skipping {}: cannot create {}: {e}",
+                backend.label(),
+                root.display()
+            );
+            return None;
+        }
+        let url = match backend {
+            Backend::Sqlite(_) => {
+                format!("sqlite://{}", root.join(format!("{tag}.sqlite")).display())
+            }
+            Backend::Postgres => {
+                use diesel::Connection;
+                use diesel::connection::SimpleConnection;
+                let name = format!("madoguchi_kept_{tag}");
+                let found = admin_urls()
+                    .into_iter()
+                    .find_map(|u| diesel::PgConnection::establish(&u).ok().map(|c| (u, c)));
+                let Some((admin_url, mut admin)) = found else {
+                    eprintln!("skipping {}: no PostgreSQL answers", backend.label());
+                    return None;
+                };
+                // Fails when it exists already, which is the point of keeping it.
+                let _ = admin.batch_execute(&format!("CREATE DATABASE {name}"));
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        };
+        Some(Self {
+            backend,
+            url,
+            dir: root,
+            db: None,
+        })
+    }
+
     pub fn url(&self) -> &str {
-        &self.db.url
+        &self.url
     }
 
     pub fn dir(&self) -> &Path {
-        &self.db.dir
+        &self.dir
     }
 
     /// The built-in defaults pointed at this database, quiet logs, mail written as files into
     /// the temp folder. Callers change what their measurement needs.
     pub fn settings(&self) -> Settings {
         let mut s = Settings::defaults().expect("built-in settings");
-        s.database.url = self.db.url.clone();
+        s.database.url = self.url.clone();
         if let Backend::Sqlite(sync) = self.backend {
             s.database.sqlite_synchronous = sync;
         }
@@ -95,22 +156,23 @@ impl BenchDb {
     }
 
     pub fn mail_dir(&self) -> PathBuf {
-        self.db.dir.join("sent-mail")
+        self.dir.join("sent-mail")
     }
 
     /// Size of the SQLite database with its WAL, in MiB (None on PostgreSQL).
     pub fn sqlite_mib(&self) -> Option<f64> {
-        let files = self.db.sqlite_files();
-        if files.is_empty() {
-            return None;
-        }
-        let bytes: u64 = files
+        let file = self.url.strip_prefix("sqlite://")?;
+        let bytes: u64 = [file.to_string(), format!("{file}-wal")]
             .iter()
             .filter_map(|f| std::fs::metadata(f).ok())
             .map(|m| m.len())
             .sum();
         Some(bytes as f64 / (1024.0 * 1024.0))
     }
+}
+
+fn admin_urls() -> Vec<String> {
+    shared::postgres_admin_urls(&["MADOGUCHI_BENCH_POSTGRES", "MADOGUCHI_TEST_POSTGRES"])
 }
 
 /// Which backends to measure: `BENCH_BACKENDS=sqlite-full,sqlite-normal,postgres` (the default).
@@ -242,6 +304,36 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// Whether `BENCH_TINY` asks for the smallest run that still exercises every path (CI).
+pub fn tiny() -> bool {
+    std::env::var_os("BENCH_TINY").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `default`, or `tiny` under `BENCH_TINY`; an explicit `name` in the environment wins.
+pub fn env_size(name: &str, default: usize, tiny_size: usize) -> usize {
+    env_usize(name, if tiny() { tiny_size } else { default })
+}
+
+/// A target's verdict as one machine-readable line, which `scripts/bench` gathers into its
+/// closing table: `BENCH-RESULT<TAB>what<TAB>target<TAB>measured<TAB>met|missed`. At tiny
+/// size the figure means nothing, so the verdict says `tiny` instead.
+pub fn result(what: &str, target: &str, measured: &str, met: bool) {
+    let verdict = if tiny() {
+        "tiny"
+    } else if met {
+        "met"
+    } else {
+        "missed"
+    };
+    let clean = |s: &str| s.replace(['\t', '\n'], " ");
+    println!(
+        "BENCH-RESULT\t{}\t{}\t{}\t{verdict}",
+        clean(what),
+        clean(target),
+        clean(measured)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine load
 // ---------------------------------------------------------------------------------------------
@@ -327,170 +419,4 @@ impl LoadProbe {
 pub fn print_machine_header(what: &str) {
     println!("== {what}");
     println!("machine: {} CPUs, loadavg {} at start", cpus(), loadavg());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Realistic text
-// ---------------------------------------------------------------------------------------------
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// 0..n
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// True with probability p.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// Sentences of the kind the centre receives. All are in JIS X 0208, so they also encode as
-/// ISO-2022-JP.
-const SENTENCES: &[&str] = &[
-    "はじめてご連絡いたします。",
-    "息子が高校を中退してから、もう五年ほど自分の部屋からほとんど出てきません。",
-    "食事は部屋の前に置いておくと、夜中に食べているようです。",
-    "最近は昼と夜が逆転していて、家族ともほとんど顔を合わせなくなりました。",
-    "私自身、どのように声をかけたらよいのか分からなくなっています。",
-    "夫は「放っておけばそのうち出てくる」と言いますが、私はとても心配です。",
-    "以前、病院に連れて行こうとしたことがありますが、強く拒まれてしまいました。",
-    "本人は電話が苦手なので、まずはメールで相談できればと思いました。",
-    "私は三十代で、大学を卒業してから一度も働いたことがありません。",
-    "人と話すことが怖くなり、コンビニに行くのにも勇気が必要です。",
-    "親も高齢になり、このままではいけないと頭では分かっています。",
-    "同じような経験をした人と話せる場所があれば、参加してみたいです。",
-    "訪問していただくことは可能でしょうか。",
-    "札幌市内に住んでおり、平日の日中であれば時間を作ることができます。",
-    "娘は中学二年生の秋から学校に行けなくなり、今は二十二歳になりました。",
-    "インターネットだけが外とのつながりになっているようです。",
-    "家の中では穏やかに過ごしていますが、将来の話をすると黙ってしまいます。",
-    "兄弟との関係も悪くなってしまい、家の中の空気が重く感じられます。",
-    "支援センターではどのような相談ができるのか、教えていただけますでしょうか。",
-    "長文になってしまい申し訳ありません。どうぞよろしくお願いいたします。",
-];
-
-const SUBJECTS: &[&str] = &[
-    "息子のことで相談です",
-    "娘がひきこもっています",
-    "自分自身のことでご相談",
-    "家族の接し方について",
-    "訪問相談について教えてください",
-    "兄のことで悩んでいます",
-    "はじめての相談です",
-    "今後の生活について",
-];
-
-const FAMILY_NAMES: &[&str] = &[
-    "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田",
-];
-const GIVEN_NAMES: &[&str] = &[
-    "花子", "太郎", "美咲", "健一", "由美", "誠", "直子", "翔太", "恵子", "大輔",
-];
-
-/// A consultation text of at least `min_bytes` UTF-8 bytes (Japanese is 3 bytes a character),
-/// made distinct by `n`.
-pub fn japanese_body(rng: &mut Rng, min_bytes: usize, n: usize) -> String {
-    let mut body = format!("相談番号{n}番としてお送りします。\n");
-    while body.len() < min_bytes {
-        body.push_str(rng.pick::<&str>(SENTENCES));
-        if rng.chance(0.3) {
-            body.push('\n');
-        }
-    }
-    body
-}
-
-pub fn japanese_subject(rng: &mut Rng) -> &'static str {
-    rng.pick::<&str>(SUBJECTS)
-}
-
-pub fn japanese_name(rng: &mut Rng) -> String {
-    format!("{} {}", rng.pick(FAMILY_NAMES), rng.pick(GIVEN_NAMES))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mail encodings (the benches write raw mail as Japanese clients send it)
-// ---------------------------------------------------------------------------------------------
-
-/// Base64 in lines of 76 characters, CRLF-ended, as a body part.
-pub fn base64_lines(bytes: &[u8]) -> String {
-    let encoded = base64(bytes);
-    let mut out = String::with_capacity(encoded.len() + encoded.len() / 38);
-    for line in encoded.as_bytes().chunks(76) {
-        out.push_str(std::str::from_utf8(line).unwrap_or(""));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// Quoted-printable with soft line breaks before 76 characters.
-pub fn quoted_printable(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.split('\n') {
-        let mut len = 0;
-        for &b in line.as_bytes() {
-            let piece = if (b.is_ascii_graphic() && b != b'=') || b == b' ' {
-                (b as char).to_string()
-            } else {
-                format!("={b:02X}")
-            };
-            if len + piece.len() > 75 {
-                out.push_str("=\r\n");
-                len = 0;
-            }
-            len += piece.len();
-            out.push_str(&piece);
-        }
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// An RFC 2047 encoded word in UTF-8 (B encoding).
-pub fn encoded_word_utf8(text: &str) -> String {
-    format!("=?UTF-8?B?{}?=", base64(text.as_bytes()))
-}
-
-/// Text in ISO-2022-JP, as older Japanese clients and phones still send it.
-pub fn iso2022jp(text: &str) -> Vec<u8> {
-    let (bytes, _, had_errors) = encoding_rs::ISO_2022_JP.encode(text);
-    assert!(!had_errors, "text outside JIS X 0208: {text}");
-    bytes.into_owned()
-}
-
-/// Breaks Japanese text into lines of at most `chars` characters, CRLF-ended.
-pub fn wrap(text: &str, chars: usize) -> String {
-    let mut out = String::new();
-    for line in text.split('\n') {
-        let all: Vec<char> = line.chars().collect();
-        for piece in all.chunks(chars.max(1)) {
-            out.extend(piece);
-            out.push_str("\r\n");
-        }
-        if all.is_empty() {
-            out.push_str("\r\n");
-        }
-    }
-    out
 }

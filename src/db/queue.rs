@@ -130,9 +130,13 @@ pub struct QueueQuery {
 }
 
 /// Where a segment of the queue (urgent, or not) starts reading.
+#[derive(Clone, Copy)]
 enum Position {
     Start,
-    After(NaiveDateTime, TicketId),
+    /// Rows with the cursor's due time and a higher id.
+    SameDue(NaiveDateTime, TicketId),
+    /// Rows due after the cursor's due time.
+    LaterDue(NaiveDateTime),
 }
 
 /// One segment of the queue, read in index order: the filters, one value of `urgent`, and
@@ -162,23 +166,38 @@ fn segment(
     };
     let now = to_db(q.now);
     let soon = to_db(q.now + q.due_soon);
+    // Each SLA filter is also written on `queue_due_at` (the running clock's due time, else
+    // `no_clock()`: the same rows), so the queue's own index reads just that range instead of
+    // walking the whole segment when few tickets match.
+    let far = super::clocks::no_clock();
     query = match q.sla {
         None => query,
-        Some(SlaFilter::Overdue) => query.filter(tickets::reply_due_at.lt(now)),
+        Some(SlaFilter::Overdue) => query
+            .filter(tickets::reply_due_at.lt(now))
+            .filter(tickets::queue_due_at.lt(now)),
         Some(SlaFilter::DueSoon) => query
             .filter(tickets::reply_due_at.ge(now))
-            .filter(tickets::reply_due_at.lt(soon)),
-        Some(SlaFilter::OnTrack) => query.filter(tickets::reply_due_at.ge(soon)),
-        Some(SlaFilter::NoClock) => query.filter(tickets::reply_due_at.is_null()),
+            .filter(tickets::reply_due_at.lt(soon))
+            .filter(tickets::queue_due_at.ge(now))
+            .filter(tickets::queue_due_at.lt(soon)),
+        Some(SlaFilter::OnTrack) => query
+            .filter(tickets::reply_due_at.ge(soon))
+            .filter(tickets::queue_due_at.ge(soon))
+            .filter(tickets::queue_due_at.lt(far)),
+        Some(SlaFilter::NoClock) => query
+            .filter(tickets::reply_due_at.is_null())
+            .filter(tickets::queue_due_at.eq(far)),
     };
-    if let Position::After(due, id) = from {
-        // The `>=` alone is what lets the index seek; the OR then drops the cursor's equals.
-        query = query.filter(tickets::queue_due_at.ge(due)).filter(
-            tickets::queue_due_at
-                .gt(due)
-                .or(tickets::queue_due_at.eq(due).and(tickets::id.gt(id))),
-        );
-    }
+    // Two plain ranges the index seeks to, not one `(due, id) > cursor` with an OR: at a
+    // million tickets most share `no_clock()`, and the OR made each deep page walk that block
+    // from its start (100–170 ms at a million on SQLite; under 1 ms this way).
+    query = match from {
+        Position::Start => query,
+        Position::SameDue(due, id) => query
+            .filter(tickets::queue_due_at.eq(due))
+            .filter(tickets::id.gt(id)),
+        Position::LaterDue(due) => query.filter(tickets::queue_due_at.gt(due)),
+    };
     Ok(query
         .order((tickets::queue_due_at.asc(), tickets::id.asc()))
         .limit(limit)
@@ -191,15 +210,41 @@ fn segment(
 pub fn page(conn: &mut DbConn, q: &QueueQuery) -> Result<Vec<SummaryRow>, DbError> {
     let want = q.limit + 1;
     let mut rows = match q.after {
-        Some(c) if !c.urgent => {
-            return segment(conn, q, false, Position::After(c.queue_due_at, c.id), want);
-        }
-        Some(c) => segment(conn, q, true, Position::After(c.queue_due_at, c.id), want)?,
+        Some(c) if !c.urgent => return after(conn, q, false, c, want),
+        Some(c) => after(conn, q, true, c, want)?,
         None => segment(conn, q, true, Position::Start, want)?,
     };
     let missing = want - rows.len() as i64;
     if missing > 0 {
         rows.extend(segment(conn, q, false, Position::Start, missing)?);
+    }
+    Ok(rows)
+}
+
+/// The rest of one segment after a cursor: its due time's later ids, then later due times.
+fn after(
+    conn: &mut DbConn,
+    q: &QueueQuery,
+    urgent: bool,
+    c: Cursor,
+    want: i64,
+) -> Result<Vec<SummaryRow>, DbError> {
+    let mut rows = segment(
+        conn,
+        q,
+        urgent,
+        Position::SameDue(c.queue_due_at, c.id),
+        want,
+    )?;
+    let missing = want - rows.len() as i64;
+    if missing > 0 {
+        rows.extend(segment(
+            conn,
+            q,
+            urgent,
+            Position::LaterDue(c.queue_due_at),
+            missing,
+        )?);
     }
     Ok(rows)
 }

@@ -1,0 +1,155 @@
+//! Supervisors' reports at 1,000,000 tickets and about 3,000,000 reply clocks (the data of
+//! `seed::bulk`, three fiscal years of a large centre): the overdue list now, a year of SLA
+//! compliance by month, and the statistics of the last whole fiscal year, each through its
+//! use-case in `desk` as the API and the console call it (reads, arithmetic, the audit row).
+//!
+//! Targets: overdue ≤ 100 ms, a year of SLA by month ≤ 500 ms, the fiscal-year statistics
+//! ≤ 1 s (p99 of the timed runs, which at these sizes is their maximum).
+//!
+//! Run: `cargo bench --bench reports`. Knobs: `BENCH_TICKETS` (1000000), `BENCH_RUNS`
+//! (timed runs of the overdue list, 20; the others take a quarter of that, at least 3),
+//! `BENCH_BACKENDS` (`sqlite-full,postgres`), `BENCH_SCALE_DIR` (keep and reuse the seeded
+//! database, shared with the queue bench), `BENCH_TINY=1` (2,000 tickets, 2 runs).
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "queue/seed.rs"]
+mod seed;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use common::{Backend, BenchDb, Latencies, LoadProbe, Table};
+use madoguchi::config::SqliteSynchronous;
+use madoguchi::desk::{self, Actor};
+use madoguchi::domain::sla::GroupBy;
+use madoguchi::domain::statistics::FiscalYear;
+use madoguchi::domain::vocabulary::Role;
+use madoguchi::startup::build_state;
+use madoguchi::timesource::SystemTime;
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Latencies, T) {
+    let mut last = f();
+    let samples = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            last = f();
+            t.elapsed()
+        })
+        .collect();
+    (Latencies::new(samples), last)
+}
+
+fn bench(backend: Backend, count: usize, runs: usize) {
+    let Some(db) = BenchDb::kept(backend, &format!("tickets_{count}")) else {
+        return;
+    };
+    println!("\n--- {} ---", backend.label());
+    let state = build_state(db.settings(), Arc::new(SystemTime)).expect("state builds");
+    let mut conn = state.pool.get().expect("a database connection");
+    let now = Utc::now();
+    let probe = LoadProbe::start();
+    let seeded = seed::bulk(&mut conn, count, now);
+    println!(
+        "seeded {count} tickets in {:.1} s{}; {}",
+        seeded.secs,
+        db.sqlite_mib()
+            .map_or(String::new(), |m| format!(", database {m:.0} MiB")),
+        probe.finish()
+    );
+    let supervisor = desk::staff::create(
+        &mut conn,
+        &format!("supervisor-{}@example.org", common::random_hex()),
+        "監督者",
+        "supervisor",
+        "a long bench password",
+        now,
+    )
+    .expect("a supervisor");
+    let actor = Actor {
+        staff_id: supervisor,
+        name: "監督者".into(),
+        role: Role::Supervisor,
+        client_addr: "127.0.0.1".into(),
+    };
+
+    let probe = LoadProbe::start();
+    let few = (runs / 4).max(3).min(runs);
+    let (overdue, lines) = time(runs, || {
+        desk::reports::overdue(&state, &mut conn, &actor, Utc::now()).expect("overdue")
+    });
+    let year_ago = now - Duration::days(365);
+    let (sla, months) = time(few, || {
+        desk::reports::sla(&state, &mut conn, &actor, year_ago, now, GroupBy::Month).expect("sla")
+    });
+    let last_year = FiscalYear::of(now, state.rules.tz) - 1;
+    let (stats, report) = time(few, || {
+        desk::case::report(&state, &mut conn, &actor, last_year, None).expect("statistics")
+    });
+    let clocks: usize = months.iter().map(|m| m.due).sum();
+    let work = probe.finish();
+
+    let mut table = Table::new(&[
+        "report", "size", "runs", "p50 ms", "p99 ms", "target", "met",
+    ]);
+    let label = backend.label();
+    for (name, size, lat, target_ms) in [
+        (
+            "overdue now",
+            format!("{} lines", lines.len()),
+            &overdue,
+            100.0,
+        ),
+        (
+            "SLA by month, 365 days",
+            format!("{clocks} clocks, {} months", months.len()),
+            &sla,
+            500.0,
+        ),
+        (
+            "statistics, last fiscal year",
+            format!(
+                "{last_year}: {} people, {} contacts",
+                report.summary_value("people"),
+                report.summary_value("contacts")
+            ),
+            &stats,
+            1000.0,
+        ),
+    ] {
+        let met = lat.pct(99.0) <= target_ms;
+        table.row(vec![
+            name.into(),
+            size.clone(),
+            lat.len().to_string(),
+            common::ms(lat.pct(50.0)),
+            common::ms(lat.pct(99.0)),
+            format!("≤ {target_ms} ms"),
+            if met { "yes" } else { "NO" }.into(),
+        ]);
+        common::result(
+            &format!("report: {name} ({size}), {count} tickets, {label}"),
+            &format!("p99 ≤ {target_ms} ms"),
+            &format!("p99 {} ms", common::ms(lat.pct(99.0))),
+            met,
+        );
+    }
+    println!("\n{work}");
+    table.print();
+}
+
+fn main() {
+    common::init_logging();
+    common::print_machine_header("supervisors' reports (desk::reports, desk::case::report)");
+    let count = common::env_size("BENCH_TICKETS", 1_000_000, 2_000);
+    let runs = common::env_size("BENCH_RUNS", 20, 2);
+    let backends = match std::env::var("BENCH_BACKENDS") {
+        Ok(_) => common::backends_from_env(),
+        Err(_) => vec![Backend::Sqlite(SqliteSynchronous::Full), Backend::Postgres],
+    };
+    for backend in backends {
+        bench(backend, count, runs);
+    }
+    println!("\nloadavg at end: {}", common::loadavg());
+}
