@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::native::native;
 use super::schema::attachments;
 use super::{DbConn, DbError, to_db};
 use crate::domain::vocabulary::MessageId;
@@ -22,16 +23,15 @@ pub fn add(
     a: &NewAttachment<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(attachments::table)
-        .values((
-            attachments::message_id.eq(message),
-            attachments::filename.eq(a.filename),
-            attachments::content_type.eq(a.content_type),
-            attachments::size_bytes.eq(i64::try_from(a.content.len()).unwrap_or(i64::MAX)),
-            attachments::content.eq(a.content),
-            attachments::created_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
+    let insert = diesel::insert_into(attachments::table).values((
+        attachments::message_id.eq(message),
+        attachments::filename.eq(a.filename),
+        attachments::content_type.eq(a.content_type),
+        attachments::size_bytes.eq(i64::try_from(a.content.len()).unwrap_or(i64::MAX)),
+        attachments::content.eq(a.content),
+        attachments::created_at.eq(to_db(now)),
+    ));
+    native!(conn, |c| insert.execute(c))?;
     Ok(())
 }
 

@@ -4,12 +4,13 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::native::native;
 use super::schema::{reply_clocks, staff, tickets};
 use super::{Backend, DbConn, DbError, to_db};
 use crate::domain::vocabulary::{ClockId, MessageId, StaffId, TicketId};
 
 #[derive(Insertable)]
-#[diesel(table_name = reply_clocks)]
+#[diesel(table_name = reply_clocks, treat_none_as_default_value = false)]
 struct NewClock {
     ticket_id: TicketId,
     started_at: NaiveDateTime,
@@ -25,14 +26,7 @@ pub fn start(
     due_at: DateTime<Utc>,
     by_message: MessageId,
 ) -> Result<(), DbError> {
-    diesel::insert_into(reply_clocks::table)
-        .values(NewClock {
-            ticket_id: ticket,
-            started_at: to_db(started_at),
-            due_at: to_db(due_at),
-            started_by_message_id: Some(by_message),
-        })
-        .execute(conn)?;
+    record_start(conn, ticket, started_at, due_at, by_message)?;
     diesel::update(tickets::table.find(ticket))
         .set((
             tickets::clock_started_at.eq(Some(to_db(started_at))),
@@ -40,6 +34,25 @@ pub fn start(
             tickets::queue_due_at.eq(to_db(due_at)),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Records the run of a clock whose ticket mirrors it already (a new ticket, inserted with
+/// it: `tickets::insert_new`).
+pub fn record_start(
+    conn: &mut DbConn,
+    ticket: TicketId,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    by_message: MessageId,
+) -> Result<(), DbError> {
+    let insert = diesel::insert_into(reply_clocks::table).values(NewClock {
+        ticket_id: ticket,
+        started_at: to_db(started_at),
+        due_at: to_db(due_at),
+        started_by_message_id: Some(by_message),
+    });
+    native!(conn, |c| insert.execute(c))?;
     Ok(())
 }
 

@@ -7,12 +7,13 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::native::{insert_id_if_new, native};
 use super::schema::consulters;
 use super::{DbConn, DbError, to_db};
 use crate::domain::vocabulary::ConsulterId;
 
 #[derive(Insertable)]
-#[diesel(table_name = consulters)]
+#[diesel(table_name = consulters, treat_none_as_default_value = false)]
 struct NewConsulter<'a> {
     email: &'a str,
     name: Option<&'a str>,
@@ -25,44 +26,34 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// Finds the consulter by address (any letter case) or adds them. A savepoint keeps a concurrent insert of the
-/// same address (a unique violation) from spoiling the caller's transaction. A known
-/// consulter's row is never changed: anyone can write with anyone's address.
+/// Finds the consulter by address (any letter case) or adds them. A known consulter's row is
+/// never changed: anyone can write with anyone's address. The insert comes first and does
+/// nothing when the address is known (either unique index: the address as written, or in any
+/// letter case), so a new consulter costs one statement and a concurrent insert of the same
+/// address waits for the other transaction instead of failing the caller's.
 pub fn find_or_add(
     conn: &mut DbConn,
     email: &str,
     name: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ConsulterId, DbError> {
-    let found: Option<ConsulterId> = consulters::table
+    let insert = diesel::insert_into(consulters::table)
+        .values(NewConsulter {
+            email,
+            name,
+            created_at: to_db(now),
+        })
+        .on_conflict_do_nothing();
+    let added: Option<ConsulterId> = insert_id_if_new!(conn, insert, consulters::id)?;
+    if let Some(id) = added {
+        return Ok(id);
+    }
+    let known = consulters::table
         .filter(lower(consulters::email).eq(lower(email)))
-        .select(consulters::id)
-        .first(conn)
-        .optional()?;
-    if let Some(known) = found {
-        return Ok(known);
-    }
-    let inserted = conn.transaction(|c| {
-        diesel::insert_into(consulters::table)
-            .values(NewConsulter {
-                email,
-                name,
-                created_at: to_db(now),
-            })
-            .returning(consulters::id)
-            .get_result(c)
-    });
-    match inserted {
-        Ok(id) => Ok(id),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(consulters::table
-            .filter(lower(consulters::email).eq(lower(email)))
-            .select(consulters::id)
-            .first(conn)?),
-        Err(e) => Err(e.into()),
-    }
+        .select(consulters::id);
+    // No LIMIT: the address is unique, and SQLite prepares a statement with a bound LIMIT anew
+    // each time it is bound.
+    Ok(native!(conn, |c| known.get_result(c))?)
 }
 
 /// Takes the address and name of a consulter none of whose tickets holds personal data any

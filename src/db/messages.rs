@@ -5,13 +5,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::attachments::{self, NewAttachment};
+use super::native::{insert_id, native};
 use super::schema::{consulters, messages, tickets};
 use super::{DbConn, DbError, to_db};
 use crate::domain::threading::Candidate;
 use crate::domain::vocabulary::{MessageId, MessageKind, StaffId, TicketId};
 
 #[derive(Debug, Clone, Copy, Insertable)]
-#[diesel(table_name = messages)]
+// None is NULL, written as a bind: the statement's text is then the same for every message,
+// so it is prepared once and found by its type.
+#[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct NewMessage<'a> {
     pub ticket_id: TicketId,
     pub kind: MessageKind,
@@ -112,10 +115,8 @@ impl<'a> NewMessage<'a> {
 }
 
 pub fn add(conn: &mut DbConn, m: &NewMessage<'_>) -> Result<MessageId, DbError> {
-    Ok(diesel::insert_into(messages::table)
-        .values(m)
-        .returning(messages::id)
-        .get_result(conn)?)
+    let insert = diesel::insert_into(messages::table).values(m);
+    Ok(insert_id!(conn, insert, messages::id)?)
 }
 
 /// A message and the files that came with it.
@@ -159,10 +160,10 @@ pub fn inbound_after(
 
 /// Whether a mail with this Message-ID is stored already.
 pub fn is_stored(conn: &mut DbConn, rfc_message_id: &str) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(
+    let query = diesel::select(diesel::dsl::exists(
         messages::table.filter(messages::rfc_message_id.eq(rfc_message_id)),
-    ))
-    .get_result(conn)?)
+    ));
+    Ok(native!(conn, |c| query.get_result(c))?)
 }
 
 /// The ticket that holds one of `ids` (In-Reply-To and References), newest match first, with
@@ -171,19 +172,28 @@ pub fn candidate_by_message_ids(
     conn: &mut DbConn,
     ids: &[String],
 ) -> Result<Option<Candidate>, DbError> {
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    Ok(messages::table
+    let candidates = messages::table
         .inner_join(tickets::table.inner_join(consulters::table))
-        .filter(messages::rfc_message_id.eq_any(ids))
         // An erased consultation is joined by nothing: new mail opens a new one.
         .filter(tickets::erased_at.is_null())
         .order(messages::id.desc())
-        .select((tickets::id, consulters::email))
-        .first(conn)
-        .optional()?
-        .map(super::tickets::candidate))
+        .select((tickets::id, consulters::email));
+    let found = match ids {
+        [] => return Ok(None),
+        // The usual reply names one mail (In-Reply-To and References alike): `=` is a statement
+        // prepared once, where SQLite's `IN (…)` is prepared anew each time. One message at
+        // most has the id, so no LIMIT either (SQLite prepares a statement with a bound LIMIT
+        // anew each time it is bound).
+        [id] => {
+            let query = candidates.filter(messages::rfc_message_id.eq(id));
+            native!(conn, |c| query.get_result(c).optional())?
+        }
+        _ => {
+            let query = candidates.filter(messages::rfc_message_id.eq_any(ids));
+            native!(conn, |c| query.first(c).optional())?
+        }
+    };
+    Ok(found.map(super::tickets::candidate))
 }
 
 /// When a person (not the system) answered on a ticket.

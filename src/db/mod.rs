@@ -17,6 +17,7 @@ pub mod my_access;
 pub mod my_reads;
 pub mod my_sessions;
 pub mod my_sign_in_failures;
+mod native;
 pub mod outbox;
 pub mod quarantine;
 pub mod reviews;

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::native::{insert_id, native};
 use super::schema::outbound_mail;
 use super::{DbConn, DbError, from_db, to_db, write_tx};
 use crate::domain::address;
 use crate::domain::vocabulary::{DeliveryStatus, MessageId, OutboxId, TicketId};
 
 #[derive(Insertable)]
-#[diesel(table_name = outbound_mail)]
+#[diesel(table_name = outbound_mail, treat_none_as_default_value = false)]
 pub struct NewOutboundMail<'a> {
     pub message_id: Option<MessageId>,
     pub ticket_id: Option<TicketId>,
@@ -51,10 +52,8 @@ impl<'a> NewOutboundMail<'a> {
 }
 
 pub fn enqueue(conn: &mut DbConn, mail: &NewOutboundMail<'_>) -> Result<OutboxId, DbError> {
-    Ok(diesel::insert_into(outbound_mail::table)
-        .values(mail)
-        .returning(outbound_mail::id)
-        .get_result(conn)?)
+    let insert = diesel::insert_into(outbound_mail::table).values(mail);
+    Ok(insert_id!(conn, insert, outbound_mail::id)?)
 }
 
 /// Acknowledgements queued to one address since `since`, for the daily cap that keeps us from
@@ -66,13 +65,38 @@ pub fn acknowledgements_since(
 ) -> Result<i64, DbError> {
     // `Victim@` and `vIctim@` share one cap (docs/CONTRACT.md §5); the index
     // outbound_mail_ack_cap is on the same expression.
-    Ok(outbound_mail::table
+    let query = outbound_mail::table
         .filter(lower(outbound_mail::to_address).eq(address::cap_key(to)))
-        .filter(outbound_mail::kind.eq("acknowledgement"))
+        .filter(outbound_mail::kind.eq(AcknowledgementKind))
         .filter(outbound_mail::created_at.gt(to_db(since)))
-        .count()
-        .get_result(conn)?)
+        .count();
+    Ok(native!(conn, |c| query.get_result(c))?)
 }
+
+/// `'acknowledgement'` written into the statement, not bound: SQLite proves the partial index
+/// `outbound_mail_ack_cap` usable only from a value it sees, and a statement whose plan rests
+/// on a bound value is prepared anew whenever that value is bound again.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
+struct AcknowledgementKind;
+
+impl diesel::expression::Expression for AcknowledgementKind {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB>
+    for AcknowledgementKind
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("'acknowledgement'");
+        Ok(())
+    }
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for AcknowledgementKind {}
+impl<QS> diesel::expression::SelectableExpression<QS> for AcknowledgementKind {}
 
 diesel::define_sql_function! {
     /// ASCII letters in lower case on both backends, for addresses (SQLite's `lower`).

@@ -3,13 +3,14 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::native::{insert_id, insert_id_if_new, native};
 use super::schema::{consulters, tickets};
 use super::{DbConn, DbError, clocks, consulters as consulter_rows, to_db};
 use crate::domain::threading::Candidate;
 use crate::domain::vocabulary::{Channel, ConsulterId, StaffId, Status, TicketId};
 
 #[derive(Insertable)]
-#[diesel(table_name = tickets)]
+#[diesel(table_name = tickets, treat_none_as_default_value = false)]
 struct NewTicket<'a> {
     reference: &'a str,
     subject: &'a str,
@@ -22,8 +23,39 @@ struct NewTicket<'a> {
     area: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    clock_started_at: Option<NaiveDateTime>,
+    reply_due_at: Option<NaiveDateTime>,
     queue_due_at: NaiveDateTime,
     consulter_name: Option<&'a str>,
+}
+
+impl<'a> NewTicket<'a> {
+    fn of(
+        reference: &'a str,
+        t: &TicketDetails<'a>,
+        consulter_id: ConsulterId,
+        clock: Option<RunningClock>,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        let now = to_db(received_at);
+        Self {
+            reference,
+            subject: t.subject,
+            status: Status::New,
+            channel: t.channel,
+            urgent: false,
+            consulter_id,
+            relationship: t.relationship,
+            age_group: t.age_group,
+            area: t.area,
+            created_at: now,
+            updated_at: now,
+            clock_started_at: clock.map(|c| to_db(c.started_at)),
+            reply_due_at: clock.map(|c| to_db(c.due_at)),
+            queue_due_at: clock.map_or_else(clocks::no_clock, |c| to_db(c.due_at)),
+            consulter_name: t.consulter_name,
+        }
+    }
 }
 
 /// What a new consultation says of itself and of who wrote it, from the form or a first mail.
@@ -39,8 +71,16 @@ pub struct TicketDetails<'a> {
     pub area: Option<&'a str>,
 }
 
-/// Inserts a ticket, `new` and not urgent, with its consulter. `desk::consultation` adds its
-/// first message and clock in the same transaction.
+/// The reply clock a new ticket starts with, mirrored on it for the queue (its run is
+/// recorded with [`clocks::record_start`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RunningClock {
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Inserts a ticket, `new` and not urgent, with its consulter and no clock. `desk::consultation`
+/// opens tickets with [`insert_new`] instead.
 pub fn open(
     conn: &mut DbConn,
     reference: &str,
@@ -49,32 +89,39 @@ pub fn open(
 ) -> Result<TicketId, DbError> {
     let consulter_id =
         consulter_rows::find_or_add(conn, t.consulter_email, t.consulter_name, received_at)?;
-    let now = to_db(received_at);
-    Ok(diesel::insert_into(tickets::table)
-        .values(NewTicket {
-            reference,
-            subject: t.subject,
-            status: Status::New,
-            channel: t.channel,
-            urgent: false,
-            consulter_id,
-            relationship: t.relationship,
-            age_group: t.age_group,
-            area: t.area,
-            created_at: now,
-            updated_at: now,
-            queue_due_at: clocks::no_clock(),
-            consulter_name: t.consulter_name,
-        })
-        .returning(tickets::id)
-        .get_result(conn)?)
+    let insert = diesel::insert_into(tickets::table).values(NewTicket::of(
+        reference,
+        t,
+        consulter_id,
+        None,
+        received_at,
+    ));
+    Ok(insert_id!(conn, insert, tickets::id)?)
 }
 
-pub fn reference_exists(conn: &mut DbConn, reference: &str) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        tickets::table.filter(tickets::reference.eq(reference)),
-    ))
-    .get_result(conn)?)
+/// Inserts a ticket, `new` and not urgent, for a consulter found or added before, with its
+/// reply clock already mirrored (one statement, where inserting and then updating it moved
+/// the row in four of the queue's indexes). `None` when another ticket has the reference:
+/// nothing is written and the caller's transaction goes on, so it can try another.
+pub fn insert_new(
+    conn: &mut DbConn,
+    reference: &str,
+    t: &TicketDetails<'_>,
+    consulter_id: ConsulterId,
+    clock: Option<RunningClock>,
+    received_at: DateTime<Utc>,
+) -> Result<Option<TicketId>, DbError> {
+    let insert = diesel::insert_into(tickets::table)
+        .values(NewTicket::of(
+            reference,
+            t,
+            consulter_id,
+            clock,
+            received_at,
+        ))
+        .on_conflict(tickets::reference)
+        .do_nothing();
+    Ok(insert_id_if_new!(conn, insert, tickets::id)?)
 }
 
 /// What the receipt and tests need to see of a stored ticket.
@@ -116,15 +163,14 @@ pub fn candidate_by_reference(
     conn: &mut DbConn,
     reference: &str,
 ) -> Result<Option<Candidate>, DbError> {
-    Ok(tickets::table
+    let query = tickets::table
         .inner_join(consulters::table)
         .filter(tickets::reference.eq(reference))
         // An erased consultation is joined by nothing: new mail opens a new one.
         .filter(tickets::erased_at.is_null())
-        .select((tickets::id, consulters::email))
-        .first(conn)
-        .optional()?
-        .map(candidate))
+        .select((tickets::id, consulters::email));
+    // No LIMIT (the reference is unique): see `consulters::find_or_add`.
+    Ok(native!(conn, |c| query.get_result(c).optional())?.map(candidate))
 }
 
 /// A threading candidate from a row of (ticket, its consulter's address).
@@ -144,10 +190,12 @@ pub struct JoinTarget {
 }
 
 pub fn join_target(conn: &mut DbConn, ticket: TicketId) -> Result<JoinTarget, DbError> {
-    Ok(tickets::table
-        .find(ticket)
-        .select((tickets::reference, tickets::status, tickets::reply_due_at))
-        .first(conn)?)
+    let query = tickets::table.find(ticket).select((
+        tickets::reference,
+        tickets::status,
+        tickets::reply_due_at,
+    ));
+    Ok(native!(conn, |c| query.get_result(c))?)
 }
 
 /// Changes made by staff or by a follow-up; `None` leaves a field as it is.

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use super::{DeskError, urgent};
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
-use crate::db::tickets::{self, TicketDetails};
-use crate::db::{DbConn, DbError, clocks, my_access, write_tx};
+use crate::db::tickets::{self, RunningClock, TicketDetails};
+use crate::db::{DbConn, DbError, clocks, consulters, my_access, write_tx};
 use crate::domain::consultation::Consultation;
-use crate::domain::vocabulary::{Channel, TicketId};
+use crate::domain::vocabulary::{Channel, ConsulterId, TicketId};
 use crate::domain::{clock, reference};
 use crate::mail::mailer::Acknowledgement;
 use crate::mail::outgoing::{self, Acknowledged};
@@ -93,9 +93,15 @@ pub fn open(
     o: &Opening<'_>,
     now: DateTime<Utc>,
 ) -> Result<Opened, DeskError> {
-    let reference = free_reference(conn)?;
-    let ticket = tickets::open(conn, &reference, &o.ticket, now)?;
+    let due = clock::reply_due_at(&state.rules, now);
+    // The ticket is inserted with its clock mirrored (none for automatic mail).
+    let clock = (!o.automatic()).then_some(RunningClock {
+        started_at: now,
+        due_at: due,
+    });
     let email = o.ticket.consulter_email;
+    let consulter = consulters::find_or_add(conn, email, o.ticket.consulter_name, now)?;
+    let (ticket, reference) = insert_ticket(conn, &o.ticket, consulter, clock, now)?;
     let mut message =
         NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(email), now);
     if let Some(mail) = &o.mail {
@@ -105,7 +111,6 @@ pub fn open(
     if let Some(page) = &o.page {
         my_access::create(conn, ticket, page.passphrase_hash, page.notice_only, now)?;
     }
-    let due = clock::reply_due_at(&state.rules, now);
     let mut opened = Opened {
         ticket_id: ticket,
         reference,
@@ -114,10 +119,10 @@ pub fn open(
         urgent: false,
         my_page: o.page.is_some(),
     };
-    if o.automatic() {
+    let Some(clock) = clock else {
         return Ok(opened);
-    }
-    clocks::start(conn, ticket, now, due, message)?;
+    };
+    clocks::record_start(conn, ticket, clock.started_at, clock.due_at, message)?;
     let flag = urgent::assess(state, o.message_subject, o.body);
     if let Some(flag) = &flag {
         urgent::raise(state, conn, ticket, &opened.reference, message, flag, now)?;
@@ -172,13 +177,20 @@ pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<O
     Ok(opened)
 }
 
-/// A reference no ticket has yet. Checked rather than left to the unique index: a violation
-/// would end the caller's transaction, which may hold other mail of a batch.
-fn free_reference(conn: &mut DbConn) -> Result<String, DeskError> {
+/// The ticket under a reference no ticket has yet. A taken one is skipped by the insert itself
+/// (it writes nothing then) rather than left to fail on the unique index: a violation would
+/// end the caller's transaction, which may hold other mail of a batch.
+fn insert_ticket(
+    conn: &mut DbConn,
+    details: &TicketDetails<'_>,
+    consulter: ConsulterId,
+    clock: Option<RunningClock>,
+    now: DateTime<Utc>,
+) -> Result<(TicketId, String), DeskError> {
     for _ in 0..5 {
         let candidate = reference::from_entropy(crate::random::bytes());
-        if !tickets::reference_exists(conn, &candidate)? {
-            return Ok(candidate);
+        if let Some(id) = tickets::insert_new(conn, &candidate, details, consulter, clock, now)? {
+            return Ok((id, candidate));
         }
     }
     // Five collisions in 40 random bits: something is wrong with the randomness; try later.
