@@ -101,6 +101,14 @@ pub(super) struct Blend {
     /// characters, is judged by the lists alone: a few n-grams say too little (leave-one-set-out
     /// on the short `labelled.tsv` rows), and 「死にたいと言います。」 must never be cleared.
     pub(super) min_chars: usize,
+    /// A message the lists leave unflagged is read for a flag from this many characters: lower
+    /// than `min_chars`, as the person's own messages are short (「すいみんやく　ぜんぶのんだ」, 15
+    /// characters, fresh8.tsv); a flag costs a few minutes of a counsellor, a clearing may
+    /// cost a life.
+    pub(super) flags_from_chars: usize,
+    /// ... but a message shorter than `min_chars` is flagged only above this, higher: a few
+    /// n-grams of a harmless short message (「死にたいわけでもない」) can score high.
+    pub(super) short_flags_above: f32,
     /// Nor is a text longer than this read by the model: consultations are far shorter, and a
     /// hostile megabyte must stay cheap.
     pub(super) max_chars: usize,
@@ -111,12 +119,14 @@ pub(super) struct Blend {
 }
 
 pub(super) const SHIPPED_BLEND: Blend = Blend {
-    flags_above: 1.0,
+    flags_above: 1.5, // 1.0 until fresh7/8: a farewell-shaped thank-you (寮に入るね) scored 1.0–1.5
     clears_at_or_below: -0.5,
     message_clears_at_or_below: -1.0,
     min_chars: 20,
+    flags_from_chars: 10,
+    short_flags_above: 3.0,
     max_chars: 4000,
-    own_voice_clears_at_or_below: -3.0,
+    own_voice_clears_at_or_below: -5.0,
 };
 
 /// The shipped n-gram model, read in place on first use (only its head is read: a pipe process
@@ -161,12 +171,18 @@ pub(super) fn assess_with(
     // something, short enough to cost little.
     let readable = |chars: usize| (blend.min_chars..=blend.max_chars).contains(&chars);
     if categories.is_empty() {
-        if !readable(found.norm.chars().count()) {
+        let chars = found.norm.chars().count();
+        if !(blend.flags_from_chars..=blend.max_chars).contains(&chars) {
             return Assessment { categories };
         }
         let (scores, _) =
             model.scores_masked(&found.norm, &found.sentence_starts, &found.set_aside);
-        if scores[0] > blend.flags_above {
+        let above = if chars < blend.min_chars {
+            blend.short_flags_above
+        } else {
+            blend.flags_above
+        };
+        if scores[0] > above {
             let best = (1..scores.len())
                 .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
                 .unwrap_or(1);

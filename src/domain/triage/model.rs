@@ -33,6 +33,9 @@ pub const TRAINING_SETS: &[&str] = &[
     "fresh4.tsv",
     "fresh5.tsv",
     "fresh6.tsv",
+    "fresh7.tsv",
+    "fresh8.tsv",
+    "kinds4.tsv",
 ];
 
 /// Classes scored: any category at all (index 0), then each of [`Category::ALL`].
