@@ -83,6 +83,7 @@ fn build_state_with(
         rules,
         templates,
         mailer,
+        commits: db::group_commit::GroupCommit::new(pool.clone()),
         pool,
         time,
         waker: Arc::new(Waker::default()),
