@@ -20,7 +20,7 @@ use diesel::Connection;
 use diesel::connection::TransactionManager;
 use tokio::sync::oneshot;
 
-use super::{DbConn, DbError, Pool, write_tx};
+use super::{DbConn, DbError, Pool, PooledConn, write_tx};
 
 /// The most items in one group: a bound on how long the first of them waits for the commit.
 const MAX_ITEMS: usize = 64;
@@ -176,14 +176,32 @@ struct Committer {
 impl Committer {
     fn run(self, jobs: &Receiver<Box<dyn Job>>) {
         while let Ok(first) = jobs.recv() {
-            let group = gather(first, jobs);
-            self.commit(group);
+            // The connection is kept while work keeps coming (no pool check-out per group),
+            // and given back as soon as none waits, or after a group that failed.
+            let mut conn = None;
+            let mut next = Some(first);
+            while let Some(first) = next.take() {
+                let group = gather(first, jobs);
+                if !self.commit(&mut conn, group) {
+                    conn = None;
+                }
+                next = jobs.try_recv().ok();
+            }
         }
     }
 
-    fn commit(&self, mut group: Vec<Box<dyn Job>>) {
-        let result = self.pool.get().map_err(DbError::from).and_then(|mut conn| {
-            write_tx(&mut conn, |conn| {
+    /// Whether the group was committed.
+    fn commit(&self, conn: &mut Option<PooledConn>, mut group: Vec<Box<dyn Job>>) -> bool {
+        let result = match conn {
+            Some(c) => Ok(c),
+            None => self
+                .pool
+                .get()
+                .map(|c| conn.insert(c))
+                .map_err(DbError::from),
+        }
+        .and_then(|conn| {
+            write_tx(conn, |conn| {
                 group.iter_mut().try_for_each(|job| savepoint(conn, job))
             })
         });
@@ -201,6 +219,7 @@ impl Committer {
         for job in group {
             job.finish(result.as_ref().map(|_| ()));
         }
+        result.is_ok()
     }
 }
 
