@@ -5,22 +5,24 @@
 //! - an item that fails rolls back its own savepoint and gets its own error; the others go on;
 //! - a group that cannot begin or commit fails every item in it: none is answered as stored.
 //!
-//! One committer thread per process (started on first use), with one pooled connection per
-//! group; other processes and instances have theirs, and meet as writers do today (SQLite's
-//! busy timeout, PostgreSQL's row locks).
+//! Committer threads (started on first use) share the one queue, each committing the group
+//! it took on a pooled connection of its own: one on SQLite (it has one writer), several on
+//! PostgreSQL, where each statement is a network round trip and connections write in
+//! parallel. Other processes and instances have theirs, and meet as writers do today
+//! (SQLite's busy timeout, PostgreSQL's row locks).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel::Connection;
 use diesel::connection::TransactionManager;
 use tokio::sync::oneshot;
 
-use super::{DbConn, DbError, Pool, PooledConn, write_tx};
+use super::{DbConn, DbError, DbTarget, Pool, PooledConn, write_tx};
 
 /// The most items in one group: a bound on how long the first of them waits for the commit.
 const MAX_ITEMS: usize = 64;
@@ -33,6 +35,7 @@ type Tm = <DbConn as Connection>::TransactionManager;
 
 pub struct GroupCommit {
     pool: Pool,
+    committers: usize,
     queue: OnceLock<Sender<Box<dyn Job>>>,
     counts: Arc<Counts>,
 }
@@ -43,10 +46,21 @@ struct Counts {
     items: AtomicU64,
 }
 
+/// How many committers for this database: one on SQLite; on PostgreSQL half the pool (at
+/// least 2, never more than the pool), so that the other half stays for readers and the
+/// workers.
+pub fn committers_for(url: &str, pool_size: u32) -> usize {
+    match DbTarget::parse(url) {
+        Ok(DbTarget::Postgres(_)) => (pool_size as usize / 2).max(2).min(pool_size as usize),
+        _ => 1,
+    }
+}
+
 impl GroupCommit {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, committers: usize) -> Self {
         Self {
             pool,
+            committers: committers.max(1),
             queue: OnceLock::new(),
             counts: Arc::default(),
         }
@@ -81,20 +95,29 @@ impl GroupCommit {
         )
     }
 
+    /// How many committer threads share the queue.
+    pub fn committers(&self) -> usize {
+        self.committers
+    }
+
     fn queue(&self) -> &Sender<Box<dyn Job>> {
         self.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::channel();
-            let committer = Committer {
-                pool: self.pool.clone(),
-                counts: self.counts.clone(),
-            };
-            // Should the thread not start, `jobs` is dropped with the closure and every
-            // caller is answered "unavailable" (503, try again) rather than left waiting.
-            if let Err(e) = std::thread::Builder::new()
-                .name("group-commit".into())
-                .spawn(move || committer.run(&jobs))
-            {
-                tracing::error!(error = %e, "the group committer could not start");
+            let jobs = Arc::new(Mutex::new(jobs));
+            for _ in 0..self.committers {
+                let committer = Committer {
+                    pool: self.pool.clone(),
+                    counts: self.counts.clone(),
+                };
+                let jobs = jobs.clone();
+                // Should no thread start, `jobs` is dropped with the closures and every
+                // caller is answered "unavailable" (503, try again) rather than left waiting.
+                if let Err(e) = std::thread::Builder::new()
+                    .name("group-commit".into())
+                    .spawn(move || committer.run(&jobs))
+                {
+                    tracing::error!(error = %e, "a group committer could not start");
+                }
             }
             queue
         })
@@ -174,18 +197,29 @@ struct Committer {
 }
 
 impl Committer {
-    fn run(self, jobs: &Receiver<Box<dyn Job>>) {
-        while let Ok(first) = jobs.recv() {
+    fn run(self, jobs: &Mutex<Receiver<Box<dyn Job>>>) {
+        // The queue is locked only to take a group, never while committing it: the other
+        // committers take the next ones meanwhile. A poisoned lock (a panic while gathering,
+        // which runs no work) still holds a sound receiver.
+        let take = |wait: bool| {
+            let jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            let first = if wait {
+                jobs.recv().ok()
+            } else {
+                jobs.try_recv().ok()
+            };
+            first.map(|first| gather(first, &jobs))
+        };
+        while let Some(group) = take(true) {
             // The connection is kept while work keeps coming (no pool check-out per group),
             // and given back as soon as none waits, or after a group that failed.
             let mut conn = None;
-            let mut next = Some(first);
-            while let Some(first) = next.take() {
-                let group = gather(first, jobs);
+            let mut next = Some(group);
+            while let Some(group) = next.take() {
                 if !self.commit(&mut conn, group) {
                     conn = None;
                 }
-                next = jobs.try_recv().ok();
+                next = take(false);
             }
         }
     }
@@ -258,4 +292,17 @@ fn savepoint(conn: &mut DbConn, job: &mut Box<dyn Job>) -> Result<(), DbError> {
         Tm::rollback_transaction(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::committers_for;
+
+    #[test]
+    fn one_committer_on_sqlite_and_half_the_pool_at_least_two_on_postgres() {
+        assert_eq!(committers_for("sqlite:///tmp/m.db", 8), 1);
+        assert_eq!(committers_for("postgres://u@127.0.0.1/m", 8), 4);
+        assert_eq!(committers_for("postgres://u@127.0.0.1/m", 3), 2);
+        assert_eq!(committers_for("postgres://u@127.0.0.1/m", 1), 1);
+    }
 }

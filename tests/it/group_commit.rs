@@ -128,25 +128,51 @@ fn open_in_group(app: &TestApp, email: &str) -> Pending<Opened, DeskError> {
         .enqueue(move |conn| consultation::open(&st, conn, &Opening::from_form(&c, None), now))
 }
 
-/// Holds the committer in a group of its own until `go` is sent: what is queued meanwhile
-/// makes the next group, all together.
-fn hold_the_committer(app: &TestApp) -> (Pending<(), DeskError>, mpsc::Sender<()>) {
-    let (started, is_started) = mpsc::channel();
-    let (go, wait_go) = mpsc::channel::<()>();
-    let held = app.state.commits.enqueue(move |_conn| {
-        started.send(()).unwrap();
-        wait_go.recv_timeout(Duration::from_secs(30)).unwrap();
-        Ok::<(), DeskError>(())
-    });
-    is_started
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the committer runs the first item");
-    (held, go)
+/// Every committer held in a group of its own until released: what is queued meanwhile makes
+/// the next group, all together (one committer on SQLite, several on PostgreSQL).
+struct Held(Vec<(Pending<(), DeskError>, mpsc::Sender<()>)>);
+
+impl Held {
+    fn release(self) {
+        let held: Vec<_> = self
+            .0
+            .into_iter()
+            .map(|(held, go)| {
+                go.send(()).unwrap();
+                held
+            })
+            .collect();
+        for held in held {
+            held.wait_blocking().expect("a holding item");
+        }
+    }
+}
+
+/// Each holding item is queued only once the previous one runs, so that each is taken by a
+/// committer not yet held.
+fn hold_the_committers(app: &TestApp) -> Held {
+    Held(
+        (0..app.state.commits.committers())
+            .map(|_| {
+                let (started, is_started) = mpsc::channel();
+                let (go, wait_go) = mpsc::channel::<()>();
+                let held = app.state.commits.enqueue(move |_conn| {
+                    started.send(()).unwrap();
+                    wait_go.recv_timeout(Duration::from_secs(30)).unwrap();
+                    Ok::<(), DeskError>(())
+                });
+                is_started
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("a committer runs the holding item");
+                (held, go)
+            })
+            .collect(),
+    )
 }
 
 fn an_item_failing_in_a_group_costs_the_others_nothing(backend: Backend) {
     let app = spawn_app(backend);
-    let (held, go) = hold_the_committer(&app);
+    let held = hold_the_committers(&app);
     let (groups_before, _) = app.state.commits.counts();
 
     let first = open_in_group(&app, "first@example.jp");
@@ -186,9 +212,7 @@ fn an_item_failing_in_a_group_costs_the_others_nothing(backend: Backend) {
         Ok::<(), DeskError>(())
     });
     let last = open_in_group(&app, "last@example.jp");
-    go.send(()).unwrap();
-
-    held.wait_blocking().expect("the holding item");
+    held.release();
     let first = first.wait_blocking().expect("the first is stored");
     assert!(matches!(
         refused.wait_blocking(),
@@ -207,8 +231,8 @@ fn an_item_failing_in_a_group_costs_the_others_nothing(backend: Backend) {
     let (groups_after, _) = app.state.commits.counts();
     assert_eq!(
         groups_after - groups_before,
-        2,
-        "the held group, then one for the rest"
+        app.state.commits.committers() as u64 + 1,
+        "the held groups, then one for the rest"
     );
 
     let mut fresh = fresh_conn(&app.db_url());
@@ -240,7 +264,7 @@ fn a_group_whose_commit_fails_answers_none_as_stored(backend: Backend) {
     )
     .execute(&mut *app.conn())
     .unwrap();
-    let (held, go) = hold_the_committer(&app);
+    let held = hold_the_committers(&app);
     let before = open_in_group(&app, "before@example.jp");
     let breaker = app.state.commits.enqueue(|conn| {
         diesel::sql_query("INSERT INTO gc_probe (ticket_id) VALUES (-1)")
@@ -249,8 +273,7 @@ fn a_group_whose_commit_fails_answers_none_as_stored(backend: Backend) {
         Ok::<(), DeskError>(())
     });
     let after = open_in_group(&app, "after@example.jp");
-    go.send(()).unwrap();
-    held.wait_blocking().unwrap();
+    held.release();
     for answer in [
         before.wait_blocking().map(|_| ()),
         breaker.wait_blocking(),
