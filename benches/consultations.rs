@@ -5,13 +5,16 @@
 //! opens a ticket, starts a reply clock and queues an acknowledgement, which the delivery
 //! worker sends meanwhile (as in service).
 //!
-//! Target: ≥ 3,000 consultations/s with p99 ≤ 50 ms on SQLite (django-helpdesk: ~60 tickets/s).
+//! Target (issue 16): ≥ 3,000 consultations/s with p99 ≤ 50 ms on SQLite under 16 keep-alive
+//! connections, RSS ≤ 256 MB under that load and ≤ 64 MB idle (django-helpdesk: ~60 tickets/s).
 //!
 //! Client and server share the machine's cores, so the figures include the load generator's
-//! own CPU use (shown as "bench" in the load column).
+//! own CPU use (shown as "bench" in the load column). Memory is this process's VmRSS: idle
+//! (after the warm-up, before the load) and the peak sampled under load; it includes the
+//! request bodies made beforehand (said in the header) and the client threads.
 //!
 //! Run: `cargo bench --bench consultations`. Knobs: `BENCH_REQUESTS` (default 20000),
-//! `BENCH_CLIENTS` (default 8), `BENCH_SECONDS` (time bound, default 120), `BENCH_BACKENDS`
+//! `BENCH_CLIENTS` (default 16), `BENCH_SECONDS` (time bound, default 120), `BENCH_BACKENDS`
 //! (default `sqlite-full,sqlite-normal,postgres`), `BENCH_SERVER_WORKERS` (default 0 = one per
 //! core, as configured by default), `BENCH_POOL_SIZE` (what-if: `database.pool_size`, default
 //! the configured 8).
@@ -21,7 +24,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Backend, BenchDb, Latencies, LoadProbe, Rng, Table};
@@ -80,6 +83,48 @@ struct Outcome {
     acks_sent: i64,
     acks_queued: i64,
     load: String,
+    rss_idle_kib: u64,
+    rss_peak_kib: u64,
+    /// Group commits during the load, and the items in them.
+    groups: (u64, u64),
+}
+
+/// This process's resident memory, from /proc/self/status.
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Samples VmRSS every 10 ms until stopped; the highest seen.
+struct RssPeak {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssPeak {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(vm_rss_kib()));
+        let (s, p) = (stop.clone(), peak.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(vm_rss_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Self { stop, peak, thread }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed).max(vm_rss_kib())
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -138,6 +183,9 @@ fn run(
     }
 
     let next = Arc::new(AtomicUsize::new(0));
+    let rss_idle_kib = vm_rss_kib();
+    let rss = RssPeak::start();
+    let groups_before = state.commits.counts();
     let probe = LoadProbe::start();
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
@@ -172,6 +220,12 @@ fn run(
     }
     let elapsed = start.elapsed();
     let load = probe.finish();
+    let rss_peak_kib = rss.finish();
+    let groups_after = state.commits.counts();
+    let groups = (
+        groups_after.0 - groups_before.0,
+        groups_after.1 - groups_before.1,
+    );
 
     // What the delivery worker got through while the load ran.
     let (tickets, acks_sent, acks_queued) = {
@@ -212,6 +266,9 @@ fn run(
         acks_sent,
         acks_queued,
         load,
+        rss_idle_kib,
+        rss_peak_kib,
+        groups,
     })
 }
 
@@ -221,18 +278,20 @@ fn main() {
         "POST /api/v1/consultations (in-process server, keep-alive clients)",
     );
     let requests = common::env_usize("BENCH_REQUESTS", 20_000);
-    let clients = common::env_usize("BENCH_CLIENTS", 8);
+    let clients = common::env_usize("BENCH_CLIENTS", 16);
     let bound = Duration::from_secs(common::env_usize("BENCH_SECONDS", 120) as u64);
     let run_id = common::random_hex();
     let bodies = Arc::new(bodies(requests, &run_id));
     let warm_up = self::bodies(200, &format!("{run_id}w"));
     println!(
         "{requests} requests (JSON bodies of {:.0} bytes on average), {clients} client threads, \
-         time bound {} s, server workers {} (0 = one per core), pool size {}",
+         time bound {} s, server workers {} (0 = one per core), pool size {}; bodies held in \
+         memory {:.1} MB (in the RSS figures)",
         bodies.iter().map(String::len).sum::<usize>() as f64 / requests.max(1) as f64,
         bound.as_secs(),
         common::env_usize("BENCH_SERVER_WORKERS", 0),
         std::env::var("BENCH_POOL_SIZE").unwrap_or_else(|_| "as configured (8)".into()),
+        bodies.iter().map(String::len).sum::<usize>() as f64 / 1e6,
     );
 
     let mut table = Table::new(&[
@@ -248,6 +307,8 @@ fn main() {
         "max ms",
         "tickets",
         "acks sent/queued at end",
+        "groups (items/group)",
+        "RSS idle/peak MB",
         "load",
     ]);
     for backend in common::backends_from_env() {
@@ -277,6 +338,16 @@ fn main() {
             common::ms(r.latencies.max()),
             r.tickets.to_string(),
             format!("{}/{}", r.acks_sent, r.acks_queued),
+            format!(
+                "{} ({:.1})",
+                r.groups.0,
+                r.groups.1 as f64 / r.groups.0.max(1) as f64
+            ),
+            format!(
+                "{:.0}/{:.0}",
+                r.rss_idle_kib as f64 / 1024.0,
+                r.rss_peak_kib as f64 / 1024.0
+            ),
             r.load,
         ]);
         let rate = r.created as f64 / r.elapsed.as_secs_f64();

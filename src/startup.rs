@@ -73,6 +73,8 @@ fn build_state_with(
         chrono::Duration::hours(1),
     );
     let settings_checks = settings.auth.parallel_password_checks;
+    let committers =
+        db::group_commit::committers_for(&settings.database.url, settings.database.pool_size);
     let form_secret = match settings.intake.form_secret.as_str() {
         "" => crate::random::bytes::<32>().to_vec(),
         own => own.as_bytes().to_vec(),
@@ -83,6 +85,7 @@ fn build_state_with(
         rules,
         templates,
         mailer,
+        commits: db::group_commit::GroupCommit::new(pool.clone(), committers),
         pool,
         time,
         waker: Arc::new(Waker::default()),

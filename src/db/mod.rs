@@ -9,6 +9,7 @@ pub mod case_values;
 pub mod clocks;
 pub mod consulters;
 pub mod drafts;
+pub mod group_commit;
 pub mod imap_state;
 pub mod leader;
 pub mod login_failures;
@@ -353,12 +354,17 @@ fn sqlite_up_to_date(c: &mut SqliteConnection) -> bool {
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue on
-/// busy_timeout instead of one failing when it upgrades a read lock. Not to be nested.
+/// busy_timeout instead of one failing when it upgrades a read lock. Inside a transaction
+/// already (a group commit's), it is a savepoint of it.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let status = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn);
+    if matches!(status.transaction_depth(), Ok(Some(_))) {
+        return conn.transaction(f);
+    }
     let _turn = match conn {
         DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
         DbConn::Postgres(_) => None,

@@ -4,13 +4,15 @@
 //! caller's transaction. The acknowledgement is composed here too; if it cannot be made, the
 //! consultation is kept all the same and the failure shows as its delivery.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{DeskError, urgent};
 use crate::db::attachments::NewAttachment;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::tickets::{self, RunningClock, TicketDetails};
-use crate::db::{DbConn, DbError, clocks, consulters, my_access, write_tx};
+use crate::db::{DbConn, DbError, clocks, consulters, my_access};
 use crate::domain::consultation::Consultation;
 use crate::domain::vocabulary::{Channel, ConsulterId, TicketId};
 use crate::domain::{clock, reference};
@@ -143,26 +145,42 @@ pub fn open(
     Ok(opened)
 }
 
-/// A consultation from the form or `POST /api/v1/consultations`, in a transaction of its own.
-pub fn submit(state: &AppState, conn: &mut DbConn, c: &Consultation) -> Result<Opened, DeskError> {
-    // Hashed on the bounded password threads, before any transaction is open.
-    let hash = match &c.passphrase {
-        Some(p) => Some(
+/// The consulter's passphrase, if one was chosen, hashed for their page. Blocking (argon2id
+/// on the bounded password threads): to be called off the async threads, before any
+/// transaction is open.
+pub fn hash_passphrase(state: &AppState, c: &Consultation) -> Result<Option<String>, DeskError> {
+    c.passphrase
+        .as_ref()
+        .map(|p| {
             state
                 .password_checker
                 .hash(p.expose(), super::auth::CHECK_WAIT)
-                .ok_or(DeskError::Busy)?,
-        ),
-        None => None,
-    };
-    let page = hash.as_deref().map(|h| PageAccess {
-        passphrase_hash: h,
-        notice_only: c.notice_only,
-    });
+                .ok_or(DeskError::Busy)
+        })
+        .transpose()
+}
+
+/// A consultation from the form or `POST /api/v1/consultations`, with its passphrase hashed
+/// ([`hash_passphrase`]). It is opened in a group commit shared with concurrent intake, under
+/// a savepoint of its own, and answered only once that commit is done.
+pub async fn submit(
+    state: &Arc<AppState>,
+    c: Consultation,
+    passphrase_hash: Option<String>,
+) -> Result<Opened, DeskError> {
     let now = state.time.now();
-    let opened = write_tx(conn, |conn| {
-        open(state, conn, &Opening::from_form(c, page), now)
-    })?;
+    let st = state.clone();
+    let opened = state
+        .commits
+        .enqueue(move |conn| {
+            let page = passphrase_hash.as_deref().map(|h| PageAccess {
+                passphrase_hash: h,
+                notice_only: c.notice_only,
+            });
+            open(&st, conn, &Opening::from_form(&c, page), now)
+        })
+        .wait()
+        .await?;
     state.metrics.intake(Channel::WebForm.as_str(), "opened");
     // Ids only: never who wrote, nor what.
     tracing::info!(

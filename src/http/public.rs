@@ -9,10 +9,9 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::blocking;
 use super::error::ApiError;
 use super::form_guard::{self, Judgement};
-use crate::desk::consultation::{Opened, submit};
+use crate::desk::consultation::{Opened, hash_passphrase, submit};
 use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
 use crate::domain::{form_token, jpdate};
 use crate::state::AppState;
@@ -91,7 +90,8 @@ fn limits(state: &AppState) -> Limits {
     }
 }
 
-/// Applies the per-address limit to a valid consultation and stores it on a blocking thread.
+/// Applies the per-address limit to a valid consultation and stores it in the next group
+/// commit, waited for without holding a thread; only a passphrase is hashed on one.
 async fn take(
     state: &web::Data<AppState>,
     req: &HttpRequest,
@@ -103,7 +103,18 @@ async fn take(
     {
         return Err(ApiError::RateLimited);
     }
-    blocking(state, move |st, conn| submit(st, conn, &consultation)).await
+    let (consultation, hash) = if consultation.passphrase.is_some() {
+        let st = state.clone();
+        web::block(move || {
+            let hash = hash_passphrase(&st, &consultation);
+            (consultation, hash)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))?
+    } else {
+        (consultation, Ok(None))
+    };
+    Ok(submit(state, consultation, hash?).await?)
 }
 
 /// The public API's consultation, as documented; the body is read leniently so that each

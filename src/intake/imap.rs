@@ -319,22 +319,34 @@ async fn take_new<S: Stream>(
             let st = state.clone();
             let mb = mailbox.clone();
             let too_large = matches!(item, Fetched::TooLarge(_));
-            web::block(move || {
-                let mut conn = st.pool.get().map_err(DbError::from)?;
-                let outcome = match item {
-                    Fetched::Whole(raw) => mail::take(&st, &mut conn, &raw, "imap")?,
-                    Fetched::TooLarge(size) => {
-                        mail::too_large(&st, &mut conn, "imap", &mb, uid, u64::from(size))?
-                    }
-                };
-                // Committed before the server hears of it: a crash here means the mail is
-                // fetched again and recognised as a duplicate, never lost.
-                db::set_imap_position(&mut conn, &mb, uidvalidity, i64::from(uid), st.time.now())?;
-                Ok::<Outcome, TakeError>(outcome)
-            })
-            .await
-            .map_err(|e| ImapError::Intake(e.to_string()))?
-            .map_err(|e| ImapError::Intake(e.to_string()))?;
+            // In the group commit public intake shares, the position with the mail.
+            let outcome = state
+                .commits
+                .enqueue(move |conn| {
+                    let outcome = match item {
+                        Fetched::Whole(raw) => mail::take(&st, conn, &raw, "imap")?,
+                        Fetched::TooLarge(size) => {
+                            mail::too_large(&st, conn, "imap", &mb, uid, u64::from(size))?
+                        }
+                    };
+                    db::set_imap_position(conn, &mb, uidvalidity, i64::from(uid), st.time.now())?;
+                    Ok::<Outcome, TakeError>(outcome)
+                })
+                .wait()
+                .await
+                .map_err(|e| ImapError::Intake(e.to_string()))?;
+            // Committed before the server hears of it: a crash here means the mail is
+            // fetched again and recognised as a duplicate, never lost. The delivery worker
+            // is woken again now that the acknowledgement is committed.
+            if matches!(
+                outcome,
+                Outcome::Opened {
+                    acknowledged: true,
+                    ..
+                }
+            ) {
+                state.waker.wake();
+            }
             // `Outcome::record` has logged the mail itself; the UID says where in the mailbox.
             tracing::debug!(uid, "IMAP mail stored");
             if too_large {

@@ -18,6 +18,7 @@ mod export;
 mod file_modes;
 mod form;
 mod fuzz;
+mod group_commit;
 mod hardening;
 mod imap_tls;
 mod instances;
