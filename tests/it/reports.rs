@@ -120,6 +120,40 @@ fn the_overdue_report_turns_at_the_due_time_and_exports_csv(backend: Backend) {
         "/api/v1/reports/due?by=2026-11-30T10:30:00%2B09:00",
     );
     assert_eq!(due.as_array().unwrap().len(), 1);
+
+    // Answered later: the report for a moment before the answer still lists it while it was
+    // overdue then, and not before its due time (the clock stopped after `as_of`).
+    app.time.set(at("2026-12-02T12:00:00Z"));
+    let r = app.call(
+        "POST",
+        &format!("/api/v1/tickets/{ticket}/replies"),
+        Some(&c.token),
+        Some(&json!({"body": "お返事です"})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let now = get(&app, &s.token, "/api/v1/reports/overdue");
+    assert_eq!(
+        now["count"], 1,
+        "answered: only the other one is overdue now"
+    );
+    assert_ne!(now["items"][0]["id"], ticket);
+    let then = get(
+        &app,
+        &s.token,
+        "/api/v1/reports/overdue?as_of=2026-12-01T12:00:00Z",
+    );
+    assert_eq!(then["count"], 2, "overdue at as_of, answered after it");
+    assert_eq!(then["items"][0]["id"], ticket);
+    assert_eq!(then["items"][0]["overdue_hours"], 35.0);
+    let not_yet = get(
+        &app,
+        &s.token,
+        "/api/v1/reports/overdue?as_of=2026-11-30T09:59:59%2B09:00",
+    );
+    assert_eq!(
+        not_yet["count"], 0,
+        "answered later, but not yet due at as_of"
+    );
     assert_eq!(
         app.call("GET", "/api/v1/reports/overdue", Some(&c.token), None)
             .status,
