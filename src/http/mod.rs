@@ -339,10 +339,20 @@ where
     E: Into<ApiError> + Send + 'static,
 {
     let state = state.clone();
-    web::block(move || {
+    off_async(move || {
         let mut conn = state.pool.get().map_err(DbError::from)?;
         f(&state, &mut conn).map_err(Into::into)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))?
+    .await?
+}
+
+/// Runs blocking work that needs no connection (an argon2 hash) on the blocking pool.
+pub async fn off_async<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::form_guard::{self, Judgement};
+use super::off_async;
 use crate::desk::consultation::{Opened, hash_passphrase, submit};
 use crate::domain::consultation::{self, Consultation, FieldError, Limits, RawConsultation};
 use crate::domain::{form_token, jpdate};
@@ -105,12 +106,11 @@ async fn take(
     }
     let (consultation, hash) = if consultation.passphrase.is_some() {
         let st = state.clone();
-        web::block(move || {
+        off_async(move || {
             let hash = hash_passphrase(&st, &consultation);
             (consultation, hash)
         })
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking work failed: {e}")))?
+        .await?
     } else {
         (consultation, Ok(None))
     };
