@@ -63,7 +63,8 @@ const SENTENCES: &[&str] = &[
     "長文になってしまい申し訳ありません。どうぞよろしくお願いいたします。",
 ];
 
-const SUBJECTS: &[&str] = &[
+/// Subjects of consultations (also the bulk seeder's, in SQL).
+pub const SUBJECTS: &[&str] = &[
     "息子のことで相談です",
     "娘がひきこもっています",
     "自分自身のことでご相談",

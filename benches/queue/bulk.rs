@@ -8,6 +8,7 @@ use madoguchi::db::{DbConn, DbError, write_tx};
 use madoguchi::domain::vocabulary::{StaffId, TicketId};
 
 use super::{COUNSELLORS, Seeded, counsellors};
+use crate::common::SUBJECTS;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -281,19 +282,7 @@ fn bulk_sql(
          WHERE NOT ({returning})",
         ts("off")
     );
-    let subject = pick(
-        "i % 8",
-        &[
-            "息子のことで相談です",
-            "娘がひきこもっています",
-            "自分自身のことでご相談",
-            "家族の接し方について",
-            "訪問相談について教えてください",
-            "兄のことで悩んでいます",
-            "はじめての相談です",
-            "今後の生活について",
-        ],
-    );
+    let subject = pick(&format!("i % {}", SUBJECTS.len()), SUBJECTS);
     let updated = "CASE WHEN running = 1 THEN last_start ELSE last_start + r_last END";
     let tickets = format!(
         "INSERT INTO tickets (id, reference, subject, status, channel, urgent, consulter_id, \
