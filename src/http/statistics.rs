@@ -76,10 +76,8 @@ pub fn read_params(
         Some(Ok(y)) if YEARS.contains(&y) => y,
         Some(_) => return Err(ApiError::field("fiscal_year", "invalid")),
     };
-    let suppress = match suppress
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim().parse::<i64>())
-    {
+    // An empty value is refused here; the console's form maps its empty field to absent.
+    let suppress = match suppress.map(|s| s.trim().parse::<i64>()) {
         None => None,
         Some(Ok(k)) if SUPPRESS.contains(&k) => Some(k),
         Some(_) => return Err(ApiError::field("suppress_below", "invalid")),

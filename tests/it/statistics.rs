@@ -368,6 +368,7 @@ fn only_supervisors_get_the_report_and_bad_parameters_are_named(backend: Backend
         ("fiscal_year=1999", "fiscal_year"),
         ("fiscal_year=2026&suppress_below=0", "suppress_below"),
         ("fiscal_year=2026&suppress_below=x", "suppress_below"),
+        ("fiscal_year=2026&suppress_below=", "suppress_below"),
         ("fiscal_year=2026&format=pdf", "format"),
     ] {
         let r = app.call(

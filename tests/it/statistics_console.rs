@@ -136,6 +136,10 @@ fn a_supervisor_records_case_fields_and_reads_them_on_the_statistics_page(backen
             ["年度,表,項目,コード,値", "2026年度,概要,実人数,people,2"]
         ])
     );
+    // Back to 伏せない: the form sends the field empty, and the page shows the counts again.
+    b.select("公表用に小さい数を伏せる", "伏せない");
+    b.press("表示");
+    assert_eq!(shown(&b, "相談した人（実人数）", "母"), "1");
     drop(b);
 
     // Counsellors record case fields but do not read the report, by the console's session.

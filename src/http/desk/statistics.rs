@@ -73,7 +73,7 @@ pub async fn page(
         .filter(|y| !y.is_empty())
         .unwrap_or_else(|| default_year(&state).to_string());
     let (year, suppress, _) =
-        match read_params(Some(&year_text), asked.suppress_below.as_deref(), None) {
+        match read_params(Some(&year_text), chosen(&asked.suppress_below), None) {
             Ok(p) => p,
             Err(e) => return failed(&state, &user, &e, "/desk/statistics"),
         };
@@ -163,7 +163,7 @@ pub async fn download(
 ) -> HttpResponse {
     let (year, suppress, format) = match read_params(
         asked.fiscal_year.as_deref(),
-        asked.suppress_below.as_deref(),
+        chosen(&asked.suppress_below),
         asked.format.as_deref().or(Some("csv")),
     ) {
         Ok((_, _, Format::Json)) => {
@@ -186,4 +186,9 @@ pub async fn download(
         Ok(r) => r,
         Err(e) => failed(&state, &user, &e, "/desk/statistics"),
     }
+}
+
+/// The form's suppression field left empty means none chosen.
+fn chosen(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
 }
