@@ -287,6 +287,18 @@ fn unknown_codes_are_refused_naming_the_field_and_changes_are_audited_by_name(ba
         json!({"writer": "self", "ward": "nishi"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    // A value of the wrong kind is a 422 naming each such field, and nothing is recorded.
+    let r = put_case(
+        &app,
+        &counsellor.token,
+        id,
+        json!({"ward": 5, "purposes": "family", "writer": "mother"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["fields"],
+        json!({"ward": "invalid_type", "purposes": "invalid_type"})
+    );
     let r = put_case(&app, &counsellor.token, id, json!({"writer": "aunt"}));
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(

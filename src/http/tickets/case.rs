@@ -160,17 +160,13 @@ pub async fn set(
     body: AfterAuth<web::Json<serde_json::Map<String, serde_json::Value>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let request: CaseRequest =
-        match serde_json::from_value(serde_json::Value::Object(body.into_inner())) {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(crate::http::error::json_error(
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    &format!("the request body is not valid JSON: {e}"),
-                ));
-            }
-        };
+    let body = body.into_inner();
+    let request: CaseRequest = match serde_json::from_value(serde_json::Value::Object(body.clone()))
+    {
+        Ok(r) => r,
+        // Valid JSON with a value of the wrong shape: name each such field, as any 422 does.
+        Err(_) => return Err(ApiError::Invalid(wrong_shapes(&body))),
+    };
     let record = request.record();
     let now = blocking(&state, move |st, conn| {
         desk::case::set(st, conn, &user.actor, id, &record)?;
@@ -178,6 +174,36 @@ pub async fn set(
     })
     .await?;
     Ok(HttpResponse::Ok().json(CaseOut::of(&now)))
+}
+
+/// The known fields whose value is neither null nor of the field's kind (a code, or a list of codes).
+fn wrong_shapes(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<(&'static str, &'static str)> {
+    use serde_json::Value;
+    let code = |v: &Value| v.is_null() || v.is_string();
+    let codes =
+        |v: &Value| v.is_null() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    let kinds: [(&'static str, &dyn Fn(&Value) -> bool); 8] = [
+        ("writer", &code),
+        ("person_sex", &code),
+        ("person_age_band", &code),
+        ("ward", &code),
+        ("withdrawal_years", &code),
+        ("purposes", &codes),
+        ("prior_agencies", &codes),
+        ("referred_to", &codes),
+    ];
+    let wrong: Vec<_> = kinds
+        .iter()
+        .filter(|(name, fits)| body.get(*name).is_some_and(|v| !fits(v)))
+        .map(|(name, _)| (*name, "invalid_type"))
+        .collect();
+    if wrong.is_empty() {
+        vec![("body", "invalid_type")]
+    } else {
+        wrong
+    }
 }
 
 #[derive(Serialize, ToSchema)]
