@@ -68,6 +68,9 @@ pub fn reserve(
                 .bind::<diesel::sql_types::BigInt, _>(SIGN_IN_LOCK)
                 .execute(pg)?;
         }
+        // Failures past the window count for nothing; keep no addresses longer than needed.
+        diesel::delete(login_failures::table.filter(login_failures::at.le(to_db(since))))
+            .execute(conn)?;
         let failed = self::since(conn, account, client_addr, since)?;
         if failed.by_account >= allowed_for_account || failed.by_address >= allowed_for_address {
             return Ok(None);

@@ -33,6 +33,8 @@ pub fn reserve(
                 .execute(pg)?;
         }
         let since = to_db(since);
+        // Failures past the window count for nothing; keep no addresses longer than needed.
+        diesel::delete(failures::table.filter(failures::at.le(since))).execute(conn)?;
         let by_reference: i64 = failures::table
             .filter(failures::reference.eq(reference))
             .filter(failures::at.gt(since))

@@ -372,6 +372,15 @@ fn strangers_learn_nothing_and_guesses_are_slowed(backend: Backend) {
     app.time.advance(ChronoDuration::minutes(16));
     let r = from("198.51.100.9", &reference, PASSPHRASE);
     assert_eq!(r.0, 200, "{}", r.1);
+    // The failures past the window were deleted by that attempt, the reference's own by its
+    // success: no address is kept longer than it counts.
+    let mut conn = app.conn();
+    use diesel::prelude::*;
+    let kept: i64 = madoguchi::db::schema::my_sign_in_failures::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(kept, 0);
 }
 
 fn the_page_closes_when_left_alone(backend: Backend) {

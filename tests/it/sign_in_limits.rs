@@ -161,6 +161,23 @@ fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(backend:
         login_via(&app, office, "kato@center.example", STAFF_PASSWORD),
         200
     );
+    // Past the cooling-off the stranger's failures count for nothing and are not kept: the
+    // next attempt, from anywhere, deletes them (addresses are kept no longer than needed).
+    let kept = |app: &TestApp| {
+        use diesel::prelude::*;
+        use madoguchi::db::schema::login_failures;
+        let mut conn = app.conn();
+        login_failures::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(kept(&app), 20, "5 + 15 failures within the window");
+    let cooling = app.state.settings.auth.cooling_off_minutes;
+    app.time
+        .advance(chrono::Duration::minutes(i64::from(cooling) + 1));
+    assert_eq!(login_via(&app, office, "sato@center.example", "guess"), 401);
+    assert_eq!(kept(&app), 1, "only the new failure is kept");
 }
 
 /// `n` sign-ins at once against a serve process, each from its own forwarded address as
