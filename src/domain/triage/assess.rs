@@ -116,17 +116,26 @@ pub(super) struct Blend {
     /// sentence scores at or below this, lower still: 「以前は死にたいと言っていましたが、最近
     /// また言うようになりました」 reads much like the past told as over, and is not.
     pub(super) own_voice_clears_at_or_below: f32,
+    /// A message the lists find urgent (`emergency`) and nothing else gets the category the
+    /// model scores best of the other three: `suicidal_ideation` above this, ...
+    pub(super) emergency_adds_above: f32,
+    /// ... self-harm or violence above this.
+    pub(super) emergency_adds_other_above: f32,
 }
 
 pub(super) const SHIPPED_BLEND: Blend = Blend {
     flags_above: 1.5, // 1.0 until fresh7/8: a farewell-shaped thank-you (寮に入るね) scored 1.0–1.5
-    clears_at_or_below: -0.5,
-    message_clears_at_or_below: -1.0,
+    // −0.5 and −1.0 until fresh9/10: each set left out, the model cleared 52 real flags over
+    // all of them (26 at −2.0, for 4 more false alarms).
+    clears_at_or_below: -2.0,
+    message_clears_at_or_below: -2.0,
     min_chars: 20,
     flags_from_chars: 10,
     short_flags_above: 3.0,
     max_chars: 4000,
     own_voice_clears_at_or_below: -5.0,
+    emergency_adds_above: 0.0,
+    emergency_adds_other_above: 8.0,
 };
 
 /// The shipped n-gram model, read in place on first use (only its head is read: a pipe process
@@ -172,7 +181,10 @@ pub(super) fn assess_with(
     let readable = |chars: usize| (blend.min_chars..=blend.max_chars).contains(&chars);
     if categories.is_empty() {
         let chars = found.norm.chars().count();
-        if !(blend.flags_from_chars..=blend.max_chars).contains(&chars) {
+        // A short message whose only match the lists set aside (「死にたいとかじゃない」) leaves
+        // the model nothing but the denial to read.
+        let only_a_denial = chars < blend.min_chars && !found.set_aside.is_empty();
+        if only_a_denial || !(blend.flags_from_chars..=blend.max_chars).contains(&chars) {
             return Assessment { categories };
         }
         let (scores, _) =
@@ -212,6 +224,26 @@ pub(super) fn assess_with(
                     || (readable(chars) && model.scores(span).0[0] <= blend.clears_at_or_below))
             })
     });
+    // 緊急 comes with what it is urgent about: a farewell or a place that the emergency list
+    // alone found (「今から鉄橋まで歩く」) gets the category the model reads best in it. An
+    // unexplained collapse (倒れていて、反応がありません) scores up to about 5 for self-harm or
+    // violence and keeps 緊急 alone (a wrong guess would mislead), so those two need far more
+    // (pills taken: 12, screams next door: 20).
+    if categories == [Category::Emergency] && readable(found.norm.chars().count()) {
+        let (scores, _) =
+            model.scores_masked(&found.norm, &found.sentence_starts, &found.set_aside);
+        let best = (1..scores.len() - 1)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap_or(1);
+        let above = if best == 1 {
+            blend.emergency_adds_above
+        } else {
+            blend.emergency_adds_other_above
+        };
+        if scores[best] > above {
+            categories.insert(0, Category::ALL[best - 1]);
+        }
+    }
     Assessment { categories }
 }
 
