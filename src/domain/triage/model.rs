@@ -36,6 +36,9 @@ pub const TRAINING_SETS: &[&str] = &[
     "fresh7.tsv",
     "fresh8.tsv",
     "kinds4.tsv",
+    "fresh9.tsv",
+    "fresh10.tsv",
+    "kinds5.tsv",
 ];
 
 /// Classes scored: any category at all (index 0), then each of [`Category::ALL`].
