@@ -32,6 +32,7 @@ mod reports;
 mod retention;
 mod review;
 mod sign_in_limits;
+mod sla_months;
 mod soak;
 mod sqlite_faults;
 mod statistics;
