@@ -2,6 +2,7 @@
 //! outbox worker, the only code that talks to an SMTP server.
 
 pub mod delivery;
+mod form_mail;
 pub mod mailer;
 pub mod outgoing;
 
