@@ -5,5 +5,6 @@ pub mod delivery;
 mod form_mail;
 pub mod mailer;
 pub mod outgoing;
+pub mod smtp_session;
 
 pub use mailer::Mailer;
