@@ -1,6 +1,7 @@
 //! Delivery: the outbox worker (`mail::delivery::DeliveryWorker`) sending queued mail to an
-//! SMTP server on 127.0.0.1 (the tests' in-process server, which keeps every mail), one
-//! connection reused across mails (lettre's pooled transport), claims in batches.
+//! SMTP server on 127.0.0.1 (the tests' in-process server, which keeps every mail), claims in
+//! batches, one connection a batch (mail::smtp_session), each message written with its
+//! terminator at once.
 //!
 //! Target: ≥ 500 mails/s. Every mail must reach the server and be marked sent.
 //!

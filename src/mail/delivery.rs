@@ -1,16 +1,15 @@
 //! The outbox worker: claims due mail, hands it to the transport, and records the outcome.
-//! It is the only code that talks to an SMTP server.
+//! With `smtp_session` (one connection a batch), the only code that talks to an SMTP server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{SmtpTransport, Transport as _};
 
-use crate::config::{MailTransport, SmtpSettings, SmtpTls};
+use super::smtp_session::{Session, SmtpClient};
+use crate::config::{MailTransport, SmtpSettings};
 use crate::db::{self, Pool, from_db, outbox};
 use crate::domain::redact;
 use crate::domain::vocabulary::OutboxId;
@@ -20,7 +19,7 @@ use crate::timesource::TimeSource;
 /// How mail leaves: an SMTP server, or `.eml` files in a folder (the default, so a fresh
 /// install never reaches out to a mail server).
 pub enum Transport {
-    Smtp(Box<SmtpTransport>),
+    Smtp(Box<SmtpClient>),
     File(PathBuf),
 }
 
@@ -36,25 +35,29 @@ impl Transport {
         if s.transport == MailTransport::File {
             return Ok(Self::File(PathBuf::from(&s.file_dir)));
         }
-        let builder = match s.tls {
-            SmtpTls::Tls => SmtpTransport::relay(&s.host).map_err(|e| e.to_string())?,
-            SmtpTls::Starttls => {
-                SmtpTransport::starttls_relay(&s.host).map_err(|e| e.to_string())?
-            }
-            SmtpTls::None => SmtpTransport::builder_dangerous(&s.host),
-        };
-        let mut builder = builder
-            .port(s.port)
-            .timeout(Some(StdDuration::from_secs(s.timeout_seconds)));
-        if !s.username.is_empty() {
-            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
-        }
-        Ok(Self::Smtp(Box::new(builder.build())))
+        Ok(Self::Smtp(Box::new(SmtpClient::new(s)?)))
     }
 
-    pub fn send(&self, from: &str, to: &str, raw: &[u8], name: &str) -> Result<(), SendError> {
+    /// The way out for one batch: for SMTP one connection, opened at the first mail and
+    /// closed with QUIT when the batch is dropped.
+    pub fn batch(&self) -> Batch<'_> {
         match self {
-            Self::Smtp(smtp) => {
+            Self::Smtp(client) => Batch::Smtp(Box::new(client.session())),
+            Self::File(dir) => Batch::File(dir),
+        }
+    }
+}
+
+pub enum Batch<'a> {
+    /// Boxed: a live connection is large, and the file variant a pointer.
+    Smtp(Box<Session<'a>>),
+    File(&'a Path),
+}
+
+impl Batch<'_> {
+    pub fn send(&mut self, from: &str, to: &str, raw: &[u8], name: &str) -> Result<(), SendError> {
+        match self {
+            Self::Smtp(session) => {
                 let envelope = Envelope::new(
                     Some(from.parse().map_err(|_| permanent("bad sender address"))?),
                     vec![
@@ -63,12 +66,7 @@ impl Transport {
                     ],
                 )
                 .map_err(|e| permanent(&e.to_string()))?;
-                smtp.send_raw(&envelope, raw)
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: e.is_permanent(),
-                        message: e.to_string(),
-                    })
+                session.send(&envelope, raw)
             }
             Self::File(dir) => write_eml(dir, name, raw).map_err(|e| SendError {
                 permanent: false,
@@ -86,7 +84,7 @@ fn permanent(message: &str) -> SendError {
 }
 
 /// Written beside, then renamed, so a reader never sees half a mail.
-fn write_eml(dir: &std::path::Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
+fn write_eml(dir: &Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
     crate::private_files::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
     // A disk that fills midway leaves no half-written file behind to take the space.
@@ -154,20 +152,21 @@ impl DeliveryWorker {
         tracing::info!(worker = %self.id, "mail delivery stopped");
     }
 
-    /// One claim-and-send pass; returns how many mails were tried.
+    /// One claim-and-send pass over one SMTP connection; returns how many mails were tried.
     pub fn round(&self) -> Result<usize, db::DbError> {
         let mut conn = self.pool.get()?;
         let now = self.time.now();
         let lease_until = now + outbox::lease(self.settings.timeout_seconds);
         let claimed = outbox::claim_due(&mut conn, &self.id, now, lease_until, BATCH)?;
         let mut tried = 0;
+        let mut batch = self.transport.batch();
         for (i, mail) in claimed.iter().enumerate() {
             if self.shutdown.is_triggered() {
                 let rest: Vec<OutboxId> = claimed[i..].iter().map(|m| m.id).collect();
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;
             }
-            self.deliver(&mut conn, mail)?;
+            self.deliver(&mut conn, &mut batch, mail)?;
             tried += 1;
         }
         Ok(tried)
@@ -176,12 +175,11 @@ impl DeliveryWorker {
     fn deliver(
         &self,
         conn: &mut db::DbConn,
+        batch: &mut Batch<'_>,
         mail: &outbox::ClaimedMail,
     ) -> Result<(), db::DbError> {
         let name = format!("{}-{}", self.time.now().format("%Y%m%dT%H%M%S"), mail.id);
-        let outcome = self
-            .transport
-            .send(&self.from, &mail.to_address, &mail.raw, &name);
+        let outcome = batch.send(&self.from, &mail.to_address, &mail.raw, &name);
         let now = self.time.now();
         // Servers often quote the recipient in their answers; the log must not.
         let logged = |e: &SendError| redact::addresses(&e.message);

@@ -2,7 +2,9 @@
 //! outbox worker, the only code that talks to an SMTP server.
 
 pub mod delivery;
+mod form_mail;
 pub mod mailer;
 pub mod outgoing;
+pub mod smtp_session;
 
 pub use mailer::Mailer;

@@ -7,6 +7,7 @@ mod api_details;
 mod browser;
 mod cli;
 mod consultations;
+mod delivery;
 mod desk;
 mod desk_my;
 mod desk_review;

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -34,6 +34,11 @@ pub struct ReceivedMail {
     pub data: Vec<u8>,
     /// Username given in AUTH on this connection, if any.
     pub auth_user: Option<String>,
+    /// Reads from the socket it took from the 354 to the end of DATA: 1 when the client wrote
+    /// the message and its terminator at once (a small mail, on loopback).
+    pub data_reads: usize,
+    /// Which connection (0, 1, ... in order of accepting) carried it.
+    pub connection: usize,
 }
 
 /// Where a scripted fault answers instead of the normal reply.
@@ -60,6 +65,8 @@ struct State {
     faults: VecDeque<Fault>,
     data_delay: Duration,
     running: bool,
+    /// Connections accepted so far.
+    accepted: usize,
     /// A clone of each live connection's socket, so `stop()` can shut it down and join it.
     conns: Vec<(TcpStream, JoinHandle<()>)>,
 }
@@ -108,6 +115,11 @@ impl TestSmtpServer {
     /// All messages accepted so far (across connections, stops and restarts).
     pub fn received(&self) -> Vec<ReceivedMail> {
         self.shared.lock().mails.clone()
+    }
+
+    /// How many connections the server accepted (across stops and restarts).
+    pub fn connections(&self) -> usize {
+        self.shared.lock().accepted
     }
 
     /// Blocks until at least `n` messages were accepted or `timeout` passed; returns them all.
@@ -222,17 +234,23 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         let sh = Arc::clone(&shared);
-        let handle = thread::spawn(move || serve(stream, &sh));
+        let number = st.accepted;
+        st.accepted += 1;
+        let handle = thread::spawn(move || serve(stream, &sh, number));
         st.conns.retain(|(_, h)| !h.is_finished());
         st.conns.push((handle_copy, handle));
     }
 }
 
-fn serve(stream: TcpStream, shared: &Shared) {
+fn serve(stream: TcpStream, shared: &Shared, number: usize) {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
-        r: BufReader::new(&stream),
+        r: BufReader::new(Counted {
+            stream: &stream,
+            reads: 0,
+        }),
         w: &stream,
+        number,
     };
     // An error only means the peer left or stop() shut the socket: the session just ends.
     let _ = conn.session(shared);
@@ -240,8 +258,23 @@ fn serve(stream: TcpStream, shared: &Shared) {
 }
 
 struct Conn<'a> {
-    r: BufReader<&'a TcpStream>,
+    r: BufReader<Counted<'a>>,
     w: &'a TcpStream,
+    number: usize,
+}
+
+/// The socket, counting its reads: how a client's writes arrived.
+struct Counted<'a> {
+    stream: &'a TcpStream,
+    reads: usize,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
 }
 
 /// The mail being built by MAIL/RCPT, and the scripted fault it claimed, if any.
@@ -341,6 +374,8 @@ impl Conn<'_> {
     /// the final reply.
     fn data(&mut self, shared: &Shared, (mut mail, fault): Transaction) -> io::Result<String> {
         self.reply("354 End data with <CR><LF>.<CR><LF>")?;
+        // Nothing of DATA is buffered yet: the client waits for the 354.
+        let reads_before = self.r.get_ref().reads;
         // Like lettre's encoder, only a line after CRLF (or the first) is dot-stuffed or can be
         // the terminator, so a '.' after a bare LF is data and bytes survive exactly.
         let mut at_line_start = true;
@@ -353,6 +388,8 @@ impl Conn<'_> {
             mail.data.extend_from_slice(&line[stuffed..]);
             at_line_start = line.ends_with(b"\r\n");
         }
+        mail.data_reads = self.r.get_ref().reads - reads_before;
+        mail.connection = self.number;
         if mail.data.ends_with(b"\r\n") {
             mail.data.truncate(mail.data.len() - 2); // that CRLF is the first half of CRLF.CRLF
         }
