@@ -1,5 +1,6 @@
 //! Group commit: the writes of concurrent callers (consultations from the API and the form,
-//! IMAP mail) are gathered for a moment and run in ONE write transaction, a savepoint each,
+//! IMAP mail) are gathered for a moment and run in ONE write transaction, a savepoint each
+//! (none for an item alone: the transaction is its own),
 //! so that one commit (one WAL fsync on SQLite) pays for many. Each caller gets its own
 //! result, and only once the group is committed:
 //! - an item that fails rolls back its own savepoint and gets its own error; the others go on;

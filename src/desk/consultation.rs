@@ -1,8 +1,10 @@
 //! The one way a consultation opens, whether it came through the form, the public API or a
 //! first mail: a reference no ticket has, the ticket with its consulter and first message,
 //! the reply clock, the urgent-risk check and its alert, and the acknowledgement, all in the
-//! caller's transaction. The acknowledgement is composed here too; if it cannot be made, the
-//! consultation is kept all the same and the failure shows as its delivery.
+//! caller's transaction. The urgent check and the acknowledgement need no database: `submit`
+//! makes them before its group commit ([`prepare`]), mail intake within `open`. If the
+//! acknowledgement cannot be made, the consultation is kept all the same and the failure
+//! shows as its delivery.
 
 use std::sync::Arc;
 
@@ -220,7 +222,8 @@ pub fn hash_passphrase(state: &AppState, c: &Consultation) -> Result<Option<Stri
 
 /// A consultation from the form or `POST /api/v1/consultations`, with its passphrase hashed
 /// ([`hash_passphrase`]). It is opened in a group commit shared with concurrent intake, under
-/// a savepoint of its own, and answered only once that commit is done.
+/// a savepoint of its own (unless alone in its group), and answered only once that commit is
+/// done.
 pub async fn submit(
     state: &Arc<AppState>,
     c: Consultation,
