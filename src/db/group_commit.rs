@@ -1,5 +1,6 @@
 //! Group commit: the writes of concurrent callers (consultations from the API and the form,
-//! IMAP mail) are gathered for a moment and run in ONE write transaction, a savepoint each,
+//! IMAP mail) are gathered for a moment and run in ONE write transaction, a savepoint each
+//! (none for an item alone: the transaction is its own),
 //! so that one commit (one WAL fsync on SQLite) pays for many. Each caller gets its own
 //! result, and only once the group is committed:
 //! - an item that fails rolls back its own savepoint and gets its own error; the others go on;
@@ -75,8 +76,23 @@ impl GroupCommit {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.enqueue_ordered(String::new(), work)
+    }
+
+    /// [`enqueue`](Self::enqueue), run in its group in the order of `key` (unkeyed items
+    /// first, in their order): work that writes rows other groups may write too (a new
+    /// consulter's address) takes their locks in one order in every group, so that two
+    /// PostgreSQL committers never wait for each other in a circle (a deadlock fails both
+    /// groups' every item).
+    pub fn enqueue_ordered<T, E, F>(&self, key: String, work: F) -> Pending<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let item = Box::new(Item {
+            key,
             work: Some(work),
             outcome: None,
             reply,
@@ -146,6 +162,7 @@ fn stopped<E: From<DbError>>() -> E {
 }
 
 trait Job: Send {
+    fn key(&self) -> &str;
     /// Runs the work; `false` when it failed and its savepoint is to be rolled back.
     fn run(&mut self, conn: &mut DbConn) -> bool;
     /// Answers the caller: the work's own result if the group committed, or its own error.
@@ -153,6 +170,7 @@ trait Job: Send {
 }
 
 struct Item<F, T, E> {
+    key: String,
     work: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
@@ -164,6 +182,10 @@ where
     T: Send,
     E: From<DbError> + Send,
 {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
     fn run(&mut self, conn: &mut DbConn) -> bool {
         let Some(work) = self.work.take() else {
             return false;
@@ -234,10 +256,22 @@ impl Committer {
                 .map(|c| conn.insert(c))
                 .map_err(DbError::from),
         }
-        .and_then(|conn| {
-            write_tx(conn, |conn| {
+        .and_then(|conn| match group.as_mut_slice() {
+            // Alone, an item needs no savepoint: the transaction is its own, rolled back
+            // if it fails (which is the group succeeding at storing nothing).
+            [job] => match write_tx(conn, |conn| {
+                if guarded(conn, job) {
+                    Ok(())
+                } else {
+                    Err(DbError::Query(diesel::result::Error::RollbackTransaction))
+                }
+            }) {
+                Err(DbError::Query(diesel::result::Error::RollbackTransaction)) => Ok(()),
+                other => other,
+            },
+            group => write_tx(conn, |conn| {
                 group.iter_mut().try_for_each(|job| savepoint(conn, job))
-            })
+            }),
         });
         self.counts.groups.fetch_add(1, Ordering::Relaxed);
         self.counts
@@ -277,6 +311,8 @@ fn gather(first: Box<dyn Job>, jobs: &Receiver<Box<dyn Job>>) -> Vec<Box<dyn Job
             }
         }
     }
+    // Stable: unkeyed items keep their order, and so do items of one key.
+    group.sort_by(|a, b| a.key().cmp(b.key()));
     group
 }
 
@@ -284,14 +320,18 @@ fn gather(first: Box<dyn Job>, jobs: &Receiver<Box<dyn Job>>) -> Vec<Box<dyn Job
 /// released or rolled back) means the transaction itself is broken: the group fails.
 fn savepoint(conn: &mut DbConn, job: &mut Box<dyn Job>) -> Result<(), DbError> {
     Tm::begin_transaction(conn)?;
-    // A panicking item is an item that failed; the others are not to be lost with it.
-    let done = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false);
-    if done {
+    if guarded(conn, job) {
         Tm::commit_transaction(conn)?;
     } else {
         Tm::rollback_transaction(conn)?;
     }
     Ok(())
+}
+
+/// Runs the item; whether it succeeded. A panicking item is an item that failed; the others
+/// are not to be lost with it.
+fn guarded(conn: &mut DbConn, job: &mut Box<dyn Job>) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The one way a consultation opens, whether it came through the form, the public API or a
 //! first mail: a reference no ticket has, the ticket with its consulter and first message,
 //! the reply clock, the urgent-risk check and its alert, and the acknowledgement, all in the
-//! caller's transaction. The acknowledgement is composed here too; if it cannot be made, the
-//! consultation is kept all the same and the failure shows as its delivery.
+//! caller's transaction. The urgent check and the acknowledgement need no database: `submit`
+//! makes them before its group commit ([`prepare`]), mail intake within `open`. If the
+//! acknowledgement cannot be made, the consultation is kept all the same and the failure
+//! shows as its delivery.
 
 use std::sync::Arc;
 
@@ -10,13 +12,14 @@ use chrono::{DateTime, Utc};
 
 use super::{DeskError, urgent};
 use crate::db::attachments::NewAttachment;
+use crate::db::group_commit::Pending;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::tickets::{self, RunningClock, TicketDetails};
 use crate::db::{DbConn, DbError, clocks, consulters, my_access};
 use crate::domain::consultation::Consultation;
 use crate::domain::vocabulary::{Channel, ConsulterId, TicketId};
 use crate::domain::{clock, reference};
-use crate::mail::mailer::Acknowledgement;
+use crate::mail::mailer::{Acknowledgement, ComposeError, OutgoingMail};
 use crate::mail::outgoing::{self, Acknowledged};
 use crate::state::AppState;
 
@@ -95,6 +98,67 @@ pub fn open(
     o: &Opening<'_>,
     now: DateTime<Utc>,
 ) -> Result<Opened, DeskError> {
+    open_prepared(state, conn, o, prepare(state, o, now), now)
+}
+
+/// What of an opening needs no database: the urgent-risk check, and the acknowledgement
+/// composed under a reference drawn now. Made before the transaction (a group commit's
+/// committer is one thread on SQLite: all it does for an item is insert).
+pub struct Prepared {
+    reference: String,
+    flag: Option<urgent::Flag>,
+    /// None for automatic mail, which is never answered.
+    ack: Option<Result<OutgoingMail, ComposeError>>,
+}
+
+pub fn prepare(state: &AppState, o: &Opening<'_>, now: DateTime<Utc>) -> Prepared {
+    let reference = reference::from_entropy(crate::random::bytes());
+    if o.automatic() {
+        return Prepared {
+            reference,
+            flag: None,
+            ack: None,
+        };
+    }
+    let flag = urgent::assess(state, o.message_subject, o.body);
+    let due = clock::reply_due_at(&state.rules, now);
+    // A failure is kept, to be stored as the acknowledgement's failed delivery.
+    let ack = state
+        .mailer
+        .acknowledgement(&acknowledgement(o, &reference, due, flag.is_some()), now);
+    Prepared {
+        reference,
+        flag,
+        ack: Some(ack),
+    }
+}
+
+fn acknowledgement<'a>(
+    o: &'a Opening<'_>,
+    reference: &'a str,
+    due: DateTime<Utc>,
+    urgent: bool,
+) -> Acknowledgement<'a> {
+    Acknowledgement {
+        to: o.ticket.consulter_email,
+        name: o.ticket.consulter_name,
+        reference,
+        subject: o.ticket.subject,
+        reply_due_at: due,
+        in_reply_to: o.in_reply_to,
+        urgent,
+        notice_only: o.page.is_some_and(|p| p.notice_only),
+    }
+}
+
+/// [`open`] with its [`Prepared`] part made beforehand (with the same `now`).
+pub fn open_prepared(
+    state: &AppState,
+    conn: &mut DbConn,
+    o: &Opening<'_>,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+) -> Result<Opened, DeskError> {
     let due = clock::reply_due_at(&state.rules, now);
     // The ticket is inserted with its clock mirrored (none for automatic mail).
     let clock = (!o.automatic()).then_some(RunningClock {
@@ -103,7 +167,8 @@ pub fn open(
     });
     let email = o.ticket.consulter_email;
     let consulter = consulters::find_or_add(conn, email, o.ticket.consulter_name, now)?;
-    let (ticket, reference) = insert_ticket(conn, &o.ticket, consulter, clock, now)?;
+    let (ticket, reference, drawn_kept) =
+        insert_ticket(conn, &o.ticket, consulter, clock, prepared.reference, now)?;
     let mut message =
         NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(email), now);
     if let Some(mail) = &o.mail {
@@ -125,23 +190,18 @@ pub fn open(
         return Ok(opened);
     };
     clocks::record_start(conn, ticket, clock.started_at, clock.due_at, message)?;
-    let flag = urgent::assess(state, o.message_subject, o.body);
+    let flag = prepared.flag;
     if let Some(flag) = &flag {
         urgent::raise(state, conn, ticket, &opened.reference, message, flag, now)?;
         opened.urgent = true;
     }
-    let ack = Acknowledgement {
-        to: email,
-        name: o.ticket.consulter_name,
-        reference: &opened.reference,
-        subject: o.ticket.subject,
-        reply_due_at: due,
-        in_reply_to: o.in_reply_to,
-        urgent: flag.is_some(),
-        notice_only: o.page.is_some_and(|p| p.notice_only),
-    };
+    // Made under a reference that was taken meanwhile: made again, under the ticket's.
+    let composed = prepared.ack.filter(|_| drawn_kept);
+    let ack = acknowledgement(o, &opened.reference, due, flag.is_some());
     opened.acknowledged =
-        outgoing::acknowledge(conn, &state.mailer, ticket, &ack, now)? == Acknowledged::Queued;
+        outgoing::acknowledge_with(conn, &state.mailer, ticket, email, now, || {
+            composed.unwrap_or_else(|| state.mailer.acknowledgement(&ack, now))
+        })? == Acknowledged::Queued;
     Ok(opened)
 }
 
@@ -162,25 +222,14 @@ pub fn hash_passphrase(state: &AppState, c: &Consultation) -> Result<Option<Stri
 
 /// A consultation from the form or `POST /api/v1/consultations`, with its passphrase hashed
 /// ([`hash_passphrase`]). It is opened in a group commit shared with concurrent intake, under
-/// a savepoint of its own, and answered only once that commit is done.
+/// a savepoint of its own (unless alone in its group), and answered only once that commit is
+/// done.
 pub async fn submit(
     state: &Arc<AppState>,
     c: Consultation,
     passphrase_hash: Option<String>,
 ) -> Result<Opened, DeskError> {
-    let now = state.time.now();
-    let st = state.clone();
-    let opened = state
-        .commits
-        .enqueue(move |conn| {
-            let page = passphrase_hash.as_deref().map(|h| PageAccess {
-                passphrase_hash: h,
-                notice_only: c.notice_only,
-            });
-            open(&st, conn, &Opening::from_form(&c, page), now)
-        })
-        .wait()
-        .await?;
+    let opened = enqueue(state, c, passphrase_hash).wait().await?;
     state.metrics.intake(Channel::WebForm.as_str(), "opened");
     // Ids only: never who wrote, nor what.
     tracing::info!(
@@ -195,20 +244,55 @@ pub async fn submit(
     Ok(opened)
 }
 
-/// The ticket under a reference no ticket has yet. A taken one is skipped by the insert itself
-/// (it writes nothing then) rather than left to fail on the unique index: a violation would
-/// end the caller's transaction, which may hold other mail of a batch.
+/// Queues a consultation for the next group commit, its [`Prepared`] part made first on the
+/// caller's thread. Its group is ordered by consulter address: on PostgreSQL two committers
+/// inserting the same two new consulters in opposite order would deadlock.
+pub fn enqueue(
+    state: &Arc<AppState>,
+    c: Consultation,
+    passphrase_hash: Option<String>,
+) -> Pending<Opened, DeskError> {
+    let now = state.time.now();
+    let prepared = prepare(
+        state,
+        &Opening::from_form(&c, page(&passphrase_hash, &c)),
+        now,
+    );
+    let st = state.clone();
+    state
+        .commits
+        .enqueue_ordered(c.email.to_lowercase(), move |conn| {
+            let opening = Opening::from_form(&c, page(&passphrase_hash, &c));
+            open_prepared(&st, conn, &opening, prepared, now)
+        })
+}
+
+fn page<'a>(hash: &'a Option<String>, c: &Consultation) -> Option<PageAccess<'a>> {
+    hash.as_deref().map(|h| PageAccess {
+        passphrase_hash: h,
+        notice_only: c.notice_only,
+    })
+}
+
+/// The ticket under a reference no ticket has yet: `drawn` first, and whether it was kept.
+/// A taken one is skipped by the insert itself (it writes nothing then) rather than left to
+/// fail on the unique index: a violation would end the caller's transaction, which may hold
+/// other mail of a batch.
 fn insert_ticket(
     conn: &mut DbConn,
     details: &TicketDetails<'_>,
     consulter: ConsulterId,
     clock: Option<RunningClock>,
+    drawn: String,
     now: DateTime<Utc>,
-) -> Result<(TicketId, String), DeskError> {
-    for _ in 0..5 {
-        let candidate = reference::from_entropy(crate::random::bytes());
+) -> Result<(TicketId, String, bool), DeskError> {
+    let mut candidate = drawn;
+    for attempt in 0..5 {
+        if attempt > 0 {
+            candidate = reference::from_entropy(crate::random::bytes());
+        }
         if let Some(id) = tickets::insert_new(conn, &candidate, details, consulter, clock, now)? {
-            return Ok((id, candidate));
+            return Ok((id, candidate, attempt == 0));
         }
     }
     // Five collisions in 40 random bits: something is wrong with the randomness; try later.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Mailer;
-use super::mailer::{Acknowledgement, OutgoingMail};
+use super::mailer::{Acknowledgement, ComposeError, OutgoingMail};
 use crate::db::messages::{self, NewMessage};
 use crate::db::outbox::{self, NewOutboundMail};
 use crate::db::{DbConn, DbError};
@@ -129,11 +129,25 @@ pub fn acknowledge(
     ack: &Acknowledgement<'_>,
     now: DateTime<Utc>,
 ) -> Result<Acknowledged, DbError> {
-    let to = ack.to;
+    acknowledge_with(conn, mailer, ticket, ack.to, now, || {
+        mailer.acknowledgement(ack, now)
+    })
+}
+
+/// [`acknowledge`], the mail made by `compose` (only if under the cap): a caller may have
+/// composed it before its transaction, so that the transaction only stores it.
+pub fn acknowledge_with(
+    conn: &mut DbConn,
+    mailer: &Mailer,
+    ticket: TicketId,
+    to: &str,
+    now: DateTime<Utc>,
+    compose: impl FnOnce() -> Result<OutgoingMail, ComposeError>,
+) -> Result<Acknowledged, DbError> {
     if outbox::acknowledgements_since(conn, to, now - Duration::hours(24))? >= ACKS_PER_DAY {
         return Ok(Acknowledged::CapReached);
     }
-    let mail = match mailer.acknowledgement(ack, now) {
+    let mail = match compose() {
         Ok(ack) => ack,
         Err(e) => {
             let why = format!("the acknowledgement could not be made: {e}");

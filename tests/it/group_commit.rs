@@ -27,6 +27,7 @@ both_backends!(
     an_item_failing_in_a_group_costs_the_others_nothing,
     a_group_whose_commit_fails_answers_none_as_stored,
     imap_mail_shares_the_group_commit_and_is_threaded,
+    parallel_groups_of_the_same_new_consulters_in_opposite_orders_all_commit,
 );
 
 /// A connection of its own, outside the server's pool: what another process would see.
@@ -376,4 +377,41 @@ fn imap_mail_shares_the_group_commit_and_is_threaded(backend: Backend) {
         items, 9,
         "three mails and six consultations through the group commit"
     );
+}
+
+/// Two groups at once (two PostgreSQL committers), the same 64 new addresses in each, one
+/// group queued in the opposite order of the other: unordered, each group's insert of a new
+/// consulter waits for the other group's uncommitted one, in a circle, until PostgreSQL
+/// aborts one as a deadlock. SQLite has one committer: the groups run one after the other.
+fn parallel_groups_of_the_same_new_consulters_in_opposite_orders_all_commit(backend: Backend) {
+    // The most items in a group: each half is a group of its own.
+    const EACH: usize = 64;
+    let app = spawn_app_with(backend, |s| s.intake.rate_limit_per_hour = 0);
+    let held = hold_the_committers(&app);
+    let pending: Vec<_> = (0..EACH)
+        .chain((0..EACH).rev())
+        .map(|i| {
+            let c = validate_json(
+                &consultation(&format!("both{i:02}@example.jp")),
+                &Limits {
+                    max_body_chars: 10_000,
+                },
+            )
+            .unwrap();
+            consultation::enqueue(&app.state, c, None)
+        })
+        .collect();
+    let (groups_before, _) = app.state.commits.counts();
+    held.release();
+    for (i, p) in pending.into_iter().enumerate() {
+        if let Err(e) = p.wait_blocking() {
+            panic!("consultation {i} not stored: {e}");
+        }
+    }
+    let (groups_after, _) = app.state.commits.counts();
+    assert!(groups_after - groups_before >= 2, "two groups at least");
+    assert_eq!(count_tickets(&app), 2 * EACH as i64);
+    let mut conn = app.conn();
+    let consulters: i64 = consulters::table.count().get_result(&mut *conn).unwrap();
+    assert_eq!(consulters, EACH as i64, "each address one consulter");
 }
