@@ -14,7 +14,7 @@ use crate::desk::{self, DeskError};
 use crate::domain::vocabulary::{QuarantineId, Role};
 use crate::intake::Outcome;
 use crate::intake::mail;
-use crate::startup::{Application, StartError, build_command_state};
+use crate::startup::{Application, StartError, build_command_state, build_intake_state};
 use crate::state::AppState;
 use crate::timesource::SystemTime;
 use std::sync::Arc;
@@ -205,8 +205,13 @@ pub(crate) fn state_for_command(settings: Settings) -> Result<AppState, ExitCode
     build_command_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
 }
 
+/// The state for `ingest` and `quarantine`, which take mail and need no case fields.
+fn state_for_intake(settings: Settings) -> Result<AppState, ExitCode> {
+    build_intake_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
+}
+
 fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
-    let state = match state_for_command(settings) {
+    let state = match state_for_intake(settings) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -301,7 +306,7 @@ fn ingest_files(
 }
 
 fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
-    let state = match state_for_command(settings) {
+    let state = match state_for_intake(settings) {
         Ok(s) => s,
         Err(code) => return code,
     };
