@@ -75,10 +75,15 @@ pub fn take(
     Ok(outcome)
 }
 
-/// Takes several messages in one transaction, each under its own savepoint, so that one
-/// commit pays for many: the cost of a commit bounds intake. A mail that fails alone is
-/// quarantined alone; a database failure rolls the whole batch back, and nothing of it is
-/// stored (the caller says "try again", and the redelivery is recognised mail by mail).
+/// Takes several messages in one transaction, so that one commit pays for many: the cost of
+/// a commit bounds intake. A mail that fails alone is quarantined alone; a database failure
+/// rolls the whole batch back, and nothing of it is stored (the caller says "try again", and
+/// the redelivery is recognised mail by mail).
+///
+/// The batch is first stored without a savepoint per mail: on PostgreSQL each savepoint is two
+/// more round trips per mail, on SQLite about 4 % of a mail's instructions. Should any mail
+/// fail, that attempt is rolled back whole and the batch is stored again with a savepoint per
+/// mail, so the failing one is quarantined alone; nothing is reported before the commit.
 pub fn take_batch(
     state: &AppState,
     conn: &mut DbConn,
@@ -91,45 +96,16 @@ pub fn take_batch(
         .iter()
         .map(|raw| parse::parse(raw, max).map_err(|e| e.to_string()))
         .collect();
-    let mut acknowledged = false;
-    let taken = write_tx(conn, |conn| {
-        let mut out = Vec::with_capacity(raws.len());
-        for (raw, mail) in raws.iter().zip(&parsed) {
-            let mail = match mail {
-                Ok(mail) => mail,
-                Err(reason) => {
-                    out.push(Err(reason.clone()));
-                    continue;
-                }
-            };
-            match conn.transaction(|c| decide_and_store(state, c, raw, mail, now)) {
-                Ok(outcome) => {
-                    acknowledged |= matches!(
-                        outcome,
-                        Outcome::Opened {
-                            acknowledged: true,
-                            ..
-                        }
-                    );
-                    out.push(Ok(outcome));
-                }
-                Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
-                Err(Failure::Db(e))
-                    if e.is_unique_violation() && messages::is_stored(conn, &mail.message_id)? =>
-                {
-                    out.push(Ok(Outcome::Duplicate));
-                }
-                // The savepoint is gone; this mail alone goes to quarantine.
-                Err(Failure::Db(e)) if !e.is_unavailable() => out.push(Err(unstorable(&e))),
-                Err(failure) => return Err(failure),
-            }
-        }
-        Ok(out)
-    })
-    .map_err(|f| match f {
-        Failure::Db(e) => TakeError::from(e),
-        Failure::Quarantine(reason) => TakeError::Unavailable(reason),
-    })?;
+    let stored = match store_batch(state, conn, raws, &parsed, now, false) {
+        Ok(stored) => stored,
+        Err(Failure::Db(e)) if e.is_unavailable() => return Err(e.into()),
+        // One mail failed: the batch again, carefully.
+        Err(_) => store_batch(state, conn, raws, &parsed, now, true).map_err(|f| match f {
+            Failure::Db(e) => TakeError::from(e),
+            Failure::Quarantine(reason) => TakeError::Unavailable(reason),
+        })?,
+    };
+    let (taken, acknowledged) = stored;
     if acknowledged {
         state.waker.wake();
     }
@@ -143,6 +119,63 @@ pub fn take_batch(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Each mail's outcome, or why it goes to quarantine; and whether an acknowledgement was queued.
+type Stored = (Vec<Result<Outcome, String>>, bool);
+
+/// One write transaction over the batch. Without `savepoints`, any mail's failure fails the
+/// whole attempt (rolled back); with them, a failing mail is rolled back alone and its reason
+/// kept for quarantine.
+fn store_batch(
+    state: &AppState,
+    conn: &mut DbConn,
+    raws: &[Vec<u8>],
+    parsed: &[Result<InboundMail, String>],
+    now: DateTime<Utc>,
+    savepoints: bool,
+) -> Result<Stored, Failure> {
+    write_tx(conn, |conn| {
+        let mut out = Vec::with_capacity(raws.len());
+        let mut acknowledged = false;
+        for (raw, mail) in raws.iter().zip(parsed) {
+            let mail = match mail {
+                Ok(mail) => mail,
+                Err(reason) => {
+                    out.push(Err(reason.clone()));
+                    continue;
+                }
+            };
+            let result = if savepoints {
+                conn.transaction(|c| decide_and_store(state, c, raw, mail, now))
+            } else {
+                decide_and_store(state, conn, raw, mail, now)
+            };
+            match result {
+                Ok(outcome) => {
+                    acknowledged |= matches!(
+                        outcome,
+                        Outcome::Opened {
+                            acknowledged: true,
+                            ..
+                        }
+                    );
+                    out.push(Ok(outcome));
+                }
+                Err(failure) if !savepoints => return Err(failure),
+                Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
+                Err(Failure::Db(e))
+                    if e.is_unique_violation() && messages::is_stored(conn, &mail.message_id)? =>
+                {
+                    out.push(Ok(Outcome::Duplicate));
+                }
+                // The savepoint is gone; this mail alone goes to quarantine.
+                Err(Failure::Db(e)) if !e.is_unavailable() => out.push(Err(unstorable(&e))),
+                Err(failure) => return Err(failure),
+            }
+        }
+        Ok((out, acknowledged))
+    })
 }
 
 /// Tries a quarantined mail again (after a fix, or a changed setting). It leaves quarantine

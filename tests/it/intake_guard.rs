@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use madoguchi::db::schema::{messages, quarantine, tickets};
+use madoguchi::db::schema::{messages, outbound_mail, quarantine, tickets};
+use madoguchi::intake::{Outcome, mail as intake};
 
 use crate::both_backends;
 use crate::support::dovecot::{self, Dovecot};
@@ -17,6 +18,7 @@ use crate::support::{
 both_backends!(
     a_mail_naming_70000_references_is_threaded_and_intake_goes_on,
     a_mail_the_database_refuses_is_quarantined_and_intake_goes_on,
+    a_poison_mail_late_in_a_batch_leaves_the_others_stored_once,
     the_imap_poller_goes_past_a_poison_mail,
     a_30_mb_subject_stays_in_the_raw_mail_not_in_the_queue,
     a_mail_over_the_size_limit_is_refused_by_ingest,
@@ -193,6 +195,41 @@ fn a_mail_the_database_refuses_is_quarantined_and_intake_goes_on(backend: Backen
         "opened 1, quarantined 1"
     );
     assert_eq!(inbound(&pool), 2);
+}
+
+/// A batch is first stored without a savepoint per mail; a poison mail after others makes
+/// it start over with savepoints, and what came before must then be there once, not twice.
+fn a_poison_mail_late_in_a_batch_leaves_the_others_stored_once(backend: Backend) {
+    let app = spawn_app(backend);
+    refuse_poison(&app.state.pool, backend);
+    let raws = vec![
+        mail(
+            "hanako@example.jp",
+            "first@example.jp",
+            "",
+            "はじめまして。",
+        ),
+        mail(
+            "hanako@example.jp",
+            "reply@example.jp",
+            "In-Reply-To: <first@example.jp>\r\n",
+            "続きです。",
+        ),
+        mail("x@example.jp", "poison@example.jp", "", "POISON"),
+        mail("taro@example.jp", "last@example.jp", "", "別の相談です。"),
+    ];
+    let mut conn = app.conn();
+    let outcomes = intake::take_batch(&app.state, &mut conn, &raws, "test").unwrap();
+    let names: Vec<&str> = outcomes.iter().map(Outcome::as_str).collect();
+    assert_eq!(names, ["opened", "joined", "quarantined", "opened"]);
+    let tickets_made: i64 = tickets::table.count().get_result(&mut *conn).unwrap();
+    let queued: i64 = outbound_mail::table.count().get_result(&mut *conn).unwrap();
+    let kept: i64 = quarantine::table.count().get_result(&mut *conn).unwrap();
+    drop(conn);
+    assert_eq!(inbound(&app.state.pool), 3, "each good mail once");
+    assert_eq!(tickets_made, 2);
+    assert_eq!(queued, 2, "one acknowledgement per new consultation");
+    assert_eq!(kept, 1);
 }
 
 fn the_imap_poller_goes_past_a_poison_mail(backend: Backend) {
