@@ -181,18 +181,22 @@ fn wrong_shapes(
     body: &serde_json::Map<String, serde_json::Value>,
 ) -> Vec<(&'static str, &'static str)> {
     use serde_json::Value;
-    let code = |v: &Value| v.is_null() || v.is_string();
-    let codes =
-        |v: &Value| v.is_null() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
-    let kinds: [(&'static str, &dyn Fn(&Value) -> bool); 8] = [
-        ("writer", &code),
-        ("person_sex", &code),
-        ("person_age_band", &code),
-        ("ward", &code),
-        ("withdrawal_years", &code),
-        ("purposes", &codes),
-        ("prior_agencies", &codes),
-        ("referred_to", &codes),
+    fn code(v: &Value) -> bool {
+        v.is_null() || v.is_string()
+    }
+    fn codes(v: &Value) -> bool {
+        v.is_null() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+    }
+    type Fits = fn(&Value) -> bool;
+    let kinds: [(&'static str, Fits); 8] = [
+        ("writer", code),
+        ("person_sex", code),
+        ("person_age_band", code),
+        ("ward", code),
+        ("withdrawal_years", code),
+        ("purposes", codes),
+        ("prior_agencies", codes),
+        ("referred_to", codes),
     ];
     let wrong: Vec<_> = kinds
         .iter()
