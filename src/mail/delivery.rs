@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use lettre::address::Envelope;
 
+pub use super::smtp_session::SendError;
 use super::smtp_session::{Session, SmtpClient};
 use crate::config::{MailTransport, SmtpSettings};
 use crate::db::{self, Pool, from_db, outbox};
@@ -21,13 +22,6 @@ use crate::timesource::TimeSource;
 pub enum Transport {
     Smtp(Box<SmtpClient>),
     File(PathBuf),
-}
-
-#[derive(Debug)]
-pub struct SendError {
-    /// The server refused for good (5xx): retrying cannot help.
-    pub permanent: bool,
-    pub message: String,
 }
 
 impl Transport {

@@ -17,8 +17,15 @@ use lettre::transport::smtp::extension::{
     ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
 };
 
-use super::delivery::SendError;
 use crate::config::{SmtpSettings, SmtpTls};
+
+/// A mail not handed over, and whether trying again could help.
+#[derive(Debug)]
+pub struct SendError {
+    /// The server refused for good (5xx): retrying cannot help.
+    pub permanent: bool,
+    pub message: String,
+}
 
 /// How to reach the server, prepared once per worker.
 pub struct SmtpClient {
