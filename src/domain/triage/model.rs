@@ -39,6 +39,11 @@ pub const TRAINING_SETS: &[&str] = &[
     "fresh9.tsv",
     "fresh10.tsv",
     "kinds5.tsv",
+    "fresh11.tsv",
+    "fresh12.tsv",
+    "fresh13.tsv",
+    "fresh14.tsv",
+    "kinds6.tsv",
 ];
 
 /// Classes scored: any category at all (index 0), then each of [`Category::ALL`].

@@ -121,6 +121,8 @@ const CONTEXT_BEFORE: &[&str] = &[
     "{ゲーム|げーむ}{の中で|のなかで|の中の|のなかの|内で|の世界で|の中では}",
     "{主人公|登場人物|キャラクター|キャラ|芸能人|有名人|俳優|歌手|アイドル|犯人|容疑者}{が|は|の|を}",
     "{小学生|中学生|高校生|大学生|少年|少女|男性|女性}が",
+    // 「歌詞に「生きてる意味なんてない」ってのがあって」: a song's words.
+    "{歌詞|かし}{に|で|の|には|では}",
 ];
 
 /// Between a context word and the match, these tie it back to the writer or the family, so the
@@ -157,7 +159,11 @@ const CONTEXT_BLOCKERS: &[&str] = &[
 ];
 
 /// After a match in anyone's voice, a report of it in the media: 「死にたい」と報じられた.
-const REPORTED: &[&str] = &["と{報じ|ほうじ|報道|ほうどう}"];
+/// Also a song's words: 「消えてしまいたい」という歌詞 (fresh12–14: lyrics quoted, not meant).
+const REPORTED: &[&str] = &[
+    "と{報じ|ほうじ|報道|ほうどう}",
+    "{という|って|っていう|との}{歌詞|かし}",
+];
 
 /// The rule words in normalised form. The longer lists are tries: a match is judged by walking
 /// its short neighbourhood once, not by searching it for each of some hundreds of words.
