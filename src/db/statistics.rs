@@ -175,38 +175,60 @@ fn replies(conn: &mut DbConn, year: &FiscalYear) -> Result<i64, DbError> {
 }
 
 /// Case values of each person's latest ticket (`tickets`, sorted): people by (field, code),
-/// and by field the people with anything recorded in it.
+/// and by field the people with anything recorded in it. At a million tickets this is two
+/// million rows: each comes as one string (`field`, a unit separator, `code`) and a pair seen
+/// before is counted without allocating its key again (two strings a row and their keys'
+/// copies were 1.5 s of the report's 2.8 s).
 fn case_values(conn: &mut DbConn, tickets: &[i64], f: &mut Figures) -> Result<(), DbError> {
-    let mut codes: HashMap<(String, String), i64> = HashMap::new();
-    let mut known: HashMap<String, i64> = HashMap::new();
+    const SEP: char = '\u{1f}';
+    let mut codes: HashMap<String, i64> = HashMap::new();
+    // (field, people with anything in it); a handful of fields, so looked up in order.
+    let mut known: Vec<(String, i64)> = Vec::new();
     for (first, last) in id_ranges(tickets, GAP) {
-        let rows: Vec<(i64, String, String)> = ticket_case_values::table
+        let rows: Vec<(i64, String)> = ticket_case_values::table
             .filter(ticket_case_values::ticket_id.between(first, last))
             .select((
                 ticket_case_values::ticket_id,
-                ticket_case_values::field,
-                ticket_case_values::code,
+                ticket_case_values::field
+                    .concat(SEP.to_string())
+                    .concat(ticket_case_values::code),
             ))
             .order((ticket_case_values::ticket_id, ticket_case_values::field))
             .load(conn)?;
-        let mut previous: Option<(i64, String)> = None;
-        for (ticket, field, code) in rows {
+        let mut previous: Option<(i64, usize)> = None;
+        for (ticket, pair) in rows {
             if tickets.binary_search(&ticket).is_err() {
                 continue;
             }
-            let same = previous
-                .as_ref()
-                .is_some_and(|(t, fl)| *t == ticket && *fl == field);
-            if !same {
-                *known.entry(field.clone()).or_default() += 1;
-                previous = Some((ticket, field.clone()));
+            let field = pair.split(SEP).next().unwrap_or_default();
+            let at = match known.iter().position(|(k, _)| k == field) {
+                Some(at) => at,
+                None => {
+                    known.push((field.to_string(), 0));
+                    known.len() - 1
+                }
+            };
+            if previous != Some((ticket, at)) {
+                known[at].1 += 1;
+                previous = Some((ticket, at));
             }
-            *codes.entry((field, code)).or_default() += 1;
+            match codes.get_mut(pair.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    codes.insert(pair, 1);
+                }
+            }
         }
     }
-    f.case_values = codes.into_iter().map(|((fl, c), n)| (fl, c, n)).collect();
+    f.case_values = codes
+        .into_iter()
+        .map(|(pair, n)| {
+            let (field, code) = pair.split_once(SEP).unwrap_or((pair.as_str(), ""));
+            (field.to_string(), code.to_string(), n)
+        })
+        .collect();
     f.case_values.sort();
-    f.case_known = known.into_iter().collect();
+    f.case_known = known;
     f.case_known.sort();
     Ok(())
 }
