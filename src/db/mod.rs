@@ -24,6 +24,7 @@ pub mod quarantine;
 pub mod reviews;
 pub mod schema;
 pub mod sessions;
+mod sqlite_hooks;
 pub mod staff;
 pub mod text_modules;
 pub mod tickets;
@@ -178,14 +179,16 @@ impl ManageConnection for DbManager {
                 .map(DbConn::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             DbTarget::Sqlite(path) => {
+                sqlite_hooks::register();
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers work beside the one writer; busy_timeout makes writers queue
-                // instead of failing; foreign keys are off by default in SQLite.
+                // WAL lets readers work beside the one writer; the busy handler (set as SQLite
+                // opens the file, `sqlite_hooks`) makes writers queue instead of failing;
+                // foreign keys are off by default in SQLite.
                 // Statement journals (a savepoint per mail of a batch) in memory: no temporary
                 // file made and removed in every write transaction.
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+                    "PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
                      PRAGMA temp_store = MEMORY;",
                     self.sqlite_synchronous.as_str()
@@ -350,11 +353,11 @@ fn sqlite_up_to_date(c: &mut SqliteConnection) -> bool {
 
 /// SQLite has one writer per file. Writers of this process take turns here, in order, instead
 /// of sleeping in SQLite's busy handler (which backs off up to 100 ms a try and made the
-/// tail latency). Other processes on the same file still meet busy_timeout.
+/// tail latency). Other processes on the same file still meet the busy handler.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue on
-/// busy_timeout instead of one failing when it upgrades a read lock. Inside a transaction
+/// the busy handler instead of one failing when it upgrades a read lock. Inside a transaction
 /// already (a group commit's), it is a savepoint of it.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
