@@ -180,20 +180,24 @@ impl ManageConnection for DbManager {
                 .map_err(r2d2::Error::ConnectionError),
             DbTarget::Sqlite(path) => {
                 sqlite_hooks::register();
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-                    .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers work beside the one writer; the busy handler (set as SQLite
-                // opens the file, `sqlite_hooks`) makes writers queue instead of failing;
-                // foreign keys are off by default in SQLite.
+                // opens the file, `sqlite_hooks`) makes writers queue instead of failing, but
+                // not while the connection is set up: a file locked at start is said at once.
+                // Foreign keys are off by default in SQLite.
                 // Statement journals (a savepoint per mail of a batch) in memory: no temporary
                 // file made and removed in every write transaction.
-                conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
-                     PRAGMA temp_store = MEMORY;",
-                    self.sqlite_synchronous.as_str()
-                ))
-                .map_err(r2d2::Error::QueryError)?;
+                let conn = sqlite_hooks::opening(|| {
+                    let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                        .map_err(r2d2::Error::ConnectionError)?;
+                    conn.batch_execute(&format!(
+                        "PRAGMA journal_mode = WAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+                         PRAGMA temp_store = MEMORY;",
+                        self.sqlite_synchronous.as_str()
+                    ))
+                    .map_err(r2d2::Error::QueryError)?;
+                    Ok::<_, r2d2::Error>(conn)
+                })?;
                 Ok(DbConn::Sqlite(conn))
             }
         }

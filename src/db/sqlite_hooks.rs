@@ -10,6 +10,7 @@
 //! fsync or two per process, but the next process to open the file alone does not trust the
 //! WAL index and reads the whole WAL to rebuild it, and the WAL then grew without end.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Once;
 use std::time::Duration;
@@ -38,6 +39,9 @@ fn wait_before(tries: c_int) -> Option<Duration> {
 /// Asked by SQLite, while another connection holds the lock, whether to try again (1) or give
 /// up (0, and the statement fails with `SQLITE_BUSY`).
 unsafe extern "C" fn retry_soon(_arg: *mut c_void, tries: c_int) -> c_int {
+    if OPENING.get() {
+        return 0;
+    }
     match wait_before(tries) {
         Some(pause) => {
             std::thread::sleep(pause);
@@ -59,6 +63,20 @@ unsafe extern "C" fn on_open(
         ffi::sqlite3_busy_handler(db, Some(retry_soon), std::ptr::null_mut());
     }
     ffi::SQLITE_OK
+}
+
+thread_local! {
+    /// Set while this thread sets a connection up (`opening`).
+    static OPENING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (opening a connection and its pragmas) with no retrying: a file another process
+/// holds locked at start is reported at once, as before, not after the pool's own timeout.
+pub(super) fn opening<T>(f: impl FnOnce() -> T) -> T {
+    OPENING.set(true);
+    let out = f();
+    OPENING.set(false);
+    out
 }
 
 /// Registers the hook once, before the first connection of the process is opened.
