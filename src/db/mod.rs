@@ -356,8 +356,8 @@ fn sqlite_up_to_date(c: &mut SqliteConnection) -> bool {
 }
 
 /// SQLite has one writer per file. Writers of this process take turns here, in order, instead
-/// of sleeping in SQLite's busy handler (which backs off up to 100 ms a try and made the
-/// tail latency). Other processes on the same file still meet the busy handler.
+/// of polling for the lock in the busy handler (`sqlite_hooks`), where the next to get it is
+/// whoever tries first. Other processes on the same file still meet the busy handler.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue on

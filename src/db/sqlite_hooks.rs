@@ -73,10 +73,17 @@ thread_local! {
 /// Runs `f` (opening a connection and its pragmas) with no retrying: a file another process
 /// holds locked at start is reported at once, as before, not after the pool's own timeout.
 pub(super) fn opening<T>(f: impl FnOnce() -> T) -> T {
+    /// Clears the mark however `f` ends, a panic included, so the thread's later connections
+    /// wait as they should.
+    struct Opened;
+    impl Drop for Opened {
+        fn drop(&mut self) {
+            OPENING.set(false);
+        }
+    }
     OPENING.set(true);
-    let out = f();
-    OPENING.set(false);
-    out
+    let _opened = Opened;
+    f()
 }
 
 /// Registers the hook once, before the first connection of the process is opened.

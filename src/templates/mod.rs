@@ -236,13 +236,13 @@ impl Templates {
             env.set_loader(|name| {
                 Ok(BUILT_IN
                     .iter()
-                    .find(|(n, _)| *n == name && n.ends_with(".txt"))
+                    .find(|(n, _)| *n == name && is_mail(n))
                     .map(|(_, text)| (*text).to_string()))
             });
             return Ok(Self { env });
         }
         for (name, text) in BUILT_IN {
-            if !pages && !name.ends_with(".txt") {
+            if !pages && !is_mail(name) {
                 continue;
             }
             let own = match dir {
@@ -284,6 +284,11 @@ impl Templates {
 
 /// `{{ number | tel }}`: a `tel:` address a phone can dial, e.g. `tel:0120279338` for
 /// `0120-279-338`.
+/// Mail templates are the `.txt` ones; the rest are pages.
+fn is_mail(name: &str) -> bool {
+    name.ends_with(".txt")
+}
+
 fn tel_uri(number: &str) -> String {
     let digits: String = number
         .chars()
@@ -346,7 +351,7 @@ mod tests {
         let mails: Vec<&str> = BUILT_IN
             .iter()
             .map(|(n, _)| *n)
-            .filter(|n| n.ends_with(".txt"))
+            .filter(|n| is_mail(n))
             .collect();
         assert!(mails.len() > 10, "{mails:?}");
         let mut rendered = 0;
