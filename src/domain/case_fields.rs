@@ -203,11 +203,13 @@ pub struct CaseRecord {
 
 impl CaseRecord {
     /// Sets a field by its name (one of [`FIELD_NAMES`]); codes are kept once each, in order.
+    /// An empty code is kept too, for [`CaseFields::check`] to refuse: only a form's blank
+    /// choice means "nothing", and the form drops it before it gets here.
     pub fn set(&mut self, name: &str, codes: Vec<String>) {
         if let Some(name) = FIELD_NAMES.iter().find(|n| **n == name) {
             let mut kept: Vec<String> = Vec::new();
             for c in codes {
-                if !c.is_empty() && !kept.contains(&c) {
+                if !kept.contains(&c) {
                     kept.push(c);
                 }
             }

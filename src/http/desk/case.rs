@@ -113,7 +113,7 @@ pub async fn save(
     for name in FIELD_NAMES {
         let codes = pairs
             .iter()
-            .filter(|(k, _)| k == name)
+            .filter(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.clone())
             .collect();
         record.set(name, codes);
