@@ -90,8 +90,10 @@ impl CaseRequest {
             ("withdrawal_years", self.withdrawal_years),
         ];
         for (name, value) in singles {
+            // A single field's "" clears it, as null does (the served schema lists "" among
+            // its values); inside a list an empty code is refused.
             if let Some(v) = value {
-                r.set(name, v.into_iter().collect());
+                r.set(name, v.into_iter().filter(|c| !c.is_empty()).collect());
             }
         }
         let lists = [
