@@ -29,13 +29,20 @@ use madoguchi::domain::vocabulary::Role;
 use madoguchi::startup::build_state;
 use madoguchi::timesource::SystemTime;
 
-/// CPU time this thread has run, in ms (`/proc/thread-self/schedstat`, nanoseconds): the
-/// reports run on the calling thread, so this is their cost whatever else the machine runs.
-fn thread_cpu_ms() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |ns| ns / 1e6)
+/// CPU time of the whole process in ms, every thread's (a report reads on several at once),
+/// the ones that have ended included.
+fn cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
+    } else {
+        0.0
+    }
 }
 
 /// Wall-clock latencies of `runs` calls after one warm-up, the median CPU ms per call, and
@@ -45,9 +52,9 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Latencies, f64, T) {
     let mut cpu = Vec::with_capacity(runs);
     let samples = (0..runs)
         .map(|_| {
-            let (t, c) = (Instant::now(), thread_cpu_ms());
+            let (t, c) = (Instant::now(), cpu_ms());
             last = f();
-            cpu.push(thread_cpu_ms() - c);
+            cpu.push(cpu_ms() - c);
             t.elapsed()
         })
         .collect();
