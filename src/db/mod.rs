@@ -20,6 +20,7 @@ pub mod my_sessions;
 pub mod my_sign_in_failures;
 mod native;
 pub mod outbox;
+pub mod parallel;
 pub mod quarantine;
 pub mod reviews;
 pub mod schema;

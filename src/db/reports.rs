@@ -9,8 +9,9 @@ use diesel::pg::Pg;
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::Sqlite;
 
+use super::parallel::{self, split_read};
 use super::schema::{reply_clocks, staff, tickets};
-use super::{Backend, DbConn, DbError, to_db};
+use super::{Backend, DbConn, DbError, Pool, to_db};
 use crate::domain::sla;
 use crate::domain::vocabulary::{ClockId, StaffId, Status, TicketId};
 
@@ -184,6 +185,23 @@ pub fn sla_counts_due_between(
             .map(|(a, d, s)| (a.0, d.0, s.map(|s| s.0))),
         now,
     ))
+}
+
+/// [`sla_counts_due_between`] for each `(key, from, to)` of `months`, in their order, read
+/// over as many connections at once as the machine has cores.
+pub fn sla_counts_by_month(
+    pool: &Pool,
+    conn: &mut DbConn,
+    months: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<Vec<sla::Counts>, DbError> {
+    let parts = split_read(pool, conn, months, parallel::ways(), |c, months| {
+        months
+            .iter()
+            .map(|(key, from, to)| sla_counts_due_between(c, *from, *to, now, key.clone()))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 #[derive(Debug, Clone, Queryable)]

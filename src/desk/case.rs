@@ -56,7 +56,7 @@ pub fn report(
     actor.require_supervisor()?;
     let fy = FiscalYear::new(year, state.rules.tz)
         .ok_or(DeskError::Invalid(vec![("fiscal_year", "out_of_range")]))?;
-    let figures = statistics::figures(conn, &fy)?;
+    let figures = statistics::figures(&state.pool, conn, &fy)?;
     let detail = format!("fiscal_year={year}");
     audit(
         conn,

@@ -17,6 +17,8 @@ both_backends!(
     only_supervisors_get_the_report_and_bad_parameters_are_named,
     the_csv_and_the_workbook_carry_the_same_figures_with_japanese_headings,
     a_centres_own_statistics_file_is_used_and_a_wrong_one_exits_78,
+    the_figures_are_the_same_read_in_one_part_or_in_many_at_once,
+    a_part_that_fails_fails_the_whole_read,
 );
 
 fn at(app: &TestApp, rfc3339: &str) {
@@ -607,4 +609,107 @@ fn app_with_file(backend: Backend, file: &str) -> TestApp {
         s.alerts.enabled = false;
         s.statistics.file = file;
     })
+}
+
+/// The report reads its rows in parts on several connections at once (`db::parallel`): cut
+/// into any number of parts, with ids read one range each or many, and with no connection to
+/// spare (every part then read on the caller's), the figures are the same.
+fn the_figures_are_the_same_read_in_one_part_or_in_many_at_once(backend: Backend) {
+    use madoguchi::db::statistics::{GAP, figures_in};
+    use madoguchi::domain::statistics::FiscalYear;
+    use std::time::Duration;
+
+    let app = app_with(backend, None);
+    at(&app, "2025-10-01T10:00:00+09:00");
+    by_form(&app, "p0@example.jp");
+    by_mail(&app, "p1@example.jp", "old1@example.jp", "");
+    let mut tickets = Vec::new();
+    for (i, month) in ["05", "06", "08", "11", "12", "02"].iter().enumerate() {
+        let year = if *month == "02" { 2027 } else { 2026 };
+        at(&app, &format!("{year}-{month}-10T10:00:00+09:00"));
+        tickets.push(if i % 2 == 0 {
+            by_form(&app, &format!("p{i}@example.jp"))
+        } else {
+            by_mail(
+                &app,
+                &format!("p{i}@example.jp"),
+                &format!("m{i}@example.jp"),
+                "",
+            )
+        });
+        by_form(&app, &format!("new{i}@example.jp"));
+    }
+    // Recorded and answered in February, still within the year.
+    let boss = app.staff("s@center.example", "supervisor");
+    let wards = ["kita", "chuo", "teine", "nishi"];
+    for (i, &t) in tickets.iter().enumerate() {
+        let r = put_case(
+            &app,
+            &boss.token,
+            t,
+            json!({"ward": wards[i % 4], "purposes": ["family"], "writer": "mother"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        if i % 3 == 0 {
+            let r = app.call(
+                "POST",
+                &format!("/api/v1/tickets/{t}/replies"),
+                Some(&boss.token),
+                Some(&json!({"body": "お便りありがとうございます。"})),
+            );
+            assert_eq!(r.status, 202, "{}", r.body);
+        }
+    }
+    let fy = FiscalYear::new(2026, app.state.rules.tz).unwrap();
+    let pool = &app.state.pool;
+    let mut conn = app.conn();
+    let one = figures_in(pool, &mut conn, &fy, 1, GAP).unwrap();
+    assert_eq!(one.people, 12, "{one:?}");
+    assert_eq!(
+        one.people - one.new_people,
+        2,
+        "p0 and p1 wrote the year before"
+    );
+    assert_eq!(one.replies, 2);
+    assert_eq!(one.month_contacts.iter().sum::<i64>(), 12);
+    assert!(
+        one.case_values.contains(&("ward".into(), "kita".into(), 2)),
+        "{one:?}"
+    );
+    for (ways, gap) in [(2, GAP), (2, 0), (3, 1), (4, 0), (12, 0)] {
+        let many = figures_in(pool, &mut conn, &fy, ways, gap).unwrap();
+        assert_eq!(many, one, "{ways} parts, ids {gap} apart as one range");
+    }
+    // Every other connection taken: the parts wait a moment, then are read on this one.
+    let mut held = Vec::new();
+    while let Ok(c) = pool.get_timeout(Duration::from_millis(100)) {
+        held.push(c);
+    }
+    assert_eq!(pool.state().idle_connections, 0);
+    let alone = figures_in(pool, &mut conn, &fy, 4, 0).unwrap();
+    assert_eq!(alone, one, "no connection to spare");
+}
+
+fn a_part_that_fails_fails_the_whole_read(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use madoguchi::db::parallel::split_read;
+    let app = app_with(backend, None);
+    let mut conn = app.conn();
+    let items: Vec<i64> = (1..=8).collect();
+    let sums = split_read(&app.state.pool, &mut conn, &items, 3, |c, part| {
+        c.batch_execute("SELECT 1")?;
+        Ok(part.iter().sum::<i64>())
+    })
+    .unwrap();
+    assert_eq!(sums, vec![6, 15, 15], "three parts, in their order");
+    let failed = split_read(&app.state.pool, &mut conn, &items, 4, |c, part| {
+        if part.contains(&7) {
+            c.batch_execute("SELECT * FROM no_such_table")?;
+        }
+        Ok(part.len())
+    });
+    assert!(
+        matches!(failed, Err(madoguchi::db::DbError::Query(_))),
+        "{failed:?}"
+    );
 }
