@@ -187,13 +187,17 @@ impl ManageConnection for DbManager {
                 // Foreign keys are off by default in SQLite.
                 // Statement journals (a savepoint per mail of a batch) in memory: no temporary
                 // file made and removed in every write transaction.
+                // Reads through a mapping of the file (up to SQLite's own 2 GB cap) instead of a
+                // read() per page: a year's report reads millions of rows, and copying each page
+                // out of the kernel was a tenth of its time (statistics at 1M: 1.35 s -> 1.16 s).
+                // Writes still go through the WAL as before.
                 let conn = sqlite_hooks::opening(|| {
                     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                         .map_err(r2d2::Error::ConnectionError)?;
                     conn.batch_execute(&format!(
                         "PRAGMA journal_mode = WAL; \
                          PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
-                         PRAGMA temp_store = MEMORY;",
+                         PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 2147418112;",
                         self.sqlite_synchronous.as_str()
                     ))
                     .map_err(r2d2::Error::QueryError)?;
