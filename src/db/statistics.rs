@@ -145,12 +145,12 @@ pub fn figures_in(
     people.sort_unstable();
     f.people = people.len() as i64;
     f.new_people = f.people - continuing(pool, conn, year, &people, ways, gap)?;
+    // One count a part, over its run of months.
     f.replies = split_read(pool, conn, &year.months, ways, |c, months| {
-        let mut n = 0;
-        for (_, start, end) in months {
-            n += replies(c, *start, *end)?;
+        match (months.first(), months.last()) {
+            (Some((_, from, _)), Some((_, _, to))) => replies(c, *from, *to),
+            _ => Ok(0),
         }
-        Ok(n)
     })?
     .into_iter()
     .sum();
