@@ -1,8 +1,7 @@
 //! The command line (docs/CONTRACT.md §1). Exit codes follow sysexits: 64 usage, 65 bad data,
 //! 69 unavailable, 75 try again later, 78 configuration.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,6 +18,7 @@ use crate::state::AppState;
 use crate::timesource::SystemTime;
 use std::sync::Arc;
 
+mod ingest;
 mod records;
 
 pub const EX_USAGE: u8 = 64;
@@ -136,7 +136,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Staff {
             command: StaffCommand::Add { email, name, role },
         } => staff_add(&settings, &email, &name, &role),
-        Command::Ingest { files } => ingest(settings, &files),
+        Command::Ingest { files } => ingest::run(settings, &files),
         Command::Quarantine { command } => quarantine(settings, command),
         Command::Retention {
             command: RetentionCommand::Run { dry_run },
@@ -210,109 +210,20 @@ fn state_for_intake(settings: Settings) -> Result<AppState, ExitCode> {
     build_intake_state(settings, Arc::new(SystemTime)).map_err(|e| fail(start_exit(&e), &e))
 }
 
-fn ingest(settings: Settings, files: &[PathBuf]) -> ExitCode {
-    let state = match state_for_intake(settings) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let mut conn = match state.pool.get() {
-        Ok(c) => c,
-        Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
-    };
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let max = state.settings.intake.max_message_bytes;
-    let outcomes = if files.is_empty() {
-        let mut raw = Vec::new();
-        // Read no further than the limit: a mail of any size must not fill the memory.
-        if let Err(e) = std::io::stdin()
-            .lock()
-            .take(max.saturating_add(1))
-            .read_to_end(&mut raw)
-        {
-            return fail(EX_NOINPUT, &format!("cannot read stdin: {e}"));
-        }
-        if raw.len() as u64 > max {
-            return fail(EX_DATAERR, &too_large(max));
-        }
-        mail::take(&state, &mut conn, &raw, "ingest")
-            .map(|o| vec![o])
-            .map_err(IngestError::Take)
-    } else {
-        ingest_files(&state, &mut conn, files)
-    };
-    match outcomes {
-        Ok(outcomes) => {
-            for outcome in &outcomes {
-                *counts.entry(outcome.as_str()).or_default() += 1;
-            }
-        }
-        Err(IngestError::Read(e)) => return fail(EX_NOINPUT, &e),
-        Err(IngestError::TooLarge(path)) => {
-            return fail(EX_DATAERR, &format!("{path}: {}", too_large(max)));
-        }
-        // The MTA keeps the message and tries again; what was stored before stays stored.
-        Err(IngestError::Take(e)) => return fail(EX_TEMPFAIL, &e),
-    }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("{}", summary.join(", "));
-    ExitCode::SUCCESS
-}
-
-/// Mails per transaction for `ingest FILE...`: one commit pays for many.
-const INGEST_BATCH: usize = 64;
-
-/// Said to the MTA, which returns the mail to its sender with these words.
-fn too_large(max: u64) -> String {
-    format!("the mail is larger than intake.max_message_bytes ({max} bytes) and was not taken")
-}
-
-enum IngestError {
-    Read(String),
-    /// A file over `intake.max_message_bytes`; nothing of its batch was taken.
-    TooLarge(String),
-    Take(mail::TakeError),
-}
-
-impl From<mail::TakeError> for IngestError {
-    fn from(e: mail::TakeError) -> Self {
-        Self::Take(e)
-    }
-}
-
-fn ingest_files(
-    state: &AppState,
-    conn: &mut db::PooledConn,
-    files: &[PathBuf],
-) -> Result<Vec<Outcome>, IngestError> {
-    let max = state.settings.intake.max_message_bytes;
-    // Checked before anything is read or stored, so a rerun without the file takes the rest.
-    for path in files {
-        if std::fs::metadata(path).is_ok_and(|m| m.len() > max) {
-            return Err(IngestError::TooLarge(path.display().to_string()));
-        }
-    }
-    let mut outcomes = Vec::with_capacity(files.len());
-    for chunk in files.chunks(INGEST_BATCH) {
-        let raws = chunk
-            .iter()
-            .map(|path| {
-                std::fs::read(path)
-                    .map_err(|e| IngestError::Read(format!("cannot read {}: {e}", path.display())))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        outcomes.extend(mail::take_batch(state, conn, &raws, "ingest")?);
-    }
-    Ok(outcomes)
+/// The intake's state and a connection of its pool: what `ingest` and `quarantine` work with.
+pub(crate) fn intake_at_hand(settings: Settings) -> Result<(AppState, db::PooledConn), ExitCode> {
+    let state = state_for_intake(settings)?;
+    let conn = state
+        .pool
+        .get()
+        .map_err(|e| fail(EX_TEMPFAIL, &DbError::from(e)))?;
+    Ok((state, conn))
 }
 
 fn quarantine(settings: Settings, command: QuarantineCommand) -> ExitCode {
-    let state = match state_for_intake(settings) {
-        Ok(s) => s,
+    let (state, mut conn) = match intake_at_hand(settings) {
+        Ok(at_hand) => at_hand,
         Err(code) => return code,
-    };
-    let mut conn = match state.pool.get() {
-        Ok(c) => c,
-        Err(e) => return fail(EX_TEMPFAIL, &DbError::from(e)),
     };
     let tz = state.rules.tz;
     match command {

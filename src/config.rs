@@ -167,6 +167,10 @@ pub struct IntakeSettings {
     pub max_body_chars: usize,
     /// Signs the consultation form's token; empty: a random secret for each start.
     pub form_secret: String,
+    /// `ingest` of one mail hands it to a running `serve` (`intake::handoff`).
+    pub handoff: bool,
+    /// Empty: beside the SQLite file; none for PostgreSQL unless named.
+    pub handoff_socket: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

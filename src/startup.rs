@@ -143,6 +143,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: DeliveryWorker,
+    /// Where `ingest` hands one mail over (`intake::handoff`), if offered.
+    handoff: Option<crate::intake::handoff::listen::Socket>,
     /// The one token that stops every background worker.
     shutdown: Shutdown,
 }
@@ -203,6 +205,8 @@ impl Application {
             .run();
         let shutdown = Shutdown::default();
         shutdown.also_wake(state.waker.clone());
+        let handoff = crate::intake::handoff::socket_path(&state.settings)
+            .and_then(|path| crate::intake::handoff::listen::bind(&path));
         let worker = DeliveryWorker {
             pool: state.pool.clone(),
             transport,
@@ -222,6 +226,7 @@ impl Application {
             server,
             state,
             worker,
+            handoff,
             shutdown,
         })
     }
@@ -296,8 +301,15 @@ impl Application {
                 self.shutdown.subscribe(),
             ))
         });
+        let handoff = self.handoff.map(|socket| {
+            actix_web::rt::spawn(socket.run(self.state.clone(), self.shutdown.subscribe()))
+        });
         let served = self.server.await;
         self.shutdown.trigger();
+        if let Some(handoff) = handoff {
+            // It answers the mails in hand (at most 30 s) and removes its socket.
+            let _ = handoff.await;
+        }
         if let Some(poller) = imap {
             // The poller finishes the message in hand; it never holds one for long.
             if tokio::time::timeout(std::time::Duration::from_secs(30), poller)

@@ -3,6 +3,7 @@
 //! in quarantine. The form and the API open consultations through `desk::consultation`
 //! directly, as a first mail does.
 
+pub mod handoff;
 pub mod imap;
 pub mod mail;
 pub mod parse;
@@ -28,6 +29,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every word [`Outcome::as_str`] gives.
+    pub const WORDS: [&'static str; 5] = ["opened", "joined", "duplicate", "bounce", "quarantined"];
+
     /// For logs, metrics and the command line.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -57,5 +61,30 @@ impl Outcome {
             ticket_id = self.ticket_id().map(|t| t.0),
             "mail taken"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_says_one_of_the_words() {
+        let all = [
+            Outcome::Opened {
+                ticket_id: TicketId(1),
+                acknowledged: true,
+            },
+            Outcome::Joined {
+                ticket_id: TicketId(1),
+            },
+            Outcome::Duplicate,
+            Outcome::Bounce { ticket_id: None },
+            Outcome::Quarantined {
+                id: QuarantineId(1),
+            },
+        ];
+        let words: Vec<&str> = all.iter().map(Outcome::as_str).collect();
+        assert_eq!(words, Outcome::WORDS);
     }
 }

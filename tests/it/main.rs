@@ -20,6 +20,7 @@ mod file_modes;
 mod form;
 mod fuzz;
 mod group_commit;
+mod handoff;
 mod hardening;
 mod imap_tls;
 mod instances;
