@@ -6,6 +6,12 @@
 mod triage;
 
 fn main() {
+    // The binary is linked position-dependent. An MTA starts one `ingest` per mail, and a
+    // position-independent binary of this size has some 57,000 relocations: every process
+    // then writes 1.4 MB of pointer tables before `main` (some 350 page copies, half of an
+    // `ingest`'s CPU: 3.6 ms against 1.7 ms). The cost is the binary's own code at a fixed
+    // address (its libraries, heap and stack stay randomised). BENCHMARKS.md, issue 16.
+    println!("cargo:rustc-link-arg-bins=-no-pie");
     for path in [
         "config/triage",
         "src/domain/triage/category.rs",
