@@ -79,6 +79,12 @@ pub fn hand_over(socket: &Path, database_url: &str, raw: &[u8]) -> Handed {
     let Ok(mut stream) = UnixStream::connect(socket) else {
         return Handed::StoreItYourself;
     };
+    if !served_by_our_own_user(&stream) {
+        // Whoever else listens there would be handed a consultation, and could answer
+        // "taken" for a mail it then drops.
+        tracing::warn!(socket = %socket.display(), "the hand-off socket is served by another user; storing the mail here");
+        return Handed::StoreItYourself;
+    }
     let header = format!("{PROTOCOL} {} {}\n", database_id(database_url), raw.len());
     let sent = stream
         .set_write_timeout(Some(ANSWER_WAIT))
@@ -106,6 +112,30 @@ pub fn hand_over(socket: &Path, database_url: &str, raw: &[u8]) -> Handed {
         Err(_) => Handed::StoreItYourself,
         Ok(_) => answer_of(&line),
     }
+}
+
+/// Whether the process at the other end runs as our own user (the kernel says, SO_PEERCRED).
+fn served_by_our_own_user(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut peer = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the descriptor is the open socket borrowed here, and `peer` is a `ucred` whose
+    // size is passed in `len`, as SO_PEERCRED writes.
+    let read = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut peer).cast(),
+            &mut len,
+        )
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    read == 0 && peer.uid == unsafe { libc::geteuid() }
 }
 
 /// Reads the server's one line; anything unexpected leaves the mail to `ingest` itself.

@@ -21,6 +21,7 @@ both_backends!(
     with_nobody_listening_ingest_stores_the_mail_itself,
     a_server_gone_mid_way_leaves_the_mail_to_ingest_and_nothing_is_lost,
     a_server_of_another_database_is_never_given_the_mail,
+    a_socket_served_by_another_user_is_never_given_the_mail,
     the_socket_answers_what_is_not_a_request_and_stores_nothing,
     many_pipes_at_once_each_store_their_mail_once,
 );
@@ -255,4 +256,47 @@ fn many_pipes_at_once_each_store_their_mail_once(backend: Backend) {
     assert!(said_all.iter().all(|s| s == "opened 1"), "{said_all:?}");
     assert_eq!(committed_by_server(&app), before + 24);
     assert_eq!(stored(&url), (24, 24));
+}
+
+/// Answers "taken" to anything, and keeps nothing: what a stranger's listener could do.
+const IMPOSTOR: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.recv(65536); c.sendall(b"taken opened\n"); c.close()
+"#;
+
+fn a_socket_served_by_another_user_is_never_given_the_mail(backend: Backend) {
+    let db = TestDb::new(backend);
+    let open_dir = db.dir.join("anyone");
+    std::fs::create_dir(&open_dir).unwrap();
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let socket = open_dir.join("intake.sock");
+    // As user nobody (the tests run as root, as scripts/test does).
+    let mut impostor = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+        ])
+        .arg(IMPOSTOR)
+        .arg(&socket)
+        .spawn()
+        .expect("setpriv and /usr/bin/python3 (Debian's)");
+    let listening = eventually(Duration::from_secs(10), || socket.exists().then_some(()));
+    assert!(listening.is_some(), "the impostor did not listen");
+    let out = pipe(&db.url, &socket, &mail(7));
+    let _ = impostor.kill();
+    let _ = impostor.wait();
+    assert_eq!(said(&out), "opened 1");
+    assert_eq!(stored(&db.url), (1, 1), "the impostor was believed");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("served by another user"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
