@@ -15,9 +15,10 @@ use super::{MAX_HEADER, database_id, parse_header};
 use crate::intake::{Outcome, mail};
 use crate::state::AppState;
 
-/// Mails read at once; more wait in the socket's backlog. Each holds at most
-/// `intake.max_message_bytes` in memory, so this bounds what a flood can take.
-const AT_ONCE: usize = 64;
+/// Mails read at once; more wait in the socket's backlog (their `ingest` waits too). Each
+/// holds at most `intake.max_message_bytes` in memory (25 MiB by default), so this bounds
+/// what a flood of large mail can take; four at once already keep the one committer busy.
+const AT_ONCE: usize = 16;
 /// A request's header must arrive this soon after connecting, its mail this soon after that.
 const HEADER_WAIT: Duration = Duration::from_secs(10);
 const MAIL_WAIT: Duration = Duration::from_secs(60);
