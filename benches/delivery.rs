@@ -81,6 +81,7 @@ fn bench(backend: Backend, mails: usize, table: &mut Table) -> Option<()> {
     }
     let worker = DeliveryWorker {
         pool: state.pool.clone(),
+        commits: state.commits.clone(),
         transport: Transport::from_settings(&state.settings.smtp).expect("smtp transport"),
         settings: state.settings.smtp.clone(),
         from: state.settings.center.reply_address.clone(),

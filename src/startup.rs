@@ -107,7 +107,7 @@ fn build_state_with(
         rules,
         templates,
         mailer,
-        commits: db::group_commit::GroupCommit::new(pool.clone(), committers),
+        commits: Arc::new(db::group_commit::GroupCommit::new(pool.clone(), committers)),
         pool,
         time,
         waker: Arc::new(Waker::default()),
@@ -209,6 +209,7 @@ impl Application {
             .and_then(|path| crate::intake::handoff::listen::bind(&path));
         let worker = DeliveryWorker {
             pool: state.pool.clone(),
+            commits: state.commits.clone(),
             transport,
             settings: state.settings.smtp.clone(),
             from: state.settings.center.reply_address.clone(),

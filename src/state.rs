@@ -20,7 +20,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub pool: Pool,
     /// Public intake's writes (API, form, IMAP), committed together (`db::group_commit`).
-    pub commits: crate::db::group_commit::GroupCommit,
+    pub commits: std::sync::Arc<crate::db::group_commit::GroupCommit>,
     pub time: Arc<dyn TimeSource>,
     /// Wakes the delivery worker when a transaction has queued mail.
     pub waker: Arc<Waker>,

@@ -90,9 +90,30 @@ impl GroupCommit {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.send(key, true, work)
+    }
+
+    /// A worker's bookkeeping (the delivery's outcomes): committed with a group like any
+    /// item, but not counted in [`counts`](Self::counts), which says what callers brought.
+    pub fn enqueue_bookkeeping<T, E, F>(&self, work: F) -> Pending<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.send(String::new(), false, work)
+    }
+
+    fn send<T, E, F>(&self, key: String, counted: bool, work: F) -> Pending<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let item = Box::new(Item {
             key,
+            counted,
             work: Some(work),
             outcome: None,
             reply,
@@ -103,7 +124,8 @@ impl GroupCommit {
         Pending(answer)
     }
 
-    /// Groups run so far (committed or not), and the items in them.
+    /// Groups run so far (committed or not) with a caller's item in them, and the callers'
+    /// items (bookkeeping not counted).
     pub fn counts(&self) -> (u64, u64) {
         (
             self.counts.groups.load(Ordering::Relaxed),
@@ -163,6 +185,8 @@ fn stopped<E: From<DbError>>() -> E {
 
 trait Job: Send {
     fn key(&self) -> &str;
+    /// Counted in [`GroupCommit::counts`] (a caller's item, not a worker's bookkeeping).
+    fn counted(&self) -> bool;
     /// Runs the work; `false` when it failed and its savepoint is to be rolled back.
     fn run(&mut self, conn: &mut DbConn) -> bool;
     /// Answers the caller: the work's own result if the group committed, or its own error.
@@ -171,6 +195,7 @@ trait Job: Send {
 
 struct Item<F, T, E> {
     key: String,
+    counted: bool,
     work: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
@@ -184,6 +209,10 @@ where
 {
     fn key(&self) -> &str {
         &self.key
+    }
+
+    fn counted(&self) -> bool {
+        self.counted
     }
 
     fn run(&mut self, conn: &mut DbConn) -> bool {
@@ -273,10 +302,11 @@ impl Committer {
                 group.iter_mut().try_for_each(|job| savepoint(conn, job))
             }),
         });
-        self.counts.groups.fetch_add(1, Ordering::Relaxed);
-        self.counts
-            .items
-            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        let counted = group.iter().filter(|job| job.counted()).count() as u64;
+        if counted > 0 {
+            self.counts.groups.fetch_add(1, Ordering::Relaxed);
+            self.counts.items.fetch_add(counted, Ordering::Relaxed);
+        }
         if let Err(e) = &result {
             tracing::warn!(
                 error = %crate::domain::redact::addresses(&e.to_string()),

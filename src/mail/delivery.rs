@@ -11,6 +11,7 @@ use lettre::address::Envelope;
 pub use super::smtp_session::SendError;
 use super::smtp_session::{Session, SmtpClient};
 use crate::config::{MailTransport, SmtpSettings};
+use crate::db::group_commit::GroupCommit;
 use crate::db::{self, Pool, from_db, outbox};
 use crate::domain::redact;
 use crate::domain::vocabulary::OutboxId;
@@ -120,6 +121,8 @@ const BATCH: i64 = 20;
 
 pub struct DeliveryWorker {
     pub pool: Pool,
+    /// Where each outcome is recorded: the group commit the intake shares.
+    pub commits: Arc<GroupCommit>,
     pub transport: Transport,
     pub settings: SmtpSettings,
     pub from: String,
@@ -160,7 +163,7 @@ impl DeliveryWorker {
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;
             }
-            self.deliver(&mut conn, &mut batch, mail)?;
+            self.deliver(&mut batch, mail)?;
             tried += 1;
         }
         Ok(tried)
@@ -168,7 +171,6 @@ impl DeliveryWorker {
 
     fn deliver(
         &self,
-        conn: &mut db::DbConn,
         batch: &mut Batch<'_>,
         mail: &outbox::ClaimedMail,
     ) -> Result<(), db::DbError> {
@@ -179,7 +181,8 @@ impl DeliveryWorker {
         let logged = |e: &SendError| redact::addresses(&e.message);
         match outcome {
             Ok(()) => {
-                outbox::mark_sent(conn, mail.id, &self.id, now)?;
+                let (id, by) = (mail.id, self.id.clone());
+                self.record(move |conn| outbox::mark_sent(conn, id, &by, now))?;
                 tracing::info!(
                     outbox_id = mail.id.0,
                     attempts = mail.attempts + 1,
@@ -187,7 +190,8 @@ impl DeliveryWorker {
                 );
             }
             Err(e) if e.permanent => {
-                outbox::mark_failed(conn, mail.id, &self.id, &e.message)?;
+                let (id, by, why) = (mail.id, self.id.clone(), e.message.clone());
+                self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))?;
                 tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail refused for good");
             }
             Err(e) => {
@@ -202,19 +206,30 @@ impl DeliveryWorker {
                 );
                 match plan {
                     Retry::At(at) => {
-                        outbox::mark_retry(conn, mail.id, &self.id, at, &e.message)?;
+                        let (id, by, why) = (mail.id, self.id.clone(), e.message.clone());
+                        self.record(move |conn| outbox::mark_retry(conn, id, &by, at, &why))?;
                         tracing::info!(outbox_id = mail.id.0, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
                     }
                     Retry::GiveUp => {
                         let why =
                             format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
-                        outbox::mark_failed(conn, mail.id, &self.id, &why)?;
+                        let (id, by) = (mail.id, self.id.clone());
+                        self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))?;
                         tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail delivery given up");
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Records an outcome in the group commit: the process then has one writer, so delivery
+    /// neither waits for the intake's write lock nor pays a commit of its own per mail.
+    fn record(
+        &self,
+        what: impl FnOnce(&mut db::DbConn) -> Result<(), db::DbError> + Send + 'static,
+    ) -> Result<(), db::DbError> {
+        self.commits.enqueue_bookkeeping(what).wait_blocking()
     }
 
     fn idle_wait(&self) -> StdDuration {
