@@ -119,6 +119,9 @@ pub fn plan_retry(
 const POLL: StdDuration = StdDuration::from_secs(5);
 const BATCH: i64 = 20;
 
+/// A mail's outcome, on its way to the database.
+type Recording = crate::db::group_commit::Pending<(), db::DbError>;
+
 pub struct DeliveryWorker {
     pub pool: Pool,
     /// Where each outcome is recorded: the group commit the intake shares.
@@ -157,23 +160,32 @@ impl DeliveryWorker {
         let claimed = outbox::claim_due(&mut conn, &self.id, now, lease_until, BATCH)?;
         let mut tried = 0;
         let mut batch = self.transport.batch();
+        // A mail's outcome is committed while the next one is sent, and waited for after it:
+        // a crash may send again the mail just sent besides the one in hand, never more.
+        let mut recording: Option<Recording> = None;
         for (i, mail) in claimed.iter().enumerate() {
             if self.shutdown.is_triggered() {
+                if let Some(last) = recording.take() {
+                    last.wait_blocking()?;
+                }
                 let rest: Vec<OutboxId> = claimed[i..].iter().map(|m| m.id).collect();
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;
             }
-            self.deliver(&mut batch, mail)?;
+            let this = self.deliver(&mut batch, mail);
+            if let Some(last) = recording.replace(this) {
+                last.wait_blocking()?;
+            }
             tried += 1;
+        }
+        if let Some(last) = recording {
+            last.wait_blocking()?;
         }
         Ok(tried)
     }
 
-    fn deliver(
-        &self,
-        batch: &mut Batch<'_>,
-        mail: &outbox::ClaimedMail,
-    ) -> Result<(), db::DbError> {
+    /// Sends one mail; its outcome is on its way to the database.
+    fn deliver(&self, batch: &mut Batch<'_>, mail: &outbox::ClaimedMail) -> Recording {
         let name = format!("{}-{}", self.time.now().format("%Y%m%dT%H%M%S"), mail.id);
         let outcome = batch.send(&self.from, &mail.to_address, &mail.raw, &name);
         let now = self.time.now();
@@ -182,17 +194,17 @@ impl DeliveryWorker {
         match outcome {
             Ok(()) => {
                 let (id, by) = (mail.id, self.id.clone());
-                self.record(move |conn| outbox::mark_sent(conn, id, &by, now))?;
                 tracing::info!(
                     outbox_id = mail.id.0,
                     attempts = mail.attempts + 1,
                     "mail sent"
                 );
+                self.record(move |conn| outbox::mark_sent(conn, id, &by, now))
             }
             Err(e) if e.permanent => {
                 let (id, by, why) = (mail.id, self.id.clone(), e.message.clone());
-                self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))?;
                 tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail refused for good");
+                self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))
             }
             Err(e) => {
                 let plan = plan_retry(
@@ -207,20 +219,19 @@ impl DeliveryWorker {
                 match plan {
                     Retry::At(at) => {
                         let (id, by, why) = (mail.id, self.id.clone(), e.message.clone());
-                        self.record(move |conn| outbox::mark_retry(conn, id, &by, at, &why))?;
                         tracing::info!(outbox_id = mail.id.0, error = %logged(&e), retry_at = %at, "mail delivery failed; will retry");
+                        self.record(move |conn| outbox::mark_retry(conn, id, &by, at, &why))
                     }
                     Retry::GiveUp => {
                         let why =
                             format!("gave up after {} tries: {}", mail.attempts + 1, e.message);
                         let (id, by) = (mail.id, self.id.clone());
-                        self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))?;
                         tracing::warn!(outbox_id = mail.id.0, error = %logged(&e), "mail delivery given up");
+                        self.record(move |conn| outbox::mark_failed(conn, id, &by, &why))
                     }
                 }
             }
         }
-        Ok(())
     }
 
     /// Records an outcome in the group commit: the process then has one writer, so delivery
@@ -228,8 +239,8 @@ impl DeliveryWorker {
     fn record(
         &self,
         what: impl FnOnce(&mut db::DbConn) -> Result<(), db::DbError> + Send + 'static,
-    ) -> Result<(), db::DbError> {
-        self.commits.enqueue_bookkeeping(what).wait_blocking()
+    ) -> Recording {
+        self.commits.enqueue_bookkeeping(what)
     }
 
     fn idle_wait(&self) -> StdDuration {
