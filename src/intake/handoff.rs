@@ -59,7 +59,7 @@ pub fn socket_path(settings: &Settings) -> Option<PathBuf> {
 /// Names the database without saying it (a URL may carry a password).
 pub fn database_id(url: &str) -> String {
     let digest = sha2::Sha256::digest(url.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::hex(&digest[..16])
 }
 
 /// What became of a mail handed over.

@@ -165,9 +165,6 @@ impl DeliveryWorker {
         let mut recording: Option<Recording> = None;
         for (i, mail) in claimed.iter().enumerate() {
             if self.shutdown.is_triggered() {
-                if let Some(last) = recording.take() {
-                    last.wait_blocking()?;
-                }
                 let rest: Vec<OutboxId> = claimed[i..].iter().map(|m| m.id).collect();
                 outbox::release(&mut conn, &rest, &self.id)?;
                 break;

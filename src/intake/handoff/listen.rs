@@ -95,6 +95,10 @@ impl Socket {
                 return;
             }
         };
+        let ours = Ours {
+            owner,
+            database: database_id(&state.settings.database.url).into(),
+        };
         let slots = Arc::new(Semaphore::new(AT_ONCE));
         while !*stop.borrow() {
             let permit = tokio::select! {
@@ -116,9 +120,9 @@ impl Socket {
                     }
                 },
             };
-            let state = state.clone();
+            let (state, ours) = (state.clone(), ours.clone());
             actix_web::rt::spawn(async move {
-                answer(&state, stream, owner).await;
+                answer(&state, stream, &ours).await;
                 drop(permit);
             });
         }
@@ -137,8 +141,16 @@ impl Socket {
     }
 }
 
-async fn answer(state: &web::Data<AppState>, mut stream: UnixStream, owner: u32) {
-    let line = exchange(state, &mut stream, owner).await;
+/// What a request must come from, and name, to be taken.
+#[derive(Clone)]
+struct Ours {
+    owner: u32,
+    /// `database_id` of our `database.url`, made once.
+    database: Arc<str>,
+}
+
+async fn answer(state: &web::Data<AppState>, mut stream: UnixStream, ours: &Ours) {
+    let line = exchange(state, &mut stream, ours).await;
     // The one who asked may be gone; what was committed stays committed.
     let _ = stream.write_all(line.as_bytes()).await;
     let _ = stream.shutdown().await;
@@ -153,8 +165,8 @@ async fn answer(state: &web::Data<AppState>, mut stream: UnixStream, owner: u32)
 }
 
 /// Reads one request and stores its mail; the line to answer with.
-async fn exchange(state: &web::Data<AppState>, stream: &mut UnixStream, owner: u32) -> String {
-    if !stream.peer_cred().is_ok_and(|c| c.uid() == owner) {
+async fn exchange(state: &web::Data<AppState>, stream: &mut UnixStream, ours: &Ours) -> String {
+    if !stream.peer_cred().is_ok_and(|c| c.uid() == ours.owner) {
         tracing::warn!("mail hand-off refused a connection of another user");
         return "refused not your server\n".into();
     }
@@ -171,7 +183,7 @@ async fn exchange(state: &web::Data<AppState>, stream: &mut UnixStream, owner: u
     let Some(header) = std::str::from_utf8(&line).ok().and_then(parse_header) else {
         return "refused bad request\n".into();
     };
-    if header.database != database_id(&state.settings.database.url) {
+    if header.database != &*ours.database {
         return "elsewhere\n".into();
     }
     if header.length > state.settings.intake.max_message_bytes {
