@@ -74,16 +74,6 @@ fn api(app: &TestApp, token: &str, path: &str) -> Value {
     r.json()
 }
 
-fn reply(app: &TestApp, token: &str, ticket: i64) {
-    let r = app.call(
-        "POST",
-        &format!("/api/v1/tickets/{ticket}/replies"),
-        Some(token),
-        Some(&json!({"body": "お便りありがとうございます。"})),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-}
-
 fn assign(app: &TestApp, token: &str, ticket: i64, to: i64) {
     let r = app.call(
         "POST",
@@ -148,17 +138,17 @@ fn known_work(app: &TestApp, s: &Staff, c: &Staff) -> (i64, i64) {
     app.time.set(at("2026-11-20T11:00:00+09:00"));
     let (late, _) = ticket_with(app, "b@example.jp", "遅れた相談", "仕事のことで。");
     app.time.set(at("2026-11-25T10:00:00+09:00"));
-    reply(app, &s.token, early);
+    app.reply(&s.token, early);
     app.time.set(at("2026-12-02T10:00:00+09:00"));
     let (prompt, _) = ticket_with(app, "d@example.jp", "すぐ返した相談", "家族のことで。");
     app.time.set(at("2026-12-02T12:00:00+09:00"));
-    reply(app, &c.token, prompt);
+    app.reply(&c.token, prompt);
     app.time.set(at("2026-12-04T09:00:00+09:00"));
     let (urgent, _) = ticket_with(app, "u@example.jp", "つらいです", URGENT_TEXT);
     app.time.set(at("2026-12-04T09:45:00+09:00"));
-    reply(app, &c.token, urgent);
+    app.reply(&c.token, urgent);
     app.time.set(at("2026-12-05T10:00:00+09:00"));
-    reply(app, &c.token, late);
+    app.reply(&c.token, late);
     (waiting, urgent)
 }
 

@@ -85,17 +85,6 @@ pub(crate) fn report(app: &TestApp, token: &str, query: &str) -> Value {
     r.json()
 }
 
-/// A staff reply on `ticket`, taken for sending (202).
-fn reply(app: &TestApp, token: &str, ticket: i64) {
-    let r = app.call(
-        "POST",
-        &format!("/api/v1/tickets/{ticket}/replies"),
-        Some(token),
-        Some(&json!({"body": "お便りありがとうございます。"})),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-}
-
 fn put_case(app: &TestApp, token: &str, ticket: i64, body: Value) -> crate::support::Reply {
     app.call(
         "PUT",
@@ -148,7 +137,7 @@ fn a_mother_who_writes_twice_by_form_and_once_by_mail_is_one_person_and_three_co
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["purposes"], json!(["family", "money"]));
-    reply(&app, &boss.token, third);
+    app.reply(&boss.token, third);
 
     let y = report(&app, &boss.token, "fiscal_year=2026");
     assert_eq!(y["people"], 2, "{y}");
@@ -656,7 +645,7 @@ fn the_figures_are_the_same_read_in_one_part_or_in_many_at_once(backend: Backend
         );
         assert_eq!(r.status, 200, "{}", r.body);
         if i % 3 == 0 {
-            reply(&app, &boss.token, t);
+            app.reply(&boss.token, t);
         }
     }
     let fy = FiscalYear::new(2026, app.state.rules.tz).unwrap();

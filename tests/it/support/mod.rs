@@ -286,6 +286,17 @@ impl TestApp {
         }
     }
 
+    /// A staff reply on `ticket`, taken for sending (202).
+    pub fn reply(&self, token: &str, ticket: i64) {
+        let r = self.call(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/replies"),
+            Some(token),
+            Some(&serde_json::json!({"body": "お便りありがとうございます。"})),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+
     /// A request with a bearer token (or none), any method, optional JSON body.
     pub fn call(
         &self,
