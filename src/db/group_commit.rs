@@ -32,6 +32,11 @@ const MAX_ITEMS: usize = 64;
 /// costs a lone caller nothing.
 const LINGER: Duration = Duration::ZERO;
 
+/// How long a committer keeps its connection with nothing to commit: work that comes one
+/// item at a time (a pipe's mail after mail, the delivery's outcomes) would otherwise check
+/// it out of the pool, and have it tested, for every item.
+const KEEP_CONNECTION: Duration = Duration::from_millis(500);
+
 type Tm = <DbConn as Connection>::TransactionManager;
 
 pub struct GroupCommit {
@@ -252,25 +257,24 @@ impl Committer {
         // The queue is locked only to take a group, never while committing it: the other
         // committers take the next ones meanwhile. A poisoned lock (a panic while gathering,
         // which runs no work) still holds a sound receiver.
-        let take = |wait: bool| {
+        let take = |wait: Option<Duration>| {
             let jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            let first = if wait {
-                jobs.recv().ok()
-            } else {
-                jobs.try_recv().ok()
+            let first = match wait {
+                None => jobs.recv().ok(),
+                Some(wait) => jobs.recv_timeout(wait).ok(),
             };
             first.map(|first| gather(first, &jobs))
         };
-        while let Some(group) = take(true) {
+        while let Some(group) = take(None) {
             // The connection is kept while work keeps coming (no pool check-out per group),
-            // and given back as soon as none waits, or after a group that failed.
+            // and given back once none came for a moment, or after a group that failed.
             let mut conn = None;
             let mut next = Some(group);
             while let Some(group) = next.take() {
                 if !self.commit(&mut conn, group) {
                     conn = None;
                 }
-                next = take(false);
+                next = take(Some(KEEP_CONNECTION));
             }
         }
     }
