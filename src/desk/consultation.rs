@@ -112,6 +112,22 @@ pub struct Prepared {
 }
 
 pub fn prepare(state: &AppState, o: &Opening<'_>, now: DateTime<Utc>) -> Prepared {
+    let flag = if o.automatic() {
+        None
+    } else {
+        urgent::assess(state, o.message_subject, o.body)
+    };
+    prepare_assessed(state, o, flag, now)
+}
+
+/// [`prepare`] with the urgent-risk check made beforehand: mail intake makes it before it
+/// knows whether the mail opens a consultation or joins one.
+pub fn prepare_assessed(
+    state: &AppState,
+    o: &Opening<'_>,
+    flag: Option<urgent::Flag>,
+    now: DateTime<Utc>,
+) -> Prepared {
     let reference = reference::from_entropy(crate::random::bytes());
     if o.automatic() {
         return Prepared {
@@ -120,7 +136,6 @@ pub fn prepare(state: &AppState, o: &Opening<'_>, now: DateTime<Utc>) -> Prepare
             ack: None,
         };
     }
-    let flag = urgent::assess(state, o.message_subject, o.body);
     let due = clock::reply_due_at(&state.rules, now);
     // A failure is kept, to be stored as the acknowledgement's failed delivery.
     let ack = state

@@ -10,19 +10,19 @@ use crate::domain::clock;
 use crate::domain::vocabulary::{MessageId, Status, TicketId};
 use crate::state::AppState;
 
-/// In the caller's transaction, after `message` was stored on `ticket`.
+/// In the caller's transaction, after `message` was stored on `ticket`; `flag` is what
+/// [`urgent::assess`] made of it, before the transaction (it needs no database).
 pub fn consulter_wrote(
     state: &AppState,
     conn: &mut DbConn,
     ticket: TicketId,
     message: MessageId,
-    subject: &str,
-    body: &str,
+    flag: Option<&urgent::Flag>,
     now: DateTime<Utc>,
 ) -> Result<(), DeskError> {
     let target = tickets::join_target(conn, ticket)?;
-    if let Some(flag) = urgent::assess(state, subject, body) {
-        urgent::raise(state, conn, ticket, &target.reference, message, &flag, now)?;
+    if let Some(flag) = flag {
+        urgent::raise(state, conn, ticket, &target.reference, message, flag, now)?;
     }
     if matches!(target.status, Status::Waiting | Status::Closed) {
         tickets::update(conn, ticket, Some(Status::Open), None, now)?;

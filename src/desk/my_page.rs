@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use super::{Actor, DeskError, audit, followup};
+use super::{Actor, DeskError, audit, followup, urgent};
 use crate::db::messages::{self, NewMessage};
 use crate::db::my_thread::{self, MyMessage};
 use crate::db::{
@@ -176,6 +176,7 @@ pub fn write(
         return Err(DeskError::Invalid(vec![("body", "too_long")]));
     }
     let now = state.time.now();
+    let flag = urgent::assess(state, "", &body);
     let id = write_tx(conn, |conn| {
         let message = messages::add(
             conn,
@@ -184,7 +185,7 @@ pub fn write(
                 ..NewMessage::inbound(who.ticket_id, None, &body, None, now)
             },
         )?;
-        followup::consulter_wrote(state, conn, who.ticket_id, message, "", &body, now)?;
+        followup::consulter_wrote(state, conn, who.ticket_id, message, flag.as_ref(), now)?;
         Ok::<_, DeskError>(message)
     })?;
     // Ids only: never what was written.

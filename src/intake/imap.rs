@@ -252,6 +252,12 @@ enum Fetched {
     TooLarge(u32),
 }
 
+/// A fetched message made ready for its transaction.
+enum Taken {
+    Whole(Box<(Vec<u8>, mail::Prepared)>),
+    TooLarge(u32),
+}
+
 /// Takes every message above the last UID taken, oldest first.
 async fn take_new<S: Stream>(
     state: &web::Data<AppState>,
@@ -319,13 +325,28 @@ async fn take_new<S: Stream>(
             let st = state.clone();
             let mb = mailbox.clone();
             let too_large = matches!(item, Fetched::TooLarge(_));
+            let item = match item {
+                Fetched::Whole(raw) => Taken::Whole(Box::new(
+                    mail::prepare_async(state, raw)
+                        .await
+                        .map_err(|e| ImapError::Intake(e.to_string()))?,
+                )),
+                Fetched::TooLarge(size) => Taken::TooLarge(size),
+            };
+            let key = match &item {
+                Taken::Whole(whole) => whole.1.order_key(),
+                Taken::TooLarge(_) => String::new(),
+            };
             // In the group commit public intake shares, the position with the mail.
             let outcome = state
                 .commits
-                .enqueue(move |conn| {
+                .enqueue_ordered(key, move |conn| {
                     let outcome = match item {
-                        Fetched::Whole(raw) => mail::take(&st, conn, &raw, "imap")?,
-                        Fetched::TooLarge(size) => {
+                        Taken::Whole(whole) => {
+                            let (raw, prepared) = *whole;
+                            mail::take_prepared(&st, conn, &raw, prepared, "imap")?
+                        }
+                        Taken::TooLarge(size) => {
                             mail::too_large(&st, conn, "imap", &mb, uid, u64::from(size))?
                         }
                     };
@@ -338,6 +359,7 @@ async fn take_new<S: Stream>(
             // Committed before the server hears of it: a crash here means the mail is
             // fetched again and recognised as a duplicate, never lost. The delivery worker
             // is woken again now that the acknowledgement is committed.
+            outcome.record(state, "imap");
             if matches!(
                 outcome,
                 Outcome::Opened {
@@ -347,7 +369,7 @@ async fn take_new<S: Stream>(
             ) {
                 state.waker.wake();
             }
-            // `Outcome::record` has logged the mail itself; the UID says where in the mailbox.
+            // The mail itself is logged above; the UID says where in the mailbox.
             tracing::debug!(uid, "IMAP mail stored");
             if too_large {
                 // Left unseen in the mailbox, where a person can still read it.

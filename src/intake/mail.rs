@@ -1,22 +1,26 @@
-//! The one intake path for mail, used by `madoguchi ingest` and the IMAP poller: parse,
-//! decide, and store in one transaction, with the acknowledgement queued in it.
+//! The one intake path for mail, used by `madoguchi ingest`, the hand-off and the IMAP
+//! poller: prepare (parse, triage: [`prepared`]), then decide and store in one transaction,
+//! with the acknowledgement queued in it.
+
+mod prepared;
+
+pub use prepared::{Prepared, prepare, prepare_async};
 
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 
-use crate::db::attachments::NewAttachment;
-use crate::db::messages::{self, MailFacts, NewMessage};
-use crate::db::tickets::TicketDetails;
+use crate::db::messages::{self, NewMessage};
 use crate::db::{DbConn, DbError, outbox, quarantine, tickets, write_tx};
-use crate::desk::consultation::{self, Opening};
-use crate::desk::{self, Actor, DeskError};
-use crate::domain::automatic::{self, Automatic};
+use crate::desk::consultation;
+use crate::desk::{self, Actor, DeskError, urgent};
+use crate::domain::automatic::Automatic;
 use crate::domain::threading::{self, Thread, ThreadFacts};
-use crate::domain::vocabulary::{Channel, MessageId, QuarantineId, TicketId};
+use crate::domain::vocabulary::{MessageId, QuarantineId, TicketId};
 use crate::domain::{inbound, reference};
 use crate::intake::Outcome;
 use crate::intake::parse::{self, InboundMail};
 use crate::state::AppState;
+use prepared::{Kept, Ready, Titled};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TakeError {
@@ -59,20 +63,35 @@ impl From<DeskError> for Failure {
     }
 }
 
-/// Takes one raw message. Anything that is not a database failure ends stored: as a ticket,
-/// a follow-up, a bounce, or in quarantine.
+/// Takes one raw message, in a transaction of its own (or the caller's), and logs it.
+/// Anything that is not a database failure ends stored: as a ticket, a follow-up, a bounce,
+/// or in quarantine.
 pub fn take(
     state: &AppState,
     conn: &mut DbConn,
     raw: &[u8],
     source: &str,
 ) -> Result<Outcome, TakeError> {
-    let outcome = match attempt(state, conn, raw)? {
-        Ok(outcome) => outcome,
-        Err(reason) => quarantine_now(conn, raw, source, &reason, state.time.now())?,
-    };
+    let prepared = prepare(state, raw, state.time.now());
+    let outcome = take_prepared(state, conn, raw, prepared, source)?;
     outcome.record(state, source);
     Ok(outcome)
+}
+
+/// [`take`] with its [`Prepared`] part made beforehand, and not logged: a caller in a group
+/// commit logs the outcome ([`Outcome::record`]) once it is committed.
+pub fn take_prepared(
+    state: &AppState,
+    conn: &mut DbConn,
+    raw: &[u8],
+    prepared: Prepared,
+    source: &str,
+) -> Result<Outcome, TakeError> {
+    let now = prepared.now;
+    match attempt(state, conn, raw, prepared)? {
+        Ok(outcome) => Ok(outcome),
+        Err(reason) => quarantine_now(conn, raw, source, &reason, now),
+    }
 }
 
 /// Takes several messages in one transaction, so that one commit pays for many: the cost of
@@ -91,16 +110,23 @@ pub fn take_batch(
     source: &str,
 ) -> Result<Vec<Outcome>, TakeError> {
     let now = state.time.now();
-    let max = state.settings.intake.max_attachment_bytes;
-    let parsed: Vec<Result<InboundMail, String>> = raws
-        .iter()
-        .map(|raw| parse::parse(raw, max).map_err(|e| e.to_string()))
-        .collect();
-    let stored = match store_batch(state, conn, raws, &parsed, now, false) {
+    let prepared = raws.iter().map(|raw| prepare(state, raw, now)).collect();
+    take_batch_prepared(state, conn, raws, prepared, source)
+}
+
+/// [`take_batch`] with each mail's [`Prepared`] part made beforehand, in the order of `raws`.
+pub fn take_batch_prepared(
+    state: &AppState,
+    conn: &mut DbConn,
+    raws: &[Vec<u8>],
+    mut prepared: Vec<Prepared>,
+    source: &str,
+) -> Result<Vec<Outcome>, TakeError> {
+    let stored = match store_batch(state, conn, raws, &mut prepared, false) {
         Ok(stored) => stored,
         Err(Failure::Db(e)) if e.is_unavailable() => return Err(e.into()),
         // One mail failed: the batch again, carefully.
-        Err(_) => store_batch(state, conn, raws, &parsed, now, true).map_err(|f| match f {
+        Err(_) => store_batch(state, conn, raws, &mut prepared, true).map_err(|f| match f {
             Failure::Db(e) => TakeError::from(e),
             Failure::Quarantine(reason) => TakeError::Unavailable(reason),
         })?,
@@ -110,10 +136,10 @@ pub fn take_batch(
         state.waker.wake();
     }
     let mut outcomes = Vec::with_capacity(taken.len());
-    for (raw, result) in raws.iter().zip(taken) {
+    for ((raw, result), p) in raws.iter().zip(taken).zip(&prepared) {
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(reason) => quarantine_now(conn, raw, source, &reason, now)?,
+            Err(reason) => quarantine_now(conn, raw, source, &reason, p.now)?,
         };
         outcome.record(state, source);
         outcomes.push(outcome);
@@ -131,25 +157,25 @@ fn store_batch(
     state: &AppState,
     conn: &mut DbConn,
     raws: &[Vec<u8>],
-    parsed: &[Result<InboundMail, String>],
-    now: DateTime<Utc>,
+    prepared: &mut [Prepared],
     savepoints: bool,
 ) -> Result<Stored, Failure> {
     write_tx(conn, |conn| {
         let mut out = Vec::with_capacity(raws.len());
         let mut acknowledged = false;
-        for (raw, mail) in raws.iter().zip(parsed) {
-            let mail = match mail {
-                Ok(mail) => mail,
+        for (raw, p) in raws.iter().zip(prepared.iter_mut()) {
+            let now = p.now;
+            let ready = match &mut p.mail {
+                Ok(ready) => ready,
                 Err(reason) => {
                     out.push(Err(reason.clone()));
                     continue;
                 }
             };
             let result = if savepoints {
-                conn.transaction(|c| decide_and_store(state, c, raw, mail, now))
+                conn.transaction(|c| decide_and_store(state, c, raw, ready, now))
             } else {
-                decide_and_store(state, conn, raw, mail, now)
+                decide_and_store(state, conn, raw, ready, now)
             };
             match result {
                 Ok(outcome) => {
@@ -165,7 +191,8 @@ fn store_batch(
                 Err(failure) if !savepoints => return Err(failure),
                 Err(Failure::Quarantine(reason)) => out.push(Err(reason)),
                 Err(Failure::Db(e))
-                    if e.is_unique_violation() && messages::is_stored(conn, &mail.message_id)? =>
+                    if e.is_unique_violation()
+                        && messages::is_stored(conn, &ready.mail.message_id)? =>
                 {
                     out.push(Ok(Outcome::Duplicate));
                 }
@@ -189,7 +216,7 @@ pub fn retry(
         return Ok(None);
     };
     let now = state.time.now();
-    match attempt(state, conn, &raw)? {
+    match attempt(state, conn, &raw, prepare(state, &raw, now))? {
         Ok(outcome) => {
             quarantine::retried(conn, id, true, None, now)?;
             Ok(Some(outcome))
@@ -224,20 +251,21 @@ pub fn retry_by(
     Ok(outcome)
 }
 
-/// Parses and stores, or says why the mail must be quarantined.
+/// Stores, or says why the mail must be quarantined.
 fn attempt(
     state: &AppState,
     conn: &mut DbConn,
     raw: &[u8],
+    prepared: Prepared,
 ) -> Result<Result<Outcome, String>, TakeError> {
-    let now = state.time.now();
-    let mail = match parse::parse(raw, state.settings.intake.max_attachment_bytes) {
-        Ok(mail) => mail,
-        Err(e) => return Ok(Err(e.to_string())),
+    let Prepared { now, mail } = prepared;
+    let mut ready = match mail {
+        Ok(ready) => ready,
+        Err(reason) => return Ok(Err(reason)),
     };
     let mut stored_ack = false;
     let result = write_tx(conn, |conn| {
-        let outcome = decide_and_store(state, conn, raw, &mail, now)?;
+        let outcome = decide_and_store(state, conn, raw, &mut ready, now)?;
         if let Outcome::Opened { acknowledged, .. } = outcome {
             stored_ack = acknowledged;
         }
@@ -252,7 +280,7 @@ fn attempt(
         }
         // Two deliveries of one mail at once: the other one stored it.
         Err(Failure::Db(e)) if e.is_unique_violation() => {
-            if messages::is_stored(conn, &mail.message_id)? {
+            if messages::is_stored(conn, &ready.mail.message_id)? {
                 Ok(Ok(Outcome::Duplicate))
             } else {
                 Ok(Err(unstorable(&e)))
@@ -273,7 +301,8 @@ fn unstorable(e: &DbError) -> String {
 }
 
 /// A mail over `intake.max_message_bytes` that stays where it is (the IMAP mailbox): a
-/// quarantine entry says where, so a person looks at it; none of its bytes are read.
+/// quarantine entry says where, so a person looks at it; none of its bytes are read. Not
+/// logged: the caller logs it once committed.
 pub fn too_large(
     state: &AppState,
     conn: &mut DbConn,
@@ -287,9 +316,7 @@ pub fn too_large(
          {mailbox} (UID {uid}); nothing of it is stored here",
         state.settings.intake.max_message_bytes
     );
-    let outcome = quarantine_now(conn, &[], source, &reason, state.time.now())?;
-    outcome.record(state, source);
-    Ok(outcome)
+    quarantine_now(conn, &[], source, &reason, state.time.now())
 }
 
 fn quarantine_now(
@@ -308,16 +335,10 @@ fn decide_and_store(
     state: &AppState,
     conn: &mut DbConn,
     raw: &[u8],
-    mail: &InboundMail,
+    ready: &mut Ready,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Failure> {
-    let own = &state.settings.center.reply_address;
-    let kind = automatic::classify(
-        &mail.headers,
-        mail.from_address.as_deref(),
-        mail.return_path_null,
-        own,
-    );
+    let mail = &ready.mail;
     if let Some(dsn) = &mail.dsn {
         return bounce(conn, raw, mail, dsn, now);
     }
@@ -340,34 +361,20 @@ fn decide_and_store(
     match threading::decide(&facts) {
         Thread::Duplicate => Ok(Outcome::Duplicate),
         Thread::Join(ticket_id) => {
-            follow_up(state, conn, raw, mail, &kept, ticket_id, kind, now)?;
+            let flag = ready.flag.as_ref();
+            follow_up(
+                state, conn, raw, mail, &kept, ticket_id, ready.kind, flag, now,
+            )?;
             Ok(Outcome::Joined { ticket_id })
         }
         Thread::New => {
-            let subject = inbound::stored_subject(&threading::clean_subject(&mail.subject));
-            let name = inbound::stored_name(mail.from_name.as_deref());
-            let opened = consultation::open(
-                state,
-                conn,
-                &Opening {
-                    ticket: TicketDetails {
-                        subject: &subject,
-                        channel: Channel::Email,
-                        consulter_email: from,
-                        consulter_name: name.as_deref(),
-                        relationship: None,
-                        age_group: None,
-                        area: None,
-                    },
-                    message_subject: &kept.subject,
-                    body: &mail.body_text,
-                    mail: Some(kept.facts(raw, mail, kind.is_automatic())),
-                    attachments: &kept.attachments,
-                    in_reply_to: (!mail.synthetic_id).then_some(mail.message_id.as_str()),
-                    page: None,
-                },
-                now,
-            )?;
+            let titled = Titled::of(mail);
+            let opening = titled.opening(raw, mail, &kept, from, ready.kind);
+            let prepared = match ready.opening.take() {
+                Some(prepared) => prepared,
+                None => consultation::prepare_assessed(state, &opening, ready.flag.clone(), now),
+            };
+            let opened = consultation::open_prepared(state, conn, &opening, prepared, now)?;
             Ok(Outcome::Opened {
                 ticket_id: opened.ticket_id,
                 acknowledged: opened.acknowledged,
@@ -376,81 +383,25 @@ fn decide_and_store(
     }
 }
 
-/// What of a mail is kept with its message besides the text: headers as stored, a note on
-/// attachments left out, and the attachments.
-struct Kept<'m> {
-    /// One line and capped: a 30 MB subject stays in the raw mail, not in every queue page.
-    subject: String,
-    references: Option<String>,
-    note: Option<String>,
-    attachments: Vec<NewAttachment<'m>>,
-}
-
-impl<'m> Kept<'m> {
-    fn of(mail: &'m InboundMail) -> Self {
-        Self {
-            subject: inbound::stored_subject(&mail.subject),
-            references: (!mail.references.is_empty()).then(|| mail.references.join(" ")),
-            note: skipped_note(mail),
-            attachments: mail
-                .attachments
-                .iter()
-                .map(|a| NewAttachment {
-                    filename: &a.filename,
-                    content_type: &a.content_type,
-                    content: &a.content,
-                })
-                .collect(),
-        }
-    }
-
-    fn facts<'a>(&'a self, raw: &'a [u8], mail: &'a InboundMail, automatic: bool) -> MailFacts<'a> {
-        MailFacts {
-            rfc_message_id: &mail.message_id,
-            in_reply_to: mail.in_reply_to.first().map(String::as_str),
-            references: self.references.as_deref(),
-            raw,
-            system_note: self.note.as_deref(),
-            automatic,
-        }
-    }
-
-    /// Stores the mail as a message on `ticket`, with its attachments.
-    fn store(
-        &self,
-        conn: &mut DbConn,
-        raw: &[u8],
-        mail: &InboundMail,
-        ticket: TicketId,
-        automatic: bool,
-        now: DateTime<Utc>,
-    ) -> Result<MessageId, DbError> {
-        let message = NewMessage::inbound(
-            ticket,
-            Some(&self.subject),
-            &mail.body_text,
-            mail.from_address.as_deref(),
-            now,
-        )
-        .by_mail(&self.facts(raw, mail, automatic));
-        messages::add_with_attachments(conn, &message, &self.attachments)
-    }
-}
-
-/// Says which attachments were left out and why, so staff can ask for them another way.
-fn skipped_note(mail: &InboundMail) -> Option<String> {
-    if mail.skipped_attachments.is_empty() {
-        return None;
-    }
-    let names: Vec<String> = mail
-        .skipped_attachments
-        .iter()
-        .map(|s| format!("{} ({} bytes)", s.filename, s.size))
-        .collect();
-    Some(format!(
-        "attachments left out for their size: {}",
-        names.join(", ")
-    ))
+/// Stores the mail as a message on `ticket`, with its attachments.
+fn store_kept(
+    conn: &mut DbConn,
+    raw: &[u8],
+    mail: &InboundMail,
+    kept: &Kept<'_>,
+    ticket: TicketId,
+    automatic: bool,
+    now: DateTime<Utc>,
+) -> Result<MessageId, DbError> {
+    let message = NewMessage::inbound(
+        ticket,
+        Some(&kept.subject),
+        &mail.body_text,
+        mail.from_address.as_deref(),
+        now,
+    )
+    .by_mail(&kept.facts(raw, mail, automatic));
+    messages::add_with_attachments(conn, &message, &kept.attachments)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -462,22 +413,15 @@ fn follow_up(
     kept: &Kept<'_>,
     ticket: TicketId,
     kind: Automatic,
+    flag: Option<&urgent::Flag>,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    let message = kept.store(conn, raw, mail, ticket, kind.is_automatic(), now)?;
+    let message = store_kept(conn, raw, mail, kept, ticket, kind.is_automatic(), now)?;
     if kind.is_automatic() {
         // An out-of-office answer to our mail reopens nothing and owes nobody a reply.
         return Ok(());
     }
-    desk::followup::consulter_wrote(
-        state,
-        conn,
-        ticket,
-        message,
-        &kept.subject,
-        &mail.body_text,
-        now,
-    )?;
+    desk::followup::consulter_wrote(state, conn, ticket, message, flag, now)?;
     Ok(())
 }
 
@@ -518,7 +462,7 @@ fn bounce(
     };
     outbox::mark_bounced(conn, original.id, &diagnostic)?;
     if let Some(ticket) = original.ticket_id {
-        Kept::of(mail).store(conn, raw, mail, ticket, true, now)?;
+        store_kept(conn, raw, mail, &Kept::of(mail), ticket, true, now)?;
     }
     Ok(Outcome::Bounce {
         ticket_id: original.ticket_id,

@@ -24,15 +24,25 @@ both_backends!(
     a_socket_served_by_another_user_is_never_given_the_mail,
     the_socket_answers_what_is_not_a_request_and_stores_nothing,
     many_pipes_at_once_each_store_their_mail_once,
+    mail_that_speaks_of_dying_handed_over_reaches_a_person_at_once,
 );
 
 fn mail(n: usize) -> Vec<u8> {
+    mail_saying(
+        n,
+        "",
+        "息子が部屋から出てきません。どうしたらよいでしょうか。",
+    )
+}
+
+/// Mail `n` from hanako`n`, with more header lines and its text.
+fn mail_saying(n: usize, headers: &str, text: &str) -> Vec<u8> {
     format!(
         "From: Hanako <hanako{n}@example.jp>\r\nTo: soudan@example.org\r\n\
          Subject: =?UTF-8?B?55u46KuH?=\r\nDate: Wed, 25 Nov 2026 10:00:00 +0900\r\n\
-         Message-ID: <handoff-{n}@example.jp>\r\nMIME-Version: 1.0\r\n\
+         Message-ID: <handoff-{n}@example.jp>\r\n{headers}MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-         息子が部屋から出てきません。どうしたらよいでしょうか。\r\n"
+         {text}\r\n"
     )
     .into_bytes()
 }
@@ -299,4 +309,105 @@ fn a_socket_served_by_another_user_is_never_given_the_mail(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The mail written to `dir` (the server's outgoing files) that `wanted` picks, once it is there.
+fn sent_to(dir: &Path, wanted: impl Fn(&str) -> bool) -> Option<String> {
+    eventually(Duration::from_secs(10), || {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|f| std::fs::read(f.path()).unwrap_or_default())
+            .map(|raw| {
+                let parsed = mail_parser::MessageParser::default().parse(&raw[..]);
+                let to = parsed
+                    .as_ref()
+                    .and_then(|m| m.to())
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = parsed
+                    .as_ref()
+                    .and_then(|m| m.body_text(0))
+                    .unwrap_or_default()
+                    .to_string();
+                format!("To: {to}\n{body}")
+            })
+            .find(|text| wanted(text))
+    })
+}
+
+/// The urgent-risk check runs before the server's commit now: the first mail, a reply to it
+/// and a first mail that names a thread we do not have are each judged as the form's are.
+fn mail_that_speaks_of_dying_handed_over_reaches_a_person_at_once(backend: Backend) {
+    let (app, socket) = serve(TestDb::new(backend));
+    app.staff("s@center.example", "supervisor");
+    let c = app.staff("c@center.example", "counsellor");
+    let url = app.db_url();
+    let ticket = |id: i64| {
+        app.call(
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&c.token),
+            None,
+        )
+        .json()
+    };
+    let first_ticket = |n: usize| -> i64 {
+        let mut conn = app.conn();
+        messages::table
+            .filter(messages::rfc_message_id.eq(format!("handoff-{n}@example.jp")))
+            .select(messages::ticket_id)
+            .first(&mut *conn)
+            .unwrap()
+    };
+    let dir = PathBuf::from(&app.state.settings.smtp.file_dir);
+
+    let dying = "もう生きているのがつらくて、しにたいと思ってしまいます。";
+    assert_eq!(
+        said(&pipe(&url, &socket, &mail_saying(1, "", dying))),
+        "opened 1"
+    );
+    let t = ticket(first_ticket(1));
+    assert_eq!(t["urgent"], true, "{t}");
+    assert_eq!(
+        t["urgent_reasons"],
+        serde_json::json!(["suicidal_ideation"])
+    );
+    let ack = sent_to(&dir, |m| m.starts_with("To: hanako1@example.jp"))
+        .expect("the consulter is acknowledged");
+    assert!(
+        ack.contains("119番"),
+        "the urgent acknowledgement says where to call: {ack}"
+    );
+    let alert = sent_to(&dir, |m| m.starts_with("To: s@center.example"))
+        .expect("the supervisor is told at once");
+    assert!(!alert.contains("しにたい"), "never the text: {alert}");
+
+    // A calm first mail, then its writer's reply that speaks of harm: the ticket turns urgent.
+    assert_eq!(said(&pipe(&url, &socket, &mail(2))), "opened 1");
+    let calm = first_ticket(2);
+    assert_eq!(ticket(calm)["urgent"], false);
+    let ack = sent_to(&dir, |m| m.starts_with("To: hanako2@example.jp")).unwrap();
+    assert!(!ack.contains("119番"), "{ack}");
+    let reply = mail_saying(2, "", "昨日またリスカしてしまいました。");
+    let reply = String::from_utf8(reply)
+        .unwrap()
+        .replace("<handoff-2@", "<handoff-2-reply@")
+        .replace(
+            "MIME-Version",
+            "In-Reply-To: <handoff-2@example.jp>\r\nMIME-Version",
+        );
+    assert_eq!(said(&pipe(&url, &socket, reply.as_bytes())), "joined 1");
+    let t = ticket(calm);
+    assert_eq!(t["urgent"], true, "{t}");
+    assert_eq!(t["urgent_reasons"], serde_json::json!(["self_harm"]));
+
+    // Naming a thread we do not have: a new consultation, judged and answered all the same.
+    let stray = mail_saying(3, "In-Reply-To: <nobody@example.jp>\r\n", dying);
+    assert_eq!(said(&pipe(&url, &socket, &stray)), "opened 1");
+    assert_eq!(ticket(first_ticket(3))["urgent"], true);
+    let ack = sent_to(&dir, |m| m.starts_with("To: hanako3@example.jp")).unwrap();
+    assert!(ack.contains("119番"), "{ack}");
 }

@@ -199,14 +199,22 @@ async fn exchange(state: &web::Data<AppState>, stream: &mut UnixStream, ours: &O
     if !matches!(read, Ok(Ok(_))) || raw.len() as u64 != header.length {
         return "refused mail cut short\n".into();
     }
-    let st = state.clone();
-    let taken = state
-        .commits
-        .enqueue(move |conn| mail::take(&st, conn, &raw, "ingest"))
-        .wait()
-        .await;
+    let taken = match mail::prepare_async(state, raw).await {
+        Ok((raw, prepared)) => {
+            let st = state.clone();
+            state
+                .commits
+                .enqueue_ordered(prepared.order_key(), move |conn| {
+                    mail::take_prepared(&st, conn, &raw, prepared, "ingest")
+                })
+                .wait()
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match taken {
         Ok(outcome) => {
+            outcome.record(state, "ingest");
             if matches!(
                 outcome,
                 Outcome::Opened {
