@@ -19,6 +19,7 @@ use crate::timesource::SystemTime;
 use std::sync::Arc;
 
 mod ingest;
+mod progress;
 mod records;
 
 pub const EX_USAGE: u8 = 64;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc;
 
+use super::progress::Progress;
 use super::{EX_DATAERR, EX_NOINPUT, EX_TEMPFAIL, fail, intake_at_hand};
 use crate::config::Settings;
 use crate::db;
@@ -134,13 +136,52 @@ fn ingest_files(
     for path in files {
         check_size(path, max)?;
     }
-    let mut outcomes = Vec::with_capacity(files.len());
-    for chunk in files.chunks(INGEST_BATCH) {
-        let raws = chunk
-            .iter()
-            .map(|path| read(path))
-            .collect::<Result<Vec<_>, _>>()?;
-        outcomes.extend(mail::take_batch(state, conn, &raws, "ingest")?);
-    }
-    Ok(outcomes)
+    let mut progress = Progress::new("ingested");
+    // A second thread reads and prepares (parses, triages) the next batch while this one
+    // stores the last: the parse and the urgent check need no database, and the commit's
+    // wait for the disk is spent on them.
+    let taken = std::thread::scope(|scope| {
+        let (batches, prepared) = mpsc::sync_channel(1);
+        let reader = std::thread::Builder::new()
+            .name("ingest-prepare".into())
+            .spawn_scoped(scope, move || {
+                for chunk in files.chunks(INGEST_BATCH) {
+                    let batch = prepare_batch(state, chunk);
+                    let failed = batch.is_err();
+                    if batches.send(batch).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        // Without a second thread (none could start), nothing is read: said as a failure.
+        if let Err(e) = reader {
+            return Err(IngestError::Read(format!("cannot start reading: {e}")));
+        }
+        let mut outcomes = Vec::with_capacity(files.len());
+        for batch in prepared {
+            let (raws, prepared) = batch?;
+            outcomes.extend(mail::take_batch_prepared(
+                state, conn, &raws, prepared, "ingest",
+            )?);
+            progress.tell(outcomes.len(), files.len());
+        }
+        Ok(outcomes)
+    });
+    progress.end();
+    taken
+}
+
+type Batch = (Vec<Vec<u8>>, Vec<mail::Prepared>);
+
+fn prepare_batch(state: &AppState, chunk: &[PathBuf]) -> Result<Batch, IngestError> {
+    let raws = chunk
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = state.time.now();
+    let prepared = raws
+        .iter()
+        .map(|raw| mail::prepare(state, raw, now))
+        .collect();
+    Ok((raws, prepared))
 }

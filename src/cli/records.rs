@@ -2,10 +2,10 @@
 //! a pipe; the result on stdout. Exit 0 done, 64 a folder that is not empty, 73 a file that
 //! cannot be written, 75 the database unavailable (run again: it goes on where it stopped).
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::progress::Progress;
 use super::{EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE, db_exit, fail};
 use crate::desk::DeskError;
 use crate::desk::export::{self, ExportError};
@@ -13,38 +13,6 @@ use crate::desk::retention;
 use crate::state::AppState;
 
 pub const EX_CANTCREAT: u8 = 73;
-
-/// A line on stderr rewritten in place, only when a person watches it.
-struct Progress {
-    on: bool,
-    label: &'static str,
-    shown: bool,
-}
-
-impl Progress {
-    fn new(label: &'static str) -> Self {
-        Self {
-            on: std::io::stderr().is_terminal(),
-            label,
-            shown: false,
-        }
-    }
-
-    fn tell(&mut self, done: usize, total: usize) {
-        if self.on {
-            eprint!("\r{} {done}/{total}", self.label);
-            let _ = std::io::stderr().flush();
-            self.shown = true;
-        }
-    }
-
-    fn end(&mut self) {
-        if self.shown {
-            eprintln!();
-            self.shown = false;
-        }
-    }
-}
 
 fn desk_exit(e: &DeskError) -> u8 {
     match e {

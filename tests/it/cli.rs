@@ -13,6 +13,7 @@ both_backends!(
     migrate_applies_and_is_idempotent,
     staff_add_creates_an_account_with_a_hashed_password,
     processes_started_together_on_a_new_database_all_migrate,
+    bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe,
 );
 
 fn madoguchi(db: &TestDb, args: &[&str], stdin: &str) -> Output {
@@ -228,4 +229,56 @@ fn ingest_exits_75_when_the_database_is_unavailable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Ten years of old mail take a while: a person at a terminal sees how far it got; a pipe or
+/// a log gets only the summary.
+fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Backend) {
+    let db = TestDb::new(backend);
+    let dir = db.dir.join("old-mail");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |first: usize| {
+        for n in first..first + 150 {
+            let raw = format!(
+                "From: p{n}@example.jp\r\nTo: soudan@example.org\r\nSubject: old {n}\r\n\
+                 Message-ID: <old-{n}@example.jp>\r\n\r\nhello\r\n"
+            );
+            std::fs::write(dir.join(format!("{n:04}.eml")), raw).unwrap();
+        }
+    };
+    write(0);
+    let bin = env!("CARGO_BIN_EXE_madoguchi");
+    // `script` gives the command a terminal of its own, as a person's shell would.
+    let at_terminal = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} ingest {}/*.eml", dir.display()),
+            "/dev/null",
+        ])
+        .env("MADOGUCHI_DATABASE__URL", &db.url)
+        .output()
+        .expect("script (util-linux) runs");
+    let seen = String::from_utf8_lossy(&at_terminal.stdout);
+    assert!(at_terminal.status.success(), "{seen}");
+    for step in ["ingested 64/150", "ingested 128/150", "ingested 150/150"] {
+        assert!(seen.contains(step), "no {step:?} in {seen:?}");
+    }
+    assert!(seen.contains("opened 150"), "{seen}");
+
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    write(150);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(String::as_str));
+    let piped = madoguchi(&db, &args, "");
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "opened 150");
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!err.contains("ingested"), "progress in a pipe: {err}");
 }
