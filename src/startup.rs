@@ -147,6 +147,8 @@ pub struct Application {
     handoff: Option<crate::intake::handoff::listen::Socket>,
     /// The one token that stops every background worker.
     shutdown: Shutdown,
+    /// SQLite's WAL copied back on a thread of its own, not by the committer (`db::checkpoint`).
+    _checkpoints: Option<db::checkpoint::Checkpointer>,
 }
 
 impl Application {
@@ -222,6 +224,8 @@ impl Application {
             waker: state.waker.clone(),
             shutdown: shutdown.clone(),
         };
+        let checkpoints =
+            db::checkpoint::Checkpointer::start(&state.pool, &state.settings.database.url);
         Ok(Self {
             port,
             server,
@@ -229,6 +233,7 @@ impl Application {
             worker,
             handoff,
             shutdown,
+            _checkpoints: checkpoints,
         })
     }
 

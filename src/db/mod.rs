@@ -6,6 +6,7 @@ pub mod alerts_sent;
 pub mod attachments;
 pub mod audit;
 pub mod case_values;
+pub mod checkpoint;
 pub mod clocks;
 pub mod consulters;
 pub mod drafts;
@@ -194,6 +195,7 @@ impl ManageConnection for DbManager {
                 let conn = sqlite_hooks::opening(|| {
                     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                         .map_err(r2d2::Error::ConnectionError)?;
+                    sqlite_hooks::hook_just_opened();
                     conn.batch_execute(&format!(
                         "PRAGMA journal_mode = WAL; \
                          PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \

@@ -1,5 +1,6 @@
-//! The busy handler every SQLite connection of the process gets as SQLite opens it, and the
-//! process's SQLite settings (no per-connection mutex, no memory count).
+//! The busy handler every SQLite connection of the process gets as SQLite opens it, its WAL
+//! hook (`checkpoint`), and the process's SQLite settings (no per-connection mutex, no
+//! memory count).
 //!
 //! SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10 … up to 100 ms a try, so a process that
 //! finds the write lock held by the one-millisecond transactions of other `ingest` processes
@@ -63,12 +64,27 @@ unsafe extern "C" fn on_open(
     unsafe {
         ffi::sqlite3_busy_handler(db, Some(retry_soon), std::ptr::null_mut());
     }
+    JUST_OPENED.set(db);
     ffi::SQLITE_OK
+}
+
+/// Gives the connection this thread has just opened its WAL hook (`checkpoint`). Not done in
+/// `on_open`: SQLite sets its own autocheckpoint (a WAL hook too) after the open hooks ran.
+/// To be called right after a connection was opened successfully on this thread.
+pub(super) fn hook_just_opened() {
+    let db = JUST_OPENED.replace(std::ptr::null_mut());
+    if !db.is_null() {
+        // SAFETY: set by `on_open` for the connection this thread opened last, which the
+        // caller has just seen open, and which no other thread has yet.
+        unsafe { super::checkpoint::hook(db) }
+    }
 }
 
 thread_local! {
     /// Set while this thread sets a connection up (`opening`).
     static OPENING: Cell<bool> = const { Cell::new(false) };
+    /// The connection `on_open` saw last on this thread, until `hook_just_opened` takes it.
+    static JUST_OPENED: Cell<*mut ffi::sqlite3> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Runs `f` (opening a connection and its pragmas) with no retrying: a file another process

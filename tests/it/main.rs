@@ -5,6 +5,7 @@ mod support;
 mod api;
 mod api_details;
 mod browser;
+mod checkpoint;
 mod cli;
 mod consultations;
 mod delivery;

@@ -1,0 +1,67 @@
+//! SQLite's WAL copied back into the database by a thread of its own (`db::checkpoint`), so
+//! that the one writer (the group committer, bulk `ingest`) only commits; without one, the
+//! writer checkpoints as SQLite would. PostgreSQL checkpoints itself.
+
+use std::time::Duration;
+
+use madoguchi::db::checkpoint::Checkpointer;
+use madoguchi::db::{self, quarantine};
+use madoguchi::timesource::TimeSource;
+
+use crate::both_backends;
+use crate::support::{Backend, TestDb, eventually, test_settings};
+
+both_backends!(the_wal_is_copied_back_beside_the_writer_not_by_it,);
+
+/// Commits about `mib` MiB (1,000 WAL pages are 4 MiB) in one transaction.
+fn write_mib(pool: &db::Pool, mib: usize) {
+    let mut conn = pool.get().unwrap();
+    let now = madoguchi::timesource::SystemTime.now();
+    let raw = vec![b'x'; 64 * 1024];
+    db::write_tx(&mut conn, |conn| {
+        for _ in 0..mib * 16 {
+            quarantine::put(conn, &raw, "test", "bulk", now)?;
+        }
+        Ok::<_, db::DbError>(())
+    })
+    .unwrap();
+}
+
+fn file_mib(db: &TestDb) -> u64 {
+    std::fs::metadata(db.dir.join("madoguchi.db")).map_or(0, |m| m.len()) >> 20
+}
+
+fn the_wal_is_copied_back_beside_the_writer_not_by_it(backend: Backend) {
+    let db = TestDb::new(backend);
+    let settings = test_settings(&db);
+    let pool = db::connect(&settings.database).unwrap();
+    let checkpoints = Checkpointer::start(&pool, &settings.database.url);
+    if backend == Backend::Postgres {
+        assert!(checkpoints.is_none(), "PostgreSQL checkpoints itself");
+        return;
+    }
+    let checkpoints = checkpoints.expect("a checkpointer for SQLite");
+    let before = file_mib(&db);
+
+    // 12 MiB: past the 1,000 pages at which a checkpoint is due, short of the writer's own.
+    write_mib(&pool, 12);
+    let copied = eventually(Duration::from_secs(10), || {
+        (checkpoints.done() >= 1 && file_mib(&db) >= before + 12).then_some(())
+    });
+    assert!(
+        copied.is_some(),
+        "the checkpointer copied the WAL back: {} checkpoints, {} MiB",
+        checkpoints.done(),
+        file_mib(&db)
+    );
+
+    // Without a checkpointer the writer copies it itself, before its commit returns.
+    drop(checkpoints);
+    let before = file_mib(&db);
+    write_mib(&pool, 12);
+    assert!(
+        file_mib(&db) >= before + 12,
+        "the writer checkpointed: {before} MiB then {} MiB",
+        file_mib(&db)
+    );
+}
