@@ -160,9 +160,15 @@ fn ingest_files(
         let mut outcomes = Vec::with_capacity(files.len());
         for batch in prepared {
             let (raws, prepared) = batch?;
-            outcomes.extend(mail::take_batch_prepared(
-                state, conn, &raws, prepared, "ingest",
-            )?);
+            let taken = mail::take_batch_prepared(state, conn, &raws, prepared, "ingest")?;
+            for outcome in &taken {
+                if progress.watched() {
+                    outcome.record_quietly(state, "ingest");
+                } else {
+                    outcome.record(state, "ingest");
+                }
+            }
+            outcomes.extend(taken);
             progress.tell(outcomes.len(), files.len());
         }
         Ok(outcomes)

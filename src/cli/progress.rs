@@ -19,6 +19,11 @@ impl Progress {
         }
     }
 
+    /// Whether a person watches it (stderr is a terminal).
+    pub(super) fn watched(&self) -> bool {
+        self.on
+    }
+
     pub(super) fn tell(&mut self, done: usize, total: usize) {
         if self.on {
             eprint!("\r{} {done}/{total}", self.label);

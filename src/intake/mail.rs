@@ -111,10 +111,15 @@ pub fn take_batch(
 ) -> Result<Vec<Outcome>, TakeError> {
     let now = state.time.now();
     let prepared = raws.iter().map(|raw| prepare(state, raw, now)).collect();
-    take_batch_prepared(state, conn, raws, prepared, source)
+    let outcomes = take_batch_prepared(state, conn, raws, prepared, source)?;
+    for outcome in &outcomes {
+        outcome.record(state, source);
+    }
+    Ok(outcomes)
 }
 
-/// [`take_batch`] with each mail's [`Prepared`] part made beforehand, in the order of `raws`.
+/// [`take_batch`] with each mail's [`Prepared`] part made beforehand, in the order of `raws`;
+/// the outcomes are the caller's to log ([`Outcome::record`]).
 pub fn take_batch_prepared(
     state: &AppState,
     conn: &mut DbConn,
@@ -141,7 +146,6 @@ pub fn take_batch_prepared(
             Ok(outcome) => outcome,
             Err(reason) => quarantine_now(conn, raw, source, &reason, p.now)?,
         };
-        outcome.record(state, source);
         outcomes.push(outcome);
     }
     Ok(outcomes)

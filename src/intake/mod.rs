@@ -62,6 +62,18 @@ impl Outcome {
             "mail taken"
         );
     }
+
+    /// As [`record`](Self::record), logged only at debug: for bulk `ingest` with a person
+    /// watching its progress, whose terminal a line per mail would flood.
+    pub fn record_quietly(&self, state: &crate::state::AppState, source: &str) {
+        state.metrics.intake(source, self.as_str());
+        tracing::debug!(
+            source,
+            outcome = self.as_str(),
+            ticket_id = self.ticket_id().map(|t| t.0),
+            "mail taken"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -264,6 +264,10 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
         assert!(seen.contains(step), "no {step:?} in {seen:?}");
     }
     assert!(seen.contains("opened 150"), "{seen}");
+    assert!(
+        !seen.contains("mail taken"),
+        "a line per mail floods the person's terminal: {seen}"
+    );
 
     for entry in std::fs::read_dir(&dir).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
@@ -281,4 +285,9 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
     assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "opened 150");
     let err = String::from_utf8_lossy(&piped.stderr);
     assert!(!err.contains("ingested"), "progress in a pipe: {err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("mail taken")).count(),
+        150,
+        "a log keeps a line per mail (ids only): {err}"
+    );
 }
