@@ -162,6 +162,10 @@ impl FromSql<Timestamp, Backend> for Micros {
 
 /// The SLA counts of the clocks due in `[from, to)` as `domain::sla` decides them at `now`,
 /// read from the covering `reply_clocks_due_cover` alone; the caller asks once a month.
+///
+/// Ordered as that index is, though the counts need no order: without it PostgreSQL walks
+/// the narrower `reply_clocks_due` and visits the table for every clock (48 ms a month at
+/// 1M tickets, against 12.5 ms reading the index alone). SQLite reads the same index either way.
 pub fn sla_counts_due_between(
     conn: &mut DbConn,
     from: DateTime<Utc>,
@@ -172,6 +176,11 @@ pub fn sla_counts_due_between(
     let clocks: Vec<(Micros, Micros, Option<Micros>)> = reply_clocks::table
         .filter(reply_clocks::due_at.ge(to_db(from)))
         .filter(reply_clocks::due_at.lt(to_db(to)))
+        .order((
+            reply_clocks::due_at,
+            reply_clocks::started_at,
+            reply_clocks::stopped_at,
+        ))
         .select((
             reply_clocks::started_at,
             reply_clocks::due_at,
