@@ -151,6 +151,9 @@ impl GroupCommit {
                 let committer = Committer {
                     pool: self.pool.clone(),
                     counts: self.counts.clone(),
+                    // With every connection of the pool a committer's, none is kept idle:
+                    // the readers and workers need one back.
+                    keeps: self.pool.max_size() as usize > self.committers,
                 };
                 let jobs = jobs.clone();
                 // Should no thread start, `jobs` is dropped with the closures and every
@@ -250,6 +253,8 @@ where
 struct Committer {
     pool: Pool,
     counts: Arc<Counts>,
+    /// Whether a connection is kept for [`KEEP_CONNECTION`] after a group.
+    keeps: bool,
 }
 
 impl Committer {
@@ -257,15 +262,28 @@ impl Committer {
         // The queue is locked only to take a group, never while committing it: the other
         // committers take the next ones meanwhile. A poisoned lock (a panic while gathering,
         // which runs no work) still holds a sound receiver.
-        let take = |wait: Option<Duration>| {
+        let take = || {
             let jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            let first = match wait {
-                None => jobs.recv().ok(),
-                Some(wait) => jobs.recv_timeout(wait).ok(),
-            };
-            first.map(|first| gather(first, &jobs))
+            jobs.recv().ok().map(|first| gather(first, &jobs))
         };
-        while let Some(group) = take(None) {
+        // With a connection in hand the queue is only taken when free: waiting for another
+        // committer, itself waiting for work, would keep the connection idle for as long.
+        let take_while_kept = || {
+            let jobs = match jobs.try_lock() {
+                Ok(jobs) => jobs,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return None,
+            };
+            let wait = if self.keeps {
+                KEEP_CONNECTION
+            } else {
+                Duration::ZERO
+            };
+            jobs.recv_timeout(wait)
+                .ok()
+                .map(|first| gather(first, &jobs))
+        };
+        while let Some(group) = take() {
             // The connection is kept while work keeps coming (no pool check-out per group),
             // and given back once none came for a moment, or after a group that failed.
             let mut conn = None;
@@ -274,7 +292,7 @@ impl Committer {
                 if !self.commit(&mut conn, group) {
                     conn = None;
                 }
-                next = take(Some(KEEP_CONNECTION));
+                next = take_while_kept();
             }
         }
     }

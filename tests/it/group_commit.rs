@@ -28,6 +28,7 @@ both_backends!(
     a_group_whose_commit_fails_answers_none_as_stored,
     imap_mail_shares_the_group_commit_and_is_threaded,
     parallel_groups_of_the_same_new_consulters_in_opposite_orders_all_commit,
+    a_quiet_server_gives_its_committers_connections_back,
 );
 
 /// A connection of its own, outside the server's pool: what another process would see.
@@ -414,4 +415,30 @@ fn parallel_groups_of_the_same_new_consulters_in_opposite_orders_all_commit(back
     let mut conn = app.conn();
     let consulters: i64 = consulters::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(consulters, EACH as i64, "each address one consulter");
+}
+
+/// Once the work stops, every committer gives its connection back to the pool within a
+/// moment: on PostgreSQL several committers share the queue, and one kept its connection,
+/// waiting for the queue another committer held while waiting for work, for as long as
+/// nobody wrote (the readers and workers were one connection short).
+fn a_quiet_server_gives_its_committers_connections_back(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.intake.rate_limit_per_hour = 0);
+    for i in 0..6 {
+        let r = app.post_json(
+            "/api/v1/consultations",
+            &consultation(&format!("q{i}@example.jp")),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let all_back = eventually(Duration::from_secs(10), || {
+        let state = app.state.pool.state();
+        (state.idle_connections == state.connections).then_some(())
+    });
+    let state = app.state.pool.state();
+    assert!(
+        all_back.is_some(),
+        "{} of {} connections still checked out after the work stopped",
+        state.connections - state.idle_connections,
+        state.connections
+    );
 }
