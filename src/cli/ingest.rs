@@ -141,7 +141,8 @@ fn ingest_files(
     // stores the last: the parse and the urgent check need no database, and the commit's
     // wait for the disk is spent on them.
     let taken = std::thread::scope(|scope| {
-        let (batches, prepared) = mpsc::sync_channel(1);
+        // Handed over, not queued: two batches in memory at most (each up to 64 mails).
+        let (batches, prepared) = mpsc::sync_channel(0);
         let reader = std::thread::Builder::new()
             .name("ingest-prepare".into())
             .spawn_scoped(scope, move || {
@@ -160,15 +161,11 @@ fn ingest_files(
         let mut outcomes = Vec::with_capacity(files.len());
         for batch in prepared {
             let (raws, prepared) = batch?;
-            let taken = mail::take_batch_prepared(state, conn, &raws, prepared, "ingest")?;
-            for outcome in &taken {
-                if progress.watched() {
-                    outcome.record_quietly(state, "ingest");
-                } else {
-                    outcome.record(state, "ingest");
-                }
-            }
-            outcomes.extend(taken);
+            // A person watching the progress gets no line per mail on the terminal.
+            let quietly = progress.watched();
+            outcomes.extend(mail::take_batch_prepared(
+                state, conn, &raws, prepared, "ingest", quietly,
+            )?);
             progress.tell(outcomes.len(), files.len());
         }
         Ok(outcomes)

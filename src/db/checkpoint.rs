@@ -30,6 +30,10 @@ const DUE_AT: c_int = 1000;
 /// checkpointer looks after the file.
 pub const WRITER_CHECKPOINTS_AT: c_int = 16_000;
 
+/// How long the checkpointer waits for a connection of the pool before it leaves this
+/// checkpoint to the next commit's asking.
+const GET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One per database file this process opened, for as long as it runs (never removed, so the
 /// WAL hooks' pointers to it stay valid).
 #[derive(Default)]
@@ -172,7 +176,8 @@ fn run(file: &File, pool: &Pool, stop: &AtomicBool, done: &AtomicU64) {
         }
         // A failure (the pool exhausted, the disk full) leaves the WAL as it is: the next
         // commit asks again, and past `WRITER_CHECKPOINTS_AT` the writer does it.
-        let copied = pool.get().ok().is_some_and(|mut conn| {
+        // Briefly: a stop waits for this thread (at the end of `serve`).
+        let copied = pool.get_timeout(GET_WAIT).ok().is_some_and(|mut conn| {
             diesel::connection::SimpleConnection::batch_execute(
                 &mut *conn,
                 "PRAGMA wal_checkpoint(PASSIVE)",

@@ -96,9 +96,12 @@ pub(super) fn opening<T>(f: impl FnOnce() -> T) -> T {
     impl Drop for Opened {
         fn drop(&mut self) {
             OPENING.set(false);
+            JUST_OPENED.set(std::ptr::null_mut());
         }
     }
     OPENING.set(true);
+    // Only a connection opened within `f` is hooked, never one an earlier, failed open left.
+    JUST_OPENED.set(std::ptr::null_mut());
     let _opened = Opened;
     f()
 }

@@ -111,21 +111,18 @@ pub fn take_batch(
 ) -> Result<Vec<Outcome>, TakeError> {
     let now = state.time.now();
     let prepared = raws.iter().map(|raw| prepare(state, raw, now)).collect();
-    let outcomes = take_batch_prepared(state, conn, raws, prepared, source)?;
-    for outcome in &outcomes {
-        outcome.record(state, source);
-    }
-    Ok(outcomes)
+    take_batch_prepared(state, conn, raws, prepared, source, false)
 }
 
 /// [`take_batch`] with each mail's [`Prepared`] part made beforehand, in the order of `raws`;
-/// the outcomes are the caller's to log ([`Outcome::record`]).
+/// each outcome logged at debug only when `quietly` ([`Outcome::record_quietly`]).
 pub fn take_batch_prepared(
     state: &AppState,
     conn: &mut DbConn,
     raws: &[Vec<u8>],
     mut prepared: Vec<Prepared>,
     source: &str,
+    quietly: bool,
 ) -> Result<Vec<Outcome>, TakeError> {
     let stored = match store_batch(state, conn, raws, &mut prepared, false) {
         Ok(stored) => stored,
@@ -140,11 +137,21 @@ pub fn take_batch_prepared(
     if acknowledged {
         state.waker.wake();
     }
+    let record = |outcome: &Outcome| match quietly {
+        true => outcome.record_quietly(state, source),
+        false => outcome.record(state, source),
+    };
+    // Committed: logged whatever befalls the quarantining below.
+    taken.iter().flatten().for_each(record);
     let mut outcomes = Vec::with_capacity(taken.len());
     for ((raw, result), p) in raws.iter().zip(taken).zip(&prepared) {
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(reason) => quarantine_now(conn, raw, source, &reason, p.now)?,
+            Err(reason) => {
+                let quarantined = quarantine_now(conn, raw, source, &reason, p.now)?;
+                record(&quarantined);
+                quarantined
+            }
         };
         outcomes.push(outcome);
     }

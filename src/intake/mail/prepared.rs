@@ -5,6 +5,8 @@
 //! connection, the IMAP poller, bulk `ingest`'s reader), as the form does
 //! (`consultation::prepare`).
 
+use std::panic::AssertUnwindSafe;
+
 use actix_web::web;
 use chrono::{DateTime, Utc};
 
@@ -57,13 +59,17 @@ const PREPARED_IN_PLACE: usize = 64 * 1024;
 
 /// [`prepare`] for a caller on the async runtime: in place for a small mail, on a blocking
 /// thread for a large one (it takes a while to parse and check). A check that panicked
-/// there stored nothing: the sender tries again.
+/// stored nothing: the sender tries again.
 pub async fn prepare_async(
     state: &web::Data<AppState>,
     raw: Vec<u8>,
 ) -> Result<(Vec<u8>, Prepared), TakeError> {
     if raw.len() <= PREPARED_IN_PLACE {
-        let prepared = prepare(state, &raw, state.time.now());
+        // A panic here fails this mail alone, as it would on a blocking thread: it must not
+        // end the task (the IMAP poller's, or the hand-off connection's).
+        let prepared =
+            std::panic::catch_unwind(AssertUnwindSafe(|| prepare(state, &raw, state.time.now())))
+                .map_err(|_| stopped())?;
         return Ok((raw, prepared));
     }
     let state = state.clone();
@@ -72,7 +78,11 @@ pub async fn prepare_async(
         (raw, prepared)
     })
     .await
-    .map_err(|_| TakeError::Unavailable("the mail could not be read through (stopped)".into()))
+    .map_err(|_| stopped())
+}
+
+fn stopped() -> TakeError {
+    TakeError::Unavailable("the mail could not be read through (stopped)".into())
 }
 
 pub fn prepare(state: &AppState, raw: &[u8], now: DateTime<Utc>) -> Prepared {
