@@ -16,7 +16,7 @@ use crate::db::messages::MailFacts;
 use crate::db::tickets::TicketDetails;
 use crate::desk::consultation::{self, Opening};
 use crate::desk::urgent;
-use crate::domain::automatic::{self, Automatic};
+use crate::domain::automatic::Automatic;
 use crate::domain::threading;
 use crate::domain::vocabulary::Channel;
 use crate::domain::{inbound, reference};
@@ -93,12 +93,7 @@ pub fn prepare(state: &AppState, raw: &[u8], now: DateTime<Utc>) -> Prepared {
 }
 
 fn ready(state: &AppState, raw: &[u8], mail: InboundMail, now: DateTime<Utc>) -> Ready {
-    let kind = automatic::classify(
-        &mail.headers,
-        mail.from_address.as_deref(),
-        mail.return_path_null,
-        &state.settings.center.reply_address,
-    );
+    let kind = mail.automatic(&state.settings.center.reply_address);
     let kept = Kept::of(&mail);
     // A delivery report is stored as a bounce: no consulter wrote it.
     let flag = (!kind.is_automatic() && mail.dsn.is_none())
