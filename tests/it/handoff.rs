@@ -345,15 +345,7 @@ fn mail_that_speaks_of_dying_handed_over_reaches_a_person_at_once(backend: Backe
     app.staff("s@center.example", "supervisor");
     let c = app.staff("c@center.example", "counsellor");
     let url = app.db_url();
-    let ticket = |id: i64| {
-        app.call(
-            "GET",
-            &format!("/api/v1/tickets/{id}"),
-            Some(&c.token),
-            None,
-        )
-        .json()
-    };
+    let ticket = |id: i64| app.ticket(&c.token, id);
     let first_ticket = |n: usize| -> i64 {
         let mut conn = app.conn();
         messages::table

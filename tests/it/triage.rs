@@ -352,15 +352,7 @@ fn gathering_means_and_a_quoted_farewell_are_urgent_but_their_harmless_twins_are
         "d@example.jp",
         "娘から「バイバイ、また明日」とLINEが来ました。最近は毎日やりとりができています。",
     );
-    let ticket = |id: i64| {
-        app.call(
-            "GET",
-            &format!("/api/v1/tickets/{id}"),
-            Some(&c.token),
-            None,
-        )
-        .json()
-    };
+    let ticket = |id: i64| app.ticket(&c.token, id);
     let t = ticket(means);
     assert_eq!(t["urgent"], true, "gathering means");
     assert_eq!(t["urgent_reasons"], json!(["suicidal_ideation"]));

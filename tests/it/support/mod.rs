@@ -297,6 +297,17 @@ impl TestApp {
         assert_eq!(r.status, 202, "{}", r.body);
     }
 
+    /// A ticket as staff read it (`GET /api/v1/tickets/{ticket}`).
+    pub fn ticket(&self, token: &str, ticket: i64) -> Value {
+        self.call(
+            "GET",
+            &format!("/api/v1/tickets/{ticket}"),
+            Some(token),
+            None,
+        )
+        .json()
+    }
+
     /// A request with a bearer token (or none), any method, optional JSON body.
     pub fn call(
         &self,
