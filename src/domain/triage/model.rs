@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use super::Category;
 use super::normalise::Document;
-use super::table::{Row, Table, word};
+use super::table::{Row, Table, Words, word};
 
 /// The labelled sets the shipped model is trained on, in `tests/data/triage/`. A set not named
 /// here is held out (see `sets.rs`): add a new one here only once it has been scored and spent.
@@ -49,7 +49,13 @@ pub const TRAINING_SETS: &[&str] = &[
 /// Classes scored: any category at all (index 0), then each of [`Category::ALL`].
 pub(super) const CLASSES: usize = 5;
 const SMOOTHING: f64 = 0.5;
-const MAGIC: u32 = 0x5452_4e31; // "TRN1"
+const MAGIC: u32 = 0x5452_4e32; // "TRN2"
+
+/// The grams are indexed by their first character, for first characters in the Basic
+/// Multilingual Plane: `FIRST + 1` words, the place of the first gram whose first character is
+/// that one or later. A message's n-gram is then looked for among the few that share its first
+/// character (256 KiB in the binary, read in place like the grams).
+const FIRST: usize = 0x1_0000;
 
 /// One n-gram and its weight per class.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,11 +77,23 @@ impl Row for Gram {
     }
 }
 
+impl Words for Gram {
+    fn word(&self, w: usize) -> u32 {
+        match w {
+            0 => self.key as u32,
+            1 => (self.key >> 32) as u32,
+            _ => self.weights[w - 2].to_bits(),
+        }
+    }
+}
+
 /// The weights, sorted by key.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Model {
     priors: [f32; CLASSES],
     grams: Table<Gram>,
+    /// `(FIRST + 1) * 4` bytes (see [`FIRST`]), or none: then every gram is searched.
+    first: Cow<'static, [u8]>,
 }
 
 /// The distinct 2- and 3-grams of a message, sorted: three characters of at most 21 bits each
@@ -93,7 +111,8 @@ pub(super) fn grams_masked(
     sentence_starts: &[usize],
     masked: &[(usize, usize)],
 ) -> (Vec<u64>, usize) {
-    let mut keys = Vec::new();
+    // About two keys a character: a character is one to three bytes here.
+    let mut keys = Vec::with_capacity(norm.len());
     let mut window: [u64; 3] = [0; 3];
     let mut filled = 0;
     let mut next_break = sentence_starts.iter().peekable();
@@ -133,6 +152,19 @@ pub(super) fn grams_masked(
     keys.sort_unstable();
     keys.dedup();
     (keys, chars)
+}
+
+/// The index of [`FIRST`] over `grams` (sorted by key), as little-endian words.
+fn first_index(grams: &[Gram]) -> Vec<u8> {
+    let mut out = Vec::with_capacity((FIRST + 1) * 4);
+    let mut at = 0;
+    for c in 0..=FIRST as u64 {
+        while grams.get(at).is_some_and(|g| g.key < c << 42) {
+            at += 1;
+        }
+        out.extend_from_slice(&u32::try_from(at).unwrap_or(u32::MAX).to_le_bytes());
+    }
+    out
 }
 
 /// Whether row `labels` belongs to class `class` (0: any category).
@@ -191,6 +223,7 @@ impl Model {
         grams.sort_unstable_by_key(|g| g.key);
         Model {
             priors,
+            first: Cow::Owned(first_index(&grams)),
             grams: Table::Built(grams),
         }
     }
@@ -211,41 +244,77 @@ impl Model {
         self.score_keys(grams_masked(norm, sentence_starts, masked))
     }
 
+    /// `keys` must be sorted (as [`grams_masked`] makes them): each is then looked for from
+    /// where the last one was, galloping ahead before the binary search, and only keys are read
+    /// until one matches (a message's n-grams lie close together in the table).
+    /// `keys` must be sorted (as [`grams_masked`] makes them): each is looked for among the
+    /// grams of its first character, from where the last one was, galloping ahead before the
+    /// binary search; only keys are read until one matches.
     fn score_keys(&self, (keys, chars): (Vec<u64>, usize)) -> ([f32; CLASSES], usize) {
         let mut sums = self.priors;
-        for key in &keys {
-            if let Some(g) = self.find(*key) {
-                for (s, w) in sums.iter_mut().zip(g.weights) {
+        let len = self.grams.len();
+        let mut from = 0;
+        for &key in &keys {
+            let (start, end) = self.bucket(key).unwrap_or((0, len));
+            let at = self.lower_bound(key, from.max(start).min(end), end);
+            from = at;
+            if at < end && self.key(at) == key {
+                for (s, w) in sums.iter_mut().zip(self.grams.get(at).weights) {
                     *s += w;
                 }
+                from = at + 1;
             }
         }
         let n = (keys.len().max(1) as f32).sqrt();
         (sums.map(|s| s / n), chars)
     }
 
-    fn find(&self, key: u64) -> Option<Gram> {
-        let (mut lo, mut hi) = (0, self.grams.len());
+    fn key(&self, i: usize) -> u64 {
+        u64::from(self.grams.word(i, 0)) | u64::from(self.grams.word(i, 1)) << 32
+    }
+
+    /// Where the grams sharing `key`'s first character lie, if the index knows.
+    fn bucket(&self, key: u64) -> Option<(usize, usize)> {
+        let c = usize::try_from(key >> 42).ok()?;
+        if c >= FIRST || self.first.len() != (FIRST + 1) * 4 {
+            return None;
+        }
+        let len = self.grams.len();
+        let end = (word(&self.first, c + 1) as usize).min(len);
+        Some(((word(&self.first, c) as usize).min(end), end))
+    }
+
+    /// The first gram in `[from, end)` whose key is not below `key` (or `end`), every gram
+    /// before `from` being below it.
+    fn lower_bound(&self, key: u64, from: usize, end: usize) -> usize {
+        let (mut lo, mut hi, mut step) = (from, from, 1);
+        while hi < end && self.key(hi) < key {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let mut hi = hi.min(end);
         while lo < hi {
-            let mid = (lo + hi) / 2;
-            let g = self.grams.get(mid);
-            match g.key.cmp(&key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(g),
+            let mid = lo + (hi - lo) / 2;
+            if self.key(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        None
+        lo
     }
 
     /// The model as bytes for [`Model::frozen`].
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.grams.len() * Gram::WORDS * 4);
+        let mut out = Vec::with_capacity(8 + (FIRST + 1) * 4 + self.grams.len() * Gram::WORDS * 4);
         out.extend_from_slice(&MAGIC.to_le_bytes());
         for p in self.priors {
             out.extend_from_slice(&p.to_bits().to_le_bytes());
         }
+        let grams: Vec<Gram> = self.grams.iter().collect();
+        out.extend_from_slice(&first_index(&grams));
         for g in self.grams.iter() {
             out.extend_from_slice(&g.key.to_le_bytes());
             for w in g.weights {
@@ -255,19 +324,33 @@ impl Model {
         out
     }
 
-    /// What [`Model::encode`] wrote, used in place; `None` for anything else (keys out of
-    /// order, a cut row), and then no model is used.
+    /// What [`Model::encode`] wrote, used in place; `None` for anything else (another
+    /// format, a cut row), and then no model is used. Neither the order of the keys nor the
+    /// index is checked here (each process would read all of it): the build checks both
+    /// ([`Model::is_sorted`], [`Model::is_indexed`]), and a wrong index only misses grams.
     pub(super) fn frozen(bytes: &'static [u8]) -> Option<Self> {
         let head = 4 * (1 + CLASSES);
-        if bytes.len() < head || word(bytes, 0) != MAGIC {
+        let index = head + (FIRST + 1) * 4;
+        if bytes.len() < index || word(bytes, 0) != MAGIC {
             return None;
         }
         let mut priors = [0.0; CLASSES];
         for (i, p) in priors.iter_mut().enumerate() {
             *p = f32::from_bits(word(bytes, 1 + i));
         }
-        let grams = Table::<Gram>::frozen(Cow::Borrowed(&bytes[head..]))?;
-        Some(Model { priors, grams })
+        let grams = Table::<Gram>::frozen(Cow::Borrowed(&bytes[index..]))?;
+        Some(Model {
+            priors,
+            grams,
+            first: Cow::Borrowed(&bytes[head..index]),
+        })
+    }
+
+    /// Whether the first-character index says where each character's grams begin.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn is_indexed(&self) -> bool {
+        let grams: Vec<Gram> = self.grams.iter().collect();
+        *self.first == first_index(&grams)[..]
     }
 
     /// Whether the keys are in strictly ascending order, as the search needs.
@@ -349,7 +432,7 @@ mod tests {
         let m = tiny();
         let bytes: &'static [u8] = Box::leak(m.encode().into_boxed_slice());
         let back = Model::frozen(bytes).expect("reads");
-        assert!(back.is_sorted());
+        assert!(back.is_sorted() && back.is_indexed());
         assert_eq!(back.len(), m.len());
         for text in ["薬をためている", "ロープで遊ぶ", "知らない言葉"] {
             assert_eq!(back.scores(text), m.scores(text), "{text}");
@@ -365,8 +448,89 @@ mod tests {
     #[test]
     fn the_shipped_model_is_there_and_in_order() {
         let m = Model::frozen(crate::domain::triage::builtin_model()).expect("the build wrote it");
-        assert!(m.is_sorted());
+        assert!(m.is_sorted() && m.is_indexed());
         assert!(m.len() > 10_000, "{}", m.len());
+    }
+
+    /// What [`Model::score_keys`] adds up, found the plain way: one binary search per key.
+    fn sums_one_search_each(m: &Model, keys: &[u64]) -> [f32; CLASSES] {
+        let mut sums = m.priors;
+        for key in keys {
+            let (mut lo, mut hi) = (0, m.grams.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let g = m.grams.get(mid);
+                match g.key.cmp(key) {
+                    std::cmp::Ordering::Less => lo = mid + 1,
+                    std::cmp::Ordering::Greater => hi = mid,
+                    std::cmp::Ordering::Equal => {
+                        for (s, w) in sums.iter_mut().zip(g.weights) {
+                            *s += w;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        let n = (keys.len().max(1) as f32).sqrt();
+        sums.map(|s| s / n)
+    }
+
+    #[test]
+    fn galloping_finds_what_one_search_per_key_finds() {
+        let m = Model::frozen(crate::domain::triage::builtin_model()).expect("the build wrote it");
+        let len = m.len();
+        let all: Vec<u64> = (0..len).map(|i| m.key(i)).collect();
+        // Keys of the table (first, last, runs, lone ones), keys between and beyond them.
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut sets: Vec<Vec<u64>> = vec![
+            vec![],
+            vec![0],
+            vec![u64::MAX],
+            vec![all[0], all[len - 1]],
+            all[100..140].to_vec(),
+            all.iter().step_by(997).copied().collect(),
+        ];
+        for _ in 0..200 {
+            let mut keys: Vec<u64> = (0..next() % 300)
+                .map(|_| match next() % 3 {
+                    0 => all[(next() % len as u64) as usize],
+                    1 => all[(next() % len as u64) as usize] + 1,
+                    _ => next(),
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            sets.push(keys);
+        }
+        // And without the first-character index, as a model trained in memory had none.
+        let unindexed = Model {
+            first: Cow::Borrowed(&[]),
+            ..m.clone()
+        };
+        for keys in sets {
+            let expected = sums_one_search_each(&m, &keys);
+            for model in [&m, &unindexed] {
+                let (got, _) = model.score_keys((keys.clone(), 0));
+                // The same weights added in the same order: equal to the bit.
+                assert_eq!(
+                    got.map(f32::to_bits),
+                    expected.map(f32::to_bits),
+                    "{keys:?}"
+                );
+            }
+        }
+        for text in ["死にたいと毎晩思います。", "息子が部屋から出てきません", ""]
+        {
+            let (keys, _) = grams(text);
+            assert_eq!(m.scores(text).0, sums_one_search_each(&m, &keys), "{text}");
+        }
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn model_bytes(sets: &[String]) -> Vec<u8> {
     let leaked: &'static [u8] = Box::leak(bytes.clone().into_boxed_slice());
     let back = model::Model::frozen(leaked).expect("the triage model reads back");
     assert!(
-        back.is_sorted() && back.len() == trained.len(),
+        back.is_sorted() && back.is_indexed() && back.len() == trained.len(),
         "the triage model does not read back whole"
     );
     bytes

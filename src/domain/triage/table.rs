@@ -12,11 +12,17 @@ pub(super) trait Row: Copy {
     fn read(bytes: &[u8]) -> Self;
 }
 
+/// A row whose words can be read one at a time, as [`Row::read`] reads them.
+pub(super) trait Words: Row {
+    fn word(&self, w: usize) -> u32;
+}
+
 /// The `i`-th little-endian word of `bytes`.
 #[inline]
 pub(super) fn word(bytes: &[u8], i: usize) -> u32 {
     let at = i * 4;
-    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    let four: [u8; 4] = bytes[at..at + 4].try_into().unwrap_or_default();
+    u32::from_le_bytes(four)
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +86,18 @@ impl<T: Row> Table<T> {
     }
 }
 
+impl<T: Words> Table<T> {
+    /// Word `w` of row `i`, without decoding the rest of the row: a search that looks at
+    /// one field of many rows (a key, a sibling link) reads only that.
+    #[inline]
+    pub(super) fn word(&self, i: usize, w: usize) -> u32 {
+        match self {
+            Table::Built(rows) => rows[i].word(w),
+            Table::Frozen(bytes) => word(bytes, i * T::WORDS + w),
+        }
+    }
+}
+
 /// Equal when the rows are, however they are stored.
 impl<T: Row + PartialEq> PartialEq for Table<T> {
     fn eq(&self, other: &Self) -> bool {
@@ -97,6 +115,12 @@ impl Row for (u32, u32) {
     }
 }
 
+impl Words for (u32, u32) {
+    fn word(&self, w: usize) -> u32 {
+        [self.0, self.1][w]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +135,8 @@ mod tests {
         let mut frozen = Table::<(u32, u32)>::frozen(Cow::Owned(bytes)).unwrap();
         assert_eq!(frozen.len(), 2);
         assert_eq!(frozen.get(1), (3, u32::MAX));
+        assert_eq!((frozen.word(1, 0), frozen.word(1, 1)), (3, u32::MAX));
+        assert_eq!((built.word(1, 0), built.word(0, 1)), (3, 2));
         assert_eq!(frozen, built);
         frozen.to_mut().push((5, 6));
         assert_eq!(frozen.len(), 3);

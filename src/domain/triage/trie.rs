@@ -8,7 +8,13 @@ pub(super) const FOLLOW_GAP_MAX: usize = 24;
 /// No node, no output.
 const NONE: u32 = u32::MAX;
 
-use super::table::{Row, Table, word};
+/// A node's words, as [`Node`] is stored: a walk reads only the ones it needs.
+const CH: usize = 0;
+const FIRST_CHILD: usize = 1;
+const NEXT_SIBLING: usize = 2;
+const FIRST_OUTPUT: usize = 3;
+
+use super::table::{Row, Table, Words, word};
 
 /// A trie over normalised characters: one walk from each position finds every phrase that
 /// starts there, so a message is scanned once whatever the number of phrases.
@@ -148,7 +154,7 @@ impl Trie {
     fn outputs_of(&self, node: usize) -> OutputIter<'_> {
         OutputIter {
             trie: self,
-            next: self.nodes.get(node).first_output,
+            next: self.nodes.word(node, FIRST_OUTPUT),
         }
     }
 
@@ -188,13 +194,19 @@ impl Trie {
         if node == 0 {
             return self.root_child(c);
         }
-        let mut child = self.nodes.get(node).first_child;
+        self.sibling(self.nodes.word(node, FIRST_CHILD), c)
+    }
+
+    /// The node for `c` among `first` and its next siblings: only their characters and links
+    /// are read (the walk runs at every character of every message).
+    fn sibling(&self, first: u32, c: char) -> Option<usize> {
+        let c = u32::from(c);
+        let mut child = first;
         while child != NONE {
-            let n = self.nodes.get(child as usize);
-            if n.ch == u32::from(c) {
+            if self.nodes.word(child as usize, CH) == c {
                 return Some(child as usize);
             }
-            child = n.next_sibling;
+            child = self.nodes.word(child as usize, NEXT_SIBLING);
         }
         None
     }
@@ -223,7 +235,7 @@ impl Trie {
     }
 
     fn first_child(&self, node: usize) -> u32 {
-        self.nodes.get(node).first_child
+        self.nodes.word(node, FIRST_CHILD)
     }
 
     fn index_root_child(&mut self, c: impl Into<u32>, child: u32) {
@@ -244,15 +256,7 @@ impl Trie {
                 _ => None,
             };
         }
-        let mut child = self.first_child(0);
-        while child != NONE {
-            let n = self.nodes.get(child as usize);
-            if n.ch == u32::from(c) {
-                return Some(child as usize);
-            }
-            child = n.next_sibling;
-        }
-        None
+        self.sibling(self.first_child(0), c)
     }
 
     /// Calls `f(end, entry)` for every phrase that starts at byte `start` of `text`.
@@ -317,10 +321,21 @@ impl Row for Node {
     #[inline]
     fn read(bytes: &[u8]) -> Self {
         Node {
-            ch: word(bytes, 0),
-            first_child: word(bytes, 1),
-            next_sibling: word(bytes, 2),
-            first_output: word(bytes, 3),
+            ch: word(bytes, CH),
+            first_child: word(bytes, FIRST_CHILD),
+            next_sibling: word(bytes, NEXT_SIBLING),
+            first_output: word(bytes, FIRST_OUTPUT),
         }
+    }
+}
+
+impl Words for Node {
+    fn word(&self, w: usize) -> u32 {
+        [
+            self.ch,
+            self.first_child,
+            self.next_sibling,
+            self.first_output,
+        ][w]
     }
 }
