@@ -27,6 +27,7 @@ struct NewTicket<'a> {
     reply_due_at: Option<NaiveDateTime>,
     queue_due_at: NaiveDateTime,
     consulter_name: Option<&'a str>,
+    urgent_reasons: Option<&'a str>,
 }
 
 impl<'a> NewTicket<'a> {
@@ -44,6 +45,7 @@ impl<'a> NewTicket<'a> {
             status: Status::New,
             channel: t.channel,
             urgent: false,
+            urgent_reasons: None,
             consulter_id,
             relationship: t.relationship,
             age_group: t.age_group,
@@ -99,26 +101,26 @@ pub fn open(
     Ok(insert_id!(conn, insert, tickets::id)?)
 }
 
-/// Inserts a ticket, `new` and not urgent, for a consulter found or added before, with its
-/// reply clock already mirrored (one statement, where inserting and then updating it moved
-/// the row in four of the queue's indexes). `None` when another ticket has the reference:
-/// nothing is written and the caller's transaction goes on, so it can try another.
+/// Inserts a ticket, `new`, for a consulter found or added before, with its reply clock
+/// already mirrored, and urgent for `urgent_reasons` if given (one statement, where inserting
+/// and then updating it moved the row in the queue's indexes). `None` when another ticket has
+/// the reference: nothing is written and the caller's transaction goes on, so it can try another.
 pub fn insert_new(
     conn: &mut DbConn,
     reference: &str,
     t: &TicketDetails<'_>,
     consulter_id: ConsulterId,
     clock: Option<RunningClock>,
+    urgent_reasons: Option<&str>,
     received_at: DateTime<Utc>,
 ) -> Result<Option<TicketId>, DbError> {
+    let ticket = NewTicket {
+        urgent: urgent_reasons.is_some(),
+        urgent_reasons,
+        ..NewTicket::of(reference, t, consulter_id, clock, received_at)
+    };
     let insert = diesel::insert_into(tickets::table)
-        .values(NewTicket::of(
-            reference,
-            t,
-            consulter_id,
-            clock,
-            received_at,
-        ))
+        .values(ticket)
         .on_conflict(tickets::reference)
         .do_nothing();
     Ok(insert_id_if_new!(conn, insert, tickets::id)?)

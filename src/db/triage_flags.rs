@@ -40,30 +40,39 @@ pub fn flag(
             triage_flags::created_at.eq(to_db(now)),
         ))
         .execute(conn)?;
-    let known: Option<String> = tickets::table
+    let (urgent, known): (bool, Option<String>) = tickets::table
         .find(ticket_id)
-        .select(tickets::urgent_reasons)
+        .select((tickets::urgent, tickets::urgent_reasons))
         .first(conn)?;
-    let mut reasons: Vec<String> = known
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect();
-    for c in categories {
-        if !reasons.iter().any(|r| r == c) {
-            reasons.push((*c).to_string());
-        }
+    let reasons = reasons_with(known.as_deref(), categories);
+    // A ticket opened urgent by this very message has them already: the row stays as it is.
+    if urgent && known.as_deref() == Some(reasons.as_str()) {
+        return Ok(());
     }
     diesel::update(tickets::table.find(ticket_id))
         .set((
             tickets::urgent.eq(true),
-            tickets::urgent_reasons.eq(Some(reasons.join(","))),
+            tickets::urgent_reasons.eq(Some(reasons)),
             tickets::updated_at.eq(to_db(now)),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A ticket's urgent reasons (comma-separated) with `categories` added, each once, in the
+/// order they came.
+pub fn reasons_with(known: Option<&str>, categories: &[&str]) -> String {
+    let mut reasons: Vec<&str> = known
+        .unwrap_or("")
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .collect();
+    for c in categories {
+        if !reasons.contains(c) {
+            reasons.push(c);
+        }
+    }
+    reasons.join(",")
 }
 
 /// Staff decide on the open flags of a ticket. Clearing also takes the urgency away.

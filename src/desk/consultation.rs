@@ -15,7 +15,7 @@ use crate::db::attachments::NewAttachment;
 use crate::db::group_commit::Pending;
 use crate::db::messages::{self, MailFacts, NewMessage};
 use crate::db::tickets::{self, RunningClock, TicketDetails};
-use crate::db::{DbConn, DbError, clocks, consulters, my_access};
+use crate::db::{DbConn, DbError, clocks, consulters, my_access, triage_flags};
 use crate::domain::consultation::Consultation;
 use crate::domain::vocabulary::{Channel, ConsulterId, TicketId};
 use crate::domain::{clock, reference};
@@ -182,8 +182,21 @@ pub fn open_prepared(
     });
     let email = o.ticket.consulter_email;
     let consulter = consulters::find_or_add(conn, email, o.ticket.consulter_name, now)?;
-    let (ticket, reference, drawn_kept) =
-        insert_ticket(conn, &o.ticket, consulter, clock, prepared.reference, now)?;
+    // Opened urgent at once (`urgent::raise` then records the flag and leaves the row be):
+    // marking it afterwards moved the row in every index of the queue.
+    let reasons = prepared.flag.as_ref().filter(|_| clock.is_some()).map(|f| {
+        let names: Vec<&str> = f.categories.iter().map(|c| c.as_str()).collect();
+        triage_flags::reasons_with(None, &names)
+    });
+    let (ticket, reference, drawn_kept) = insert_ticket(
+        conn,
+        &o.ticket,
+        consulter,
+        clock,
+        reasons.as_deref(),
+        prepared.reference,
+        now,
+    )?;
     let mut message =
         NewMessage::inbound(ticket, Some(o.message_subject), o.body, Some(email), now);
     if let Some(mail) = &o.mail {
@@ -298,6 +311,7 @@ fn insert_ticket(
     details: &TicketDetails<'_>,
     consulter: ConsulterId,
     clock: Option<RunningClock>,
+    urgent_reasons: Option<&str>,
     drawn: String,
     now: DateTime<Utc>,
 ) -> Result<(TicketId, String, bool), DeskError> {
@@ -306,7 +320,15 @@ fn insert_ticket(
         if attempt > 0 {
             candidate = reference::from_entropy(crate::random::bytes());
         }
-        if let Some(id) = tickets::insert_new(conn, &candidate, details, consulter, clock, now)? {
+        if let Some(id) = tickets::insert_new(
+            conn,
+            &candidate,
+            details,
+            consulter,
+            clock,
+            urgent_reasons,
+            now,
+        )? {
             return Ok((id, candidate, attempt == 0));
         }
     }
