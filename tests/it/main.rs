@@ -40,4 +40,5 @@ mod soak;
 mod sqlite_faults;
 mod statistics;
 mod statistics_console;
+mod storage;
 mod triage;
