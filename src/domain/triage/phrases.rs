@@ -155,6 +155,10 @@ impl Compiled {
         for (category, text) in sources {
             compiled.add(category, text);
         }
+        compiled.trie = compiled.trie.laid_out();
+        for follower in &mut compiled.followers {
+            *follower = follower.laid_out();
+        }
         compiled
     }
 

@@ -108,6 +108,60 @@ impl Trie {
         trie
     }
 
+    /// The same trie with each node's children side by side, in the order a walk visits
+    /// them, so that looking for a character among them reads neighbouring memory instead of
+    /// nodes scattered in the order their phrases were added (a cache miss a sibling, at
+    /// every character of every message). Nodes are numbered breadth first; a run of children
+    /// is laid out from its last child up, as [`Trie::is_consistent`] wants siblings before
+    /// their brothers. Outputs stay as they are.
+    pub(super) fn laid_out(&self) -> Trie {
+        let len = self.nodes.len();
+        // New place -> old place, and old -> new.
+        let mut order: Vec<u32> = Vec::with_capacity(len);
+        let mut new_of = vec![NONE; len];
+        order.push(0);
+        new_of[0] = 0;
+        let mut children: Vec<u32> = Vec::new();
+        let mut next = 0;
+        while next < order.len() {
+            let old = order[next] as usize;
+            next += 1;
+            children.clear();
+            let mut child = self.nodes.word(old, FIRST_CHILD);
+            while child != NONE {
+                children.push(child);
+                child = self.nodes.word(child as usize, NEXT_SIBLING);
+            }
+            for &child in children.iter().rev() {
+                new_of[child as usize] = u32::try_from(order.len()).unwrap_or(NONE);
+                order.push(child);
+            }
+        }
+        if order.len() != len {
+            // Nodes no walk reaches (none are ever made): left as they are.
+            return self.clone();
+        }
+        let moved = |link: u32| {
+            if link == NONE {
+                NONE
+            } else {
+                new_of[link as usize]
+            }
+        };
+        let nodes = order
+            .iter()
+            .map(|&old| {
+                let n = self.nodes.get(old as usize);
+                Node {
+                    first_child: moved(n.first_child),
+                    next_sibling: moved(n.next_sibling),
+                    ..n
+                }
+            })
+            .collect();
+        Trie::from_parts(Table::Built(nodes), self.outputs.clone(), self.index_root)
+    }
+
     /// Whether some phrase starts at byte `start` of `text`.
     pub(super) fn any_at(&self, text: &str, start: usize) -> bool {
         let mut found = false;
@@ -337,5 +391,84 @@ impl Words for Node {
             self.next_sibling,
             self.first_output,
         ][w]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_matches(trie: &Trie, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut found = Vec::new();
+        for (start, _) in text.char_indices() {
+            trie.matches_at(text, start, |end, entry| found.push((start, end, entry)));
+        }
+        found
+    }
+
+    #[test]
+    fn laid_out_finds_the_same_with_each_node_s_children_side_by_side() {
+        let phrases: Vec<String> = [
+            "死にたい",
+            "死にたくなる",
+            "死ぬ",
+            "消えたい",
+            "消えてしまいたい",
+            "薬をためる",
+            "薬を飲む",
+            "いなくなりたい",
+            "いなくなる",
+            "い",
+            "ab",
+            "abc",
+            "abd",
+            "b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for index_root in [true, false] {
+            let mut trie = if index_root {
+                Trie::default()
+            } else {
+                Trie::small()
+            };
+            for (i, p) in phrases.iter().enumerate() {
+                trie.insert(p, i);
+                trie.insert(p, i + 100);
+            }
+            let laid = trie.laid_out();
+            assert!(Trie::is_consistent(&laid.nodes, &laid.outputs, 200));
+            assert_eq!(laid.nodes.len(), trie.nodes.len());
+            for text in [
+                "もう死にたくなる夜がある。消えてしまいたい",
+                "薬をためる、薬を飲む、abcd abd b",
+                "いなくなりたいといなくなる",
+                "",
+            ] {
+                assert_eq!(all_matches(&laid, text), all_matches(&trie, text), "{text}");
+            }
+            for p in &phrases {
+                let found: Vec<usize> = laid.outputs(p).collect();
+                assert_eq!(found, trie.outputs(p).collect::<Vec<_>>(), "{p}");
+            }
+            // Every run of children is one block of places, walked from its last place down.
+            for node in 0..laid.nodes.len() {
+                let mut child = laid.first_child(node);
+                while child != NONE {
+                    let next = laid.nodes.word(child as usize, NEXT_SIBLING);
+                    assert!(
+                        next == NONE || next + 1 == child,
+                        "node {node}: {child} then {next}"
+                    );
+                    child = next;
+                }
+            }
+            // Still a trie new phrases can be added to.
+            let mut more = laid.clone();
+            more.insert("死にそう", 7);
+            assert_eq!(more.outputs("死にそう").collect::<Vec<_>>(), vec![7]);
+            assert_eq!(more.outputs("死にたい").collect::<Vec<_>>(), vec![0, 100]);
+        }
     }
 }
