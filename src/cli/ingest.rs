@@ -16,8 +16,13 @@ use crate::intake::handoff::{self, Handed};
 use crate::intake::{Outcome, mail};
 use crate::state::AppState;
 
-/// Mails per transaction for `ingest FILE...`: one commit pays for many.
-const INGEST_BATCH: usize = 64;
+/// Mails per transaction for `ingest FILE...`: one commit (and its wait for the disk) pays
+/// for many. 256 stored about a tenth faster than 64 once preparing ran on two threads.
+const INGEST_BATCH: usize = 256;
+
+/// And at most this many bytes of mail a batch, whatever their number: two batches are in
+/// memory at once, and a mail may be as large as `intake.max_message_bytes`.
+const INGEST_BATCH_BYTES: u64 = 32 << 20;
 
 pub(super) fn run(settings: Settings, files: &[PathBuf]) -> ExitCode {
     let max = settings.intake.max_message_bytes;
@@ -96,11 +101,32 @@ fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, IngestError> {
     read(path)
 }
 
-fn check_size(path: &Path, max: u64) -> Result<(), IngestError> {
-    if std::fs::metadata(path).is_ok_and(|m| m.len() > max) {
+/// The file's size, if it can be known now (one that cannot is reported when read).
+fn check_size(path: &Path, max: u64) -> Result<u64, IngestError> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > max {
         return Err(IngestError::TooLarge(path.display().to_string()));
     }
-    Ok(())
+    Ok(size)
+}
+
+/// The files of each batch, in order: up to [`INGEST_BATCH`] of them and
+/// [`INGEST_BATCH_BYTES`] together (a larger file is a batch of its own).
+fn batches(sizes: &[u64]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, &size) in sizes.iter().enumerate() {
+        let full = i - start == INGEST_BATCH || bytes.saturating_add(size) > INGEST_BATCH_BYTES;
+        if i > start && full {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(size);
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, IngestError> {
@@ -133,23 +159,25 @@ fn ingest_files(
 ) -> Result<Vec<Outcome>, IngestError> {
     let max = state.settings.intake.max_message_bytes;
     // Checked before anything is read or stored, so a rerun without the file takes the rest.
-    for path in files {
-        check_size(path, max)?;
-    }
+    let sizes = files
+        .iter()
+        .map(|path| check_size(path, max))
+        .collect::<Result<Vec<_>, _>>()?;
+    let batches = batches(&sizes);
     let mut progress = Progress::new("ingested");
     // A second thread reads and prepares (parses, triages) the next batch while this one
     // stores the last: the parse and the urgent check need no database, and the commit's
     // wait for the disk is spent on them.
     let taken = std::thread::scope(|scope| {
-        // Handed over, not queued: two batches in memory at most (each up to 64 mails).
-        let (batches, prepared) = mpsc::sync_channel(0);
+        // Handed over, not queued: two batches in memory at most (see INGEST_BATCH_BYTES).
+        let (handed, prepared) = mpsc::sync_channel(0);
         let reader = std::thread::Builder::new()
             .name("ingest-prepare".into())
             .spawn_scoped(scope, move || {
-                for chunk in files.chunks(INGEST_BATCH) {
-                    let batch = prepare_batch(state, chunk);
+                for range in batches {
+                    let batch = prepare_batch(state, &files[range]);
                     let failed = batch.is_err();
-                    if batches.send(batch).is_err() || failed {
+                    if handed.send(batch).is_err() || failed {
                         break;
                     }
                 }
@@ -182,9 +210,47 @@ fn prepare_batch(state: &AppState, chunk: &[PathBuf]) -> Result<Batch, IngestErr
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
     let now = state.time.now();
-    let prepared = raws
-        .iter()
-        .map(|raw| mail::prepare(state, raw, now))
-        .collect();
+    // Preparing is most of a mail's work (the urgent check alone a third), more than storing
+    // it: half the batch is prepared on a third thread, so that both cores stay busy.
+    let (first, second) = raws.split_at(raws.len() / 2);
+    let prepare = |part: &[Vec<u8>]| -> Vec<mail::Prepared> {
+        part.iter()
+            .map(|raw| mail::prepare(state, raw, now))
+            .collect()
+    };
+    let prepared = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("ingest-prepare-2".into())
+            .spawn_scoped(scope, || prepare(second));
+        let mut prepared = prepare(first);
+        match helper {
+            Ok(helper) => match helper.join() {
+                Ok(rest) => prepared.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread to be had: this one prepares the rest too.
+            Err(_) => prepared.extend(prepare(second)),
+        }
+        prepared
+    });
     Ok((raws, prepared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_up_to_256_mails_and_32_mib() {
+        assert!(batches(&[]).is_empty());
+        assert_eq!(batches(&[10; 3]), vec![0..3]);
+        assert_eq!(batches(&[10; 600]), vec![0..256, 256..512, 512..600]);
+        let mib = 1 << 20;
+        // 20 + 10 fit, 5 more would not; a file past the bound is a batch of its own.
+        assert_eq!(
+            batches(&[20 * mib, 10 * mib, 5 * mib, 40 * mib, 1]),
+            vec![0..2, 2..3, 3..4, 4..5]
+        );
+        assert_eq!(batches(&[0, 40 * mib]), vec![0..1, 1..2]);
+    }
 }

@@ -238,7 +238,7 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
     let dir = db.dir.join("old-mail");
     std::fs::create_dir_all(&dir).unwrap();
     let write = |first: usize| {
-        for n in first..first + 150 {
+        for n in first..first + 600 {
             let raw = format!(
                 "From: p{n}@example.jp\r\nTo: soudan@example.org\r\nSubject: old {n}\r\n\
                  Message-ID: <old-{n}@example.jp>\r\n\r\nhello\r\n"
@@ -260,10 +260,10 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
         .expect("script (util-linux) runs");
     let seen = String::from_utf8_lossy(&at_terminal.stdout);
     assert!(at_terminal.status.success(), "{seen}");
-    for step in ["ingested 64/150", "ingested 128/150", "ingested 150/150"] {
+    for step in ["ingested 256/600", "ingested 512/600", "ingested 600/600"] {
         assert!(seen.contains(step), "no {step:?} in {seen:?}");
     }
-    assert!(seen.contains("opened 150"), "{seen}");
+    assert!(seen.contains("opened 600"), "{seen}");
     assert!(
         !seen.contains("mail taken"),
         "a line per mail floods the person's terminal: {seen}"
@@ -272,7 +272,7 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
     for entry in std::fs::read_dir(&dir).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    write(150);
+    write(600);
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -282,12 +282,12 @@ fn bulk_ingest_shows_its_progress_at_a_terminal_and_none_in_a_pipe(backend: Back
     args.extend(files.iter().map(String::as_str));
     let piped = madoguchi(&db, &args, "");
     assert!(piped.status.success());
-    assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "opened 150");
+    assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "opened 600");
     let err = String::from_utf8_lossy(&piped.stderr);
     assert!(!err.contains("ingested"), "progress in a pipe: {err}");
     assert_eq!(
         err.lines().filter(|l| l.contains("mail taken")).count(),
-        150,
+        600,
         "a log keeps a line per mail (ids only): {err}"
     );
 }
