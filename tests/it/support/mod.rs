@@ -90,6 +90,9 @@ pub fn spawn_on(db: Arc<TestDb>, settings: Settings) -> TestApp {
     let http: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
+        // actix-web closes a keep-alive connection idle for 5 s: one idle longer is not
+        // reused, or a request sent as the server closes it fails ("Peer disconnected").
+        .max_idle_age(Duration::from_secs(2))
         .build()
         .into();
     TestApp {
