@@ -244,9 +244,6 @@ impl Model {
         self.score_keys(grams_masked(norm, sentence_starts, masked))
     }
 
-    /// `keys` must be sorted (as [`grams_masked`] makes them): each is then looked for from
-    /// where the last one was, galloping ahead before the binary search, and only keys are read
-    /// until one matches (a message's n-grams lie close together in the table).
     /// `keys` must be sorted (as [`grams_masked`] makes them): each is looked for among the
     /// grams of its first character, from where the last one was, galloping ahead before the
     /// binary search; only keys are read until one matches.
@@ -315,7 +312,7 @@ impl Model {
         }
         let grams: Vec<Gram> = self.grams.iter().collect();
         out.extend_from_slice(&first_index(&grams));
-        for g in self.grams.iter() {
+        for g in &grams {
             out.extend_from_slice(&g.key.to_le_bytes());
             for w in g.weights {
                 out.extend_from_slice(&w.to_bits().to_le_bytes());

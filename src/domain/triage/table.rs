@@ -115,12 +115,6 @@ impl Row for (u32, u32) {
     }
 }
 
-impl Words for (u32, u32) {
-    fn word(&self, w: usize) -> u32 {
-        [self.0, self.1][w]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,8 +129,6 @@ mod tests {
         let mut frozen = Table::<(u32, u32)>::frozen(Cow::Owned(bytes)).unwrap();
         assert_eq!(frozen.len(), 2);
         assert_eq!(frozen.get(1), (3, u32::MAX));
-        assert_eq!((frozen.word(1, 0), frozen.word(1, 1)), (3, u32::MAX));
-        assert_eq!((built.word(1, 0), built.word(0, 1)), (3, 2));
         assert_eq!(frozen, built);
         frozen.to_mut().push((5, 6));
         assert_eq!(frozen.len(), 3);
