@@ -5,7 +5,7 @@
 //! 22); n-grams carry what the kinds share (薬…ため, 手すり, ありがとう…既読) without anyone
 //! having to list every way of saying them. The build script trains it on [`TRAINING_SETS`] and
 //! writes the weights next to the phrase index (`build.rs`, `offline.rs`); the binary reads them
-//! in place, one binary search per n-gram of the message. Nothing here reads files: training
+//! in place, one hashed look-up per n-gram of the message. Nothing here reads files: training
 //! takes the sets' text from its caller.
 //!
 //! A message's score per class is `(ln prior + Σ weight of each distinct n-gram) / √n` (n the
@@ -49,13 +49,14 @@ pub const TRAINING_SETS: &[&str] = &[
 /// Classes scored: any category at all (index 0), then each of [`Category::ALL`].
 pub(super) const CLASSES: usize = 5;
 const SMOOTHING: f64 = 0.5;
-const MAGIC: u32 = 0x5452_4e32; // "TRN2"
+const MAGIC: u32 = 0x5452_4e33; // "TRN3"
 
-/// The grams are indexed by their first character, for first characters in the Basic
-/// Multilingual Plane: `FIRST + 1` words, the place of the first gram whose first character is
-/// that one or later. A message's n-gram is then looked for among the few that share its first
-/// character (256 KiB in the binary, read in place like the grams).
-const FIRST: usize = 0x1_0000;
+/// The grams are also found by hashing their key: a table of `2^bits` slots, each the place
+/// of a gram plus one (0: empty), with room for twice the grams, probed linearly from the
+/// key's hash. A message's n-gram is then one or two reads of memory, where a search of the
+/// sorted grams (1.5 MB) was a cache miss at each step: 8–10 % of a bulk mail's CPU time.
+/// The slots (512 KiB for the shipped model) are written by the build and read in place.
+const MAX_SLOT_BITS: u32 = 24;
 
 /// One n-gram and its weight per class.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,8 +93,16 @@ impl Words for Gram {
 pub(super) struct Model {
     priors: [f32; CLASSES],
     grams: Table<Gram>,
-    /// `(FIRST + 1) * 4` bytes (see [`FIRST`]), or none: then every gram is searched.
-    first: Cow<'static, [u8]>,
+    /// The hash slots as little-endian words (see [`MAX_SLOT_BITS`]), a power of two of
+    /// them; or none, and then the grams are searched.
+    slots: Cow<'static, [u8]>,
+}
+
+/// Where `key`'s probe starts among `2^bits` slots (Fibonacci hashing: the key's characters
+/// are spread over all of its bits).
+#[inline]
+fn home(key: u64, bits: u32) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
 }
 
 /// The distinct 2- and 3-grams of a message, sorted: three characters of at most 21 bits each
@@ -154,17 +163,27 @@ pub(super) fn grams_masked(
     (keys, chars)
 }
 
-/// The index of [`FIRST`] over `grams` (sorted by key), as little-endian words.
-fn first_index(grams: &[Gram]) -> Vec<u8> {
-    let mut out = Vec::with_capacity((FIRST + 1) * 4);
-    let mut at = 0;
-    for c in 0..=FIRST as u64 {
-        while grams.get(at).is_some_and(|g| g.key < c << 42) {
-            at += 1;
-        }
-        out.extend_from_slice(&u32::try_from(at).unwrap_or(u32::MAX).to_le_bytes());
+/// The hash slots over `grams`, as little-endian words: `2^bits` of them, at least twice
+/// as many as there are grams; none for more grams than [`MAX_SLOT_BITS`] allows (they are
+/// searched then).
+fn hash_slots(grams: &[Gram]) -> Vec<u8> {
+    let bits = (grams.len() * 2)
+        .next_power_of_two()
+        .trailing_zeros()
+        .max(1);
+    if bits > MAX_SLOT_BITS {
+        return Vec::new();
     }
-    out
+    let size = 1usize << bits;
+    let mut slots = vec![0u32; size];
+    for (i, g) in grams.iter().enumerate() {
+        let mut at = home(g.key, bits);
+        while slots[at] != 0 {
+            at = (at + 1) & (size - 1);
+        }
+        slots[at] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+    }
+    slots.iter().flat_map(|s| s.to_le_bytes()).collect()
 }
 
 /// Whether row `labels` belongs to class `class` (0: any category).
@@ -223,7 +242,7 @@ impl Model {
         grams.sort_unstable_by_key(|g| g.key);
         Model {
             priors,
-            first: Cow::Owned(first_index(&grams)),
+            slots: Cow::Owned(hash_slots(&grams)),
             grams: Table::Built(grams),
         }
     }
@@ -244,22 +263,15 @@ impl Model {
         self.score_keys(grams_masked(norm, sentence_starts, masked))
     }
 
-    /// `keys` must be sorted (as [`grams_masked`] makes them): each is looked for among the
-    /// grams of its first character, from where the last one was, galloping ahead before the
-    /// binary search; only keys are read until one matches.
+    /// Each of `keys` (distinct, as [`grams_masked`] makes them) found by its hash; the
+    /// weights are added in the keys' order.
     fn score_keys(&self, (keys, chars): (Vec<u64>, usize)) -> ([f32; CLASSES], usize) {
         let mut sums = self.priors;
-        let len = self.grams.len();
-        let mut from = 0;
         for &key in &keys {
-            let (start, end) = self.bucket(key).unwrap_or((0, len));
-            let at = self.lower_bound(key, from.max(start).min(end), end);
-            from = at;
-            if at < end && self.key(at) == key {
+            if let Some(at) = self.find(key) {
                 for (s, w) in sums.iter_mut().zip(self.grams.get(at).weights) {
                     *s += w;
                 }
-                from = at + 1;
             }
         }
         let n = (keys.len().max(1) as f32).sqrt();
@@ -270,48 +282,63 @@ impl Model {
         u64::from(self.grams.word(i, 0)) | u64::from(self.grams.word(i, 1)) << 32
     }
 
-    /// Where the grams sharing `key`'s first character lie, if the index knows.
-    fn bucket(&self, key: u64) -> Option<(usize, usize)> {
-        let c = usize::try_from(key >> 42).ok()?;
-        if c >= FIRST || self.first.len() != (FIRST + 1) * 4 {
-            return None;
-        }
+    /// The place of the gram with `key`, if there is one.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let size = self.slots.len() / 4;
         let len = self.grams.len();
-        let end = (word(&self.first, c + 1) as usize).min(len);
-        Some(((word(&self.first, c) as usize).min(end), end))
+        if !size.is_power_of_two() || size < 2 {
+            return self.search(key);
+        }
+        let bits = size.trailing_zeros();
+        let mut at = home(key, bits);
+        // At most every slot once: a table filled past its room (not one the build wrote)
+        // ends the probe rather than looping.
+        for _ in 0..size {
+            let slot = word(&self.slots, at) as usize;
+            if slot == 0 || slot > len {
+                return None;
+            }
+            if self.key(slot - 1) == key {
+                return Some(slot - 1);
+            }
+            at = (at + 1) & (size - 1);
+        }
+        None
     }
 
-    /// The first gram in `[from, end)` whose key is not below `key` (or `end`), every gram
-    /// before `from` being below it.
-    fn lower_bound(&self, key: u64, from: usize, end: usize) -> usize {
-        let (mut lo, mut hi, mut step) = (from, from, 1);
-        while hi < end && self.key(hi) < key {
-            lo = hi + 1;
-            hi += step;
-            step *= 2;
-        }
-        let mut hi = hi.min(end);
+    /// [`Model::find`] without the slots: a binary search of the sorted grams.
+    fn search(&self, key: u64) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.grams.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.key(mid) < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+            match self.key(mid).cmp(&key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
             }
         }
-        lo
+        None
     }
 
     /// The model as bytes for [`Model::frozen`].
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + (FIRST + 1) * 4 + self.grams.len() * Gram::WORDS * 4);
+        let grams: Vec<Gram> = self.grams.iter().collect();
+        let slots = hash_slots(&grams);
+        let mut out = Vec::with_capacity(28 + slots.len() + grams.len() * Gram::WORDS * 4);
         out.extend_from_slice(&MAGIC.to_le_bytes());
         for p in self.priors {
             out.extend_from_slice(&p.to_bits().to_le_bytes());
         }
-        let grams: Vec<Gram> = self.grams.iter().collect();
-        out.extend_from_slice(&first_index(&grams));
+        // The slots' number as a power of two; 0 for none.
+        let bits = if slots.is_empty() {
+            0
+        } else {
+            (slots.len() / 4).trailing_zeros()
+        };
+        out.extend_from_slice(&bits.to_le_bytes());
+        out.extend_from_slice(&slots);
         for g in &grams {
             out.extend_from_slice(&g.key.to_le_bytes());
             for w in g.weights {
@@ -323,12 +350,19 @@ impl Model {
 
     /// What [`Model::encode`] wrote, used in place; `None` for anything else (another
     /// format, a cut row), and then no model is used. Neither the order of the keys nor the
-    /// index is checked here (each process would read all of it): the build checks both
-    /// ([`Model::is_sorted`], [`Model::is_indexed`]), and a wrong index only misses grams.
+    /// slots are checked here (each process would read all of it): the build checks both
+    /// ([`Model::is_sorted`], [`Model::is_indexed`]), and wrong slots only miss grams.
     pub(super) fn frozen(bytes: &'static [u8]) -> Option<Self> {
-        let head = 4 * (1 + CLASSES);
-        let index = head + (FIRST + 1) * 4;
-        if bytes.len() < index || word(bytes, 0) != MAGIC {
+        let head = 4 * (2 + CLASSES);
+        if bytes.len() < head || word(bytes, 0) != MAGIC {
+            return None;
+        }
+        let bits = word(bytes, 1 + CLASSES);
+        if bits > MAX_SLOT_BITS {
+            return None;
+        }
+        let index = head + if bits == 0 { 0 } else { (1usize << bits) * 4 };
+        if bytes.len() < index {
             return None;
         }
         let mut priors = [0.0; CLASSES];
@@ -339,15 +373,15 @@ impl Model {
         Some(Model {
             priors,
             grams,
-            first: Cow::Borrowed(&bytes[head..index]),
+            slots: Cow::Borrowed(&bytes[head..index]),
         })
     }
 
-    /// Whether the first-character index says where each character's grams begin.
+    /// Whether the hash slots are the ones [`Model::encode`] writes for these grams.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn is_indexed(&self) -> bool {
         let grams: Vec<Gram> = self.grams.iter().collect();
-        *self.first == first_index(&grams)[..]
+        *self.slots == hash_slots(&grams)[..]
     }
 
     /// Whether the keys are in strictly ascending order, as the search needs.

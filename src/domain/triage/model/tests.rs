@@ -49,6 +49,26 @@ fn frozen_reads_back_as_trained() {
     let mut bad = bytes.to_vec();
     bad[0] ^= 1;
     assert!(Model::frozen(Box::leak(bad.into_boxed_slice())).is_none());
+    // Slots said to be more than there are bytes for, or more than a model may have.
+    let bits_at = 4 * (1 + CLASSES);
+    for bits in [20u32, MAX_SLOT_BITS + 1] {
+        let mut bad = bytes.to_vec();
+        bad[bits_at..bits_at + 4].copy_from_slice(&bits.to_le_bytes());
+        assert!(
+            Model::frozen(Box::leak(bad.into_boxed_slice())).is_none(),
+            "{bits}"
+        );
+    }
+    // No slots at all (bits 0) is a model whose grams are searched: the same scores.
+    let slots = 4 * (1usize << word(bytes, 1 + CLASSES));
+    let mut unslotted = bytes[..bits_at].to_vec();
+    unslotted.extend_from_slice(&0u32.to_le_bytes());
+    unslotted.extend_from_slice(&bytes[bits_at + 4 + slots..]);
+    let unslotted = Model::frozen(Box::leak(unslotted.into_boxed_slice())).expect("reads");
+    assert!(unslotted.slots.is_empty());
+    for text in ["薬をためている", "ロープで遊ぶ", "知らない言葉"] {
+        assert_eq!(unslotted.scores(text), m.scores(text), "{text}");
+    }
 }
 
 #[test]
@@ -83,7 +103,7 @@ fn sums_one_search_each(m: &Model, keys: &[u64]) -> [f32; CLASSES] {
 }
 
 #[test]
-fn galloping_finds_what_one_search_per_key_finds() {
+fn hashing_finds_what_one_search_per_key_finds() {
     let m = Model::frozen(crate::domain::triage::builtin_model()).expect("the build wrote it");
     let len = m.len();
     let all: Vec<u64> = (0..len).map(|i| m.key(i)).collect();
@@ -115,11 +135,15 @@ fn galloping_finds_what_one_search_per_key_finds() {
         keys.dedup();
         sets.push(keys);
     }
-    // And without the first-character index, as a model trained in memory had none.
+    // And without the slots (searched then), as for a model too large for them.
     let unindexed = Model {
-        first: Cow::Borrowed(&[]),
+        slots: Cow::Borrowed(&[]),
         ..m.clone()
     };
+    // Every gram of the model is found where it is, by its hash.
+    for (i, &key) in all.iter().enumerate() {
+        assert_eq!(m.find(key), Some(i), "gram {i}");
+    }
     for keys in sets {
         let expected = sums_one_search_each(&m, &keys);
         for model in [&m, &unindexed] {
