@@ -164,6 +164,10 @@ fn ingest_files(
         .map(|path| check_size(path, max))
         .collect::<Result<Vec<_>, _>>()?;
     let batches = batches(&sizes);
+    // Only a matter of speed: without it, each batch is stored all the same.
+    if let Err(e) = db::checkpoint::for_bulk_writing(conn) {
+        tracing::warn!(error = %e, "bulk ingest goes on with the usual page cache");
+    }
     let mut progress = Progress::new("ingested");
     // A second thread reads and prepares (parses, triages) the next batch while this one
     // stores the last: the parse and the urgent check need no database, and the commit's

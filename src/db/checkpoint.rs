@@ -11,6 +11,10 @@
 //! checkpointer looks after (a one-mail `ingest`, another process), is checkpointed by the
 //! committing connection as SQLite would, and one that lets the WAL reach
 //! [`WRITER_CHECKPOINTS_AT`] is too: the WAL never grows without end.
+//!
+//! Bulk `ingest` writes batches of a few thousand pages: it checkpoints only at
+//! [`WRITER_CHECKPOINTS_AT`], so that an index page written by every batch is copied back once
+//! for several of them, and holds a batch in its page cache ([`for_bulk_writing`]).
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
@@ -40,6 +44,9 @@ const GET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 struct File {
     /// Checkpointers looking after this file.
     keepers: AtomicUsize,
+    /// A bulk writer works on this file: the writer checkpoints at
+    /// [`WRITER_CHECKPOINTS_AT`] only.
+    bulk: AtomicBool,
     due: Mutex<bool>,
     wake: Condvar,
 }
@@ -92,6 +99,9 @@ unsafe extern "C" fn wal_pages(
     }
     // SAFETY: the argument given in `hook`, a `File` never freed.
     let file = unsafe { &*file.cast::<File>() };
+    if pages < WRITER_CHECKPOINTS_AT && file.bulk.load(Ordering::Relaxed) {
+        return ffi::SQLITE_OK;
+    }
     if pages < WRITER_CHECKPOINTS_AT && file.keepers.load(Ordering::Relaxed) > 0 {
         *file.due.lock().unwrap_or_else(|p| p.into_inner()) = true;
         file.wake.notify_one();
@@ -117,6 +127,32 @@ pub struct Checkpointer {
 struct DatabaseFile {
     #[diesel(sql_type = Text)]
     file: String,
+}
+
+/// Page cache of a bulk writer, in KiB: a batch's pages (up to 256 mails or 32 MiB of mail,
+/// `cli::ingest`) fit, so none is written to the WAL before the commit and read back to be
+/// written again (SQLite's cache spill, with its default 2 MiB: a tenth of bulk ingest's
+/// storing).
+const BULK_CACHE_KIB: u32 = 64 * 1024;
+
+/// Readies `conn` for bulk writing, for as long as this process runs: a page cache of
+/// [`BULK_CACHE_KIB`], and its database file checkpointed at [`WRITER_CHECKPOINTS_AT`] pages
+/// only (64 MiB of WAL at most). Nothing to do on PostgreSQL.
+pub fn for_bulk_writing(conn: &mut DbConn) -> Result<(), super::DbError> {
+    let DbConn::Sqlite(sqlite) = conn else {
+        return Ok(());
+    };
+    diesel::connection::SimpleConnection::batch_execute(
+        sqlite,
+        &format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"),
+    )?;
+    let name = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .get_result::<DatabaseFile>(sqlite)?
+        .file;
+    if !name.is_empty() {
+        file(name.as_bytes()).bulk.store(true, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 impl Checkpointer {

@@ -11,7 +11,10 @@ use madoguchi::timesource::TimeSource;
 use crate::both_backends;
 use crate::support::{Backend, TestDb, eventually, test_settings};
 
-both_backends!(the_wal_is_copied_back_beside_the_writer_not_by_it,);
+both_backends!(
+    the_wal_is_copied_back_beside_the_writer_not_by_it,
+    a_bulk_writer_checkpoints_only_past_64_mib_and_holds_a_batch_in_its_cache,
+);
 
 /// Commits about `mib` MiB (1,000 WAL pages are 4 MiB) in one transaction.
 fn write_mib(pool: &db::Pool, mib: usize) {
@@ -29,6 +32,10 @@ fn write_mib(pool: &db::Pool, mib: usize) {
 
 fn file_mib(db: &TestDb) -> u64 {
     std::fs::metadata(db.dir.join("madoguchi.db")).map_or(0, |m| m.len()) >> 20
+}
+
+fn wal_mib(db: &TestDb) -> u64 {
+    std::fs::metadata(db.dir.join("madoguchi.db-wal")).map_or(0, |m| m.len()) >> 20
 }
 
 fn the_wal_is_copied_back_beside_the_writer_not_by_it(backend: Backend) {
@@ -63,5 +70,51 @@ fn the_wal_is_copied_back_beside_the_writer_not_by_it(backend: Backend) {
         file_mib(&db) >= before + 12,
         "the writer checkpointed: {before} MiB then {} MiB",
         file_mib(&db)
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct CacheSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cache_size: i64,
+}
+
+/// Bulk `ingest` (`checkpoint::for_bulk_writing`): a batch's pages stay in the cache, and the
+/// WAL is copied back at 16,000 pages (64 MiB), not at SQLite's 1,000.
+fn a_bulk_writer_checkpoints_only_past_64_mib_and_holds_a_batch_in_its_cache(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let db = TestDb::new(backend);
+    let settings = test_settings(&db);
+    let pool = db::connect(&settings.database).unwrap();
+    let mut conn = pool.get().unwrap();
+    db::checkpoint::for_bulk_writing(&mut conn).expect("nothing to refuse");
+    let db::DbConn::Sqlite(sqlite) = &mut *conn else {
+        // PostgreSQL has nothing of the kind to set; the connection still writes.
+        drop(conn);
+        write_mib(&pool, 1);
+        return;
+    };
+    let cache = diesel::sql_query("PRAGMA cache_size")
+        .get_result::<CacheSize>(sqlite)
+        .unwrap();
+    assert_eq!(cache.cache_size, -65536, "a page cache of 64 MiB");
+    drop(conn);
+
+    // 12 MiB: a checkpoint would be due for any other writer (the test above), not for this.
+    let before = file_mib(&db);
+    write_mib(&pool, 12);
+    assert!(
+        file_mib(&db) < before + 12 && wal_mib(&db) >= 12,
+        "the WAL kept its 12 MiB: file {before} MiB then {} MiB, WAL {} MiB",
+        file_mib(&db),
+        wal_mib(&db)
+    );
+    // Past 64 MiB of WAL the writer copies it back itself.
+    write_mib(&pool, 54);
+    assert!(
+        file_mib(&db) >= before + 64,
+        "the writer checkpointed past 64 MiB: file {before} MiB then {} MiB, WAL {} MiB",
+        file_mib(&db),
+        wal_mib(&db)
     );
 }
