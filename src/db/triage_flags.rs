@@ -30,16 +30,7 @@ pub fn flag(
     text_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(triage_flags::table)
-        .values((
-            triage_flags::ticket_id.eq(ticket_id),
-            triage_flags::message_id.eq(message_id),
-            triage_flags::categories.eq(categories.join(",")),
-            triage_flags::text_hash.eq(text_hash),
-            triage_flags::state.eq("flagged"),
-            triage_flags::created_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
+    record(conn, ticket_id, message_id, categories, text_hash, now)?;
     let (urgent, known): (bool, Option<String>) = tickets::table
         .find(ticket_id)
         .select((tickets::urgent, tickets::urgent_reasons))
@@ -54,6 +45,28 @@ pub fn flag(
             tickets::urgent.eq(true),
             tickets::urgent_reasons.eq(Some(reasons)),
             tickets::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a flag only: for a ticket inserted urgent with these categories as its reasons.
+pub fn record(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    message_id: MessageId,
+    categories: &[&str],
+    text_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(triage_flags::table)
+        .values((
+            triage_flags::ticket_id.eq(ticket_id),
+            triage_flags::message_id.eq(message_id),
+            triage_flags::categories.eq(categories.join(",")),
+            triage_flags::text_hash.eq(text_hash),
+            triage_flags::state.eq("flagged"),
+            triage_flags::created_at.eq(to_db(now)),
         ))
         .execute(conn)?;
     Ok(())

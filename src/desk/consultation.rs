@@ -182,7 +182,7 @@ pub fn open_prepared(
     });
     let email = o.ticket.consulter_email;
     let consulter = consulters::find_or_add(conn, email, o.ticket.consulter_name, now)?;
-    // Opened urgent at once (`urgent::raise` then records the flag and leaves the row be):
+    // Opened urgent at once (`urgent::raise_on_opening` then records the flag only):
     // marking it afterwards moved the row in every index of the queue.
     let reasons = prepared.flag.as_ref().filter(|_| clock.is_some()).map(|f| {
         let names: Vec<&str> = f.categories.iter().map(|c| c.as_str()).collect();
@@ -220,7 +220,7 @@ pub fn open_prepared(
     clocks::record_start(conn, ticket, clock.started_at, clock.due_at, message)?;
     let flag = prepared.flag;
     if let Some(flag) = &flag {
-        urgent::raise(state, conn, ticket, &opened.reference, message, flag, now)?;
+        urgent::raise_on_opening(state, conn, ticket, &opened.reference, message, flag, now)?;
         opened.urgent = true;
     }
     // Made under a reference that was taken meanwhile: made again, under the ticket's.

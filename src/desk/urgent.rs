@@ -47,6 +47,37 @@ pub fn raise(
     }
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     triage_flags::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
+    alert(state, conn, ticket_id, reference, flag, now)?;
+    Ok(true)
+}
+
+/// [`raise`] for the message that opened the ticket, inserted urgent with the flag's
+/// categories as its reasons: nothing was cleared on a ticket this new, and its row needs no
+/// change, so neither is read.
+pub fn raise_on_opening(
+    state: &AppState,
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    reference: &str,
+    message_id: MessageId,
+    flag: &Flag,
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
+    triage_flags::record(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
+    alert(state, conn, ticket_id, reference, flag, now)
+}
+
+/// Queues every active supervisor's alert for the flag.
+fn alert(
+    state: &AppState,
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    reference: &str,
+    flag: &Flag,
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
     let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
     let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
@@ -72,5 +103,5 @@ pub fn raise(
         now,
     )?;
     tracing::warn!(ticket_id = ticket_id.0, categories = ?names, "urgent consultation flagged");
-    Ok(true)
+    Ok(())
 }
