@@ -45,8 +45,8 @@ pub fn random_hex() -> String {
 }
 
 /// A database made for one measurement and removed when dropped, with a temp folder beside it
-/// (the SQLite file, and the `.eml` files the file transport writes); or a kept one
-/// (`BenchDb::kept`), seeded once and measured again on later runs.
+/// (the SQLite file) and one for the `.eml` files the file transport writes ([`sent_dir`]); or
+/// a kept one (`BenchDb::kept`), seeded once and measured again on later runs.
 pub struct BenchDb {
     pub backend: Backend,
     url: String,

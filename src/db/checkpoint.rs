@@ -14,7 +14,9 @@
 //!
 //! Bulk `ingest` writes batches of a few thousand pages: it checkpoints only at
 //! [`WRITER_CHECKPOINTS_AT`], so that an index page written by every batch is copied back once
-//! for several of them, and holds a batch in its page cache ([`for_bulk_writing`]).
+//! for several of them, and holds a batch in its page cache ([`for_bulk_writing`]). Only with
+//! `synchronous = full`: with `normal` the WAL is synced at a checkpoint only, so fewer
+//! checkpoints would leave more commits unsynced.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
@@ -45,7 +47,8 @@ struct File {
     /// Checkpointers looking after this file.
     keepers: AtomicUsize,
     /// A bulk writer works on this file: the writer checkpoints at
-    /// [`WRITER_CHECKPOINTS_AT`] only.
+    /// [`WRITER_CHECKPOINTS_AT`] only, and no checkpointer is asked before (for the rest of
+    /// the process: only `ingest` sets it).
     bulk: AtomicBool,
     due: Mutex<bool>,
     wake: Condvar,
@@ -135,9 +138,16 @@ struct DatabaseFile {
 /// storing).
 const BULK_CACHE_KIB: u32 = 64 * 1024;
 
+#[derive(diesel::QueryableByName)]
+struct Synchronous {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    synchronous: i32,
+}
+
 /// Readies `conn` for bulk writing, for as long as this process runs: a page cache of
-/// [`BULK_CACHE_KIB`], and its database file checkpointed at [`WRITER_CHECKPOINTS_AT`] pages
-/// only (64 MiB of WAL at most). Nothing to do on PostgreSQL.
+/// [`BULK_CACHE_KIB`], and, where every commit is synced (`synchronous` full or extra), its
+/// database file checkpointed at [`WRITER_CHECKPOINTS_AT`] pages only (the WAL then grows to
+/// that and one batch). Nothing to do on PostgreSQL.
 pub fn for_bulk_writing(conn: &mut DbConn) -> Result<(), super::DbError> {
     let DbConn::Sqlite(sqlite) = conn else {
         return Ok(());
@@ -146,10 +156,15 @@ pub fn for_bulk_writing(conn: &mut DbConn) -> Result<(), super::DbError> {
         sqlite,
         &format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"),
     )?;
+    // 2 is FULL, 3 EXTRA; with NORMAL the WAL is synced at checkpoints only.
+    let synced = diesel::sql_query("PRAGMA synchronous")
+        .get_result::<Synchronous>(sqlite)?
+        .synchronous
+        >= 2;
     let name = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
         .get_result::<DatabaseFile>(sqlite)?
         .file;
-    if !name.is_empty() {
+    if synced && !name.is_empty() {
         file(name.as_bytes()).bulk.store(true, Ordering::Relaxed);
     }
     Ok(())

@@ -220,6 +220,7 @@ pub fn open_prepared(
     clocks::record_start(conn, ticket, clock.started_at, clock.due_at, message)?;
     let flag = prepared.flag;
     if let Some(flag) = &flag {
+        debug_assert!(reasons.is_some(), "the ticket was inserted urgent");
         urgent::raise_on_opening(state, conn, ticket, &opened.reference, message, flag, now)?;
         opened.urgent = true;
     }

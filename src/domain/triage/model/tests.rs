@@ -170,3 +170,20 @@ fn labelled_rows_skip_what_does_not_read() {
     );
     assert_eq!(rows, vec![("A", vec![]), ("B", vec![SelfHarm, Emergency])]);
 }
+
+#[test]
+fn slots_that_lead_nowhere_end_the_probe() {
+    let m = tiny();
+    let key = m.key(0);
+    let size = m.slots.len() / 4;
+    // Every slot taken, each naming another gram (or one past the end): a probe that found
+    // no empty slot must stop after trying each once, and never read past the grams.
+    for wrong in [2u32, m.len() as u32 + 1] {
+        let full = Model {
+            slots: Cow::Owned((0..size).flat_map(|_| wrong.to_le_bytes()).collect()),
+            ..m.clone()
+        };
+        assert_eq!(full.find(key), None, "slot {wrong}");
+        assert_eq!(full.find(u64::MAX), None);
+    }
+}
