@@ -118,13 +118,18 @@ impl Normaliser {
         }
         let c = fold_kana(c);
         if c.is_ascii() {
-            self.keep(c.to_ascii_lowercase());
+            let lower = c.to_ascii_lowercase();
+            self.keep(lower);
+            // A lower-case letter may compose with a mark its capital did not (t and U+0308
+            // make ẗ, T has no such letter): the marks after it are checked, as after a drop.
+            self.unsettled |= lower != c;
         } else if u32::from(c) < 0x3000 && c.is_uppercase() {
             // Only Latin, Greek and Cyrillic case matters here; they sit below U+3000 once
             // NFKC has folded full-width letters, and the check is skipped for kana and kanji.
             for lower in c.to_lowercase() {
                 self.keep(lower);
             }
+            self.unsettled = true;
         } else {
             self.keep(c);
         }

@@ -50,6 +50,19 @@ fn normalisation() {
     assert_eq!(normalise("ＯＤ した"), "odした");
     assert_eq!(normalise(""), "");
     assert_eq!(normalise("。、 \n"), "");
+    // Marks after a capital that, lower-cased, would compose with one of them (t + U+0308 is
+    // ẗ; T has none): normalising twice is still once, and the output NFKC (found by the fuzz
+    // smoke run: T, U+0344 twice, U+0744).
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    for text in [
+        "T\u{344}\u{344}\u{744}T",
+        "DvT\u{744}\u{308}x",
+        "\u{100}\u{323}\u{304}",
+    ] {
+        let once = normalise(text);
+        assert_eq!(normalise(&once), once, "{text:?}");
+        assert_eq!(nfkc.normalize(&once), once, "{text:?}");
+    }
 }
 
 #[test]
