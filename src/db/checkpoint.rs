@@ -161,13 +161,20 @@ pub fn for_bulk_writing(conn: &mut DbConn) -> Result<(), super::DbError> {
         .get_result::<Synchronous>(sqlite)?
         .synchronous
         >= 2;
-    let name = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
-        .get_result::<DatabaseFile>(sqlite)?
-        .file;
-    if synced && !name.is_empty() {
-        file(name.as_bytes()).bulk.store(true, Ordering::Relaxed);
+    if synced {
+        let name = main_file(sqlite)?;
+        if !name.is_empty() {
+            file(name.as_bytes()).bulk.store(true, Ordering::Relaxed);
+        }
     }
     Ok(())
+}
+
+/// The database file's name as SQLite gives it to the WAL hook ("" in memory).
+fn main_file(sqlite: &mut diesel::SqliteConnection) -> diesel::QueryResult<String> {
+    diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .get_result::<DatabaseFile>(sqlite)
+        .map(|f| f.file)
 }
 
 impl Checkpointer {
@@ -182,10 +189,7 @@ impl Checkpointer {
         let DbConn::Sqlite(sqlite) = &mut *conn else {
             return None;
         };
-        let name = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .get_result::<DatabaseFile>(sqlite)
-            .ok()?
-            .file;
+        let name = main_file(sqlite).ok()?;
         drop(conn);
         let file = file(name.as_bytes());
         let stop = Arc::new(AtomicBool::new(false));

@@ -47,7 +47,7 @@ pub fn raise(
     }
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     triage_flags::flag(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
-    alert(state, conn, ticket_id, reference, flag, now)?;
+    alert(state, conn, ticket_id, reference, flag, &names, now)?;
     Ok(true)
 }
 
@@ -65,19 +65,19 @@ pub fn raise_on_opening(
 ) -> Result<(), DeskError> {
     let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     triage_flags::record(conn, ticket_id, message_id, &names, &flag.text_hash, now)?;
-    alert(state, conn, ticket_id, reference, flag, now)
+    alert(state, conn, ticket_id, reference, flag, &names, now)
 }
 
-/// Queues every active supervisor's alert for the flag.
+/// Queues every active supervisor's alert for the flag (`names`: its categories' names).
 fn alert(
     state: &AppState,
     conn: &mut DbConn,
     ticket_id: TicketId,
     reference: &str,
     flag: &Flag,
+    names: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), DeskError> {
-    let names: Vec<&str> = flag.categories.iter().map(|c| c.as_str()).collect();
     let labels: Vec<&str> = flag.categories.iter().map(|c| c.label_ja()).collect();
     let received = jpdate::datetime_ja(&now.with_timezone(&state.rules.tz));
     let supervisors = staff::active_with_role(conn, Role::Supervisor)?;
